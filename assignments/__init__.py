@@ -1,0 +1,1 @@
+"""Repost assignments: the ASN inbox actions, tracking-link clicks and reach figures."""

@@ -1,0 +1,60 @@
+"""One assignment per ASN per platform per post, and the clicks on its tracking link."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from gaung.db import utcnow
+
+
+class AssignmentStatus(StrEnum):
+    PENDING = "pending"
+    REPORTED = "reported"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class Assignment(SQLModel, table=True):
+    __table_args__ = (
+        # Dispatch idempotency: a second run can never insert the same row again.
+        UniqueConstraint("post_id", "asn_id", "platform", name="uq_assignment_post_asn_platform"),
+        # A repost link can be reported once, by one assignment.
+        UniqueConstraint("platform", "repost_key", name="uq_assignment_repost"),
+        Index("ix_assignment_campaign_platform", "campaign_id", "platform"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id")
+    # Denormalised at dispatch so reach queries need no joins and survive an ASN leaving.
+    campaign_id: int = Field(foreign_key="campaign.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    asn_id: int | None = Field(default=None, foreign_key="asn.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="social_account.id")
+    platform: str = Field(max_length=20)
+    code: str = Field(unique=True, max_length=32)  # personal tracking code (/r/{code})
+    text: str = Field(max_length=5000)
+    status: str = Field(default=AssignmentStatus.PENDING, max_length=20)
+    deadline: datetime
+    created_at: datetime = Field(default_factory=utcnow)
+    repost_url: str | None = Field(default=None, max_length=500)
+    # Canonical identity of the repost (platform post id or normalised URL).
+    repost_key: str | None = Field(default=None, max_length=200)
+    reported_at: datetime | None = None
+    followers_at_report: int | None = None
+    decline_reason: str | None = Field(default=None, max_length=500)
+
+
+class Click(SQLModel, table=True):
+    """A visit to a tracking link. No IP address is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    # Platform the visitor came from, inferred from the Referer header; "" when unknown.
+    source: str = Field(default="", max_length=20)

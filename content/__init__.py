@@ -1,0 +1,1 @@
+"""Campaigns, posts, approval and per-platform rendering."""

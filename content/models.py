@@ -1,0 +1,92 @@
+"""Campaigns, posts and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from gaung.db import utcnow
+
+
+class CampaignKind(StrEnum):
+    PROGRAM = "program"
+    ACHIEVEMENT = "achievement"
+    HOAX_CLARIFICATION = "hoax_clarification"
+    ANNOUNCEMENT = "announcement"
+
+
+class PostStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    APPROVED = "approved"  # scheduled: waiting for its time in the queue
+    DISPATCHED = "dispatched"
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    title: str = Field(max_length=200)
+    kind: str = Field(max_length=30)
+    starts_at: datetime
+    deadline: datetime
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CampaignUnit(SQLModel, table=True):
+    """Target units of a campaign; no rows means the whole agency."""
+
+    __tablename__ = "campaign_unit"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+
+
+class Post(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    master_text: str = Field(max_length=5000)
+    link: str | None = Field(default=None, max_length=2000)
+    image_path: str | None = Field(default=None, max_length=300)
+    hashtags: str = Field(default="", max_length=500)  # space-separated, without '#'
+    # Comma-separated platform slugs this post goes to.
+    platforms: str = Field(default="x,facebook,instagram", max_length=60)
+    # The agency's own official post per platform (what ASN repost/quote).
+    official_url_x: str | None = Field(default=None, max_length=500)
+    official_url_facebook: str | None = Field(default=None, max_length=500)
+    official_url_instagram: str | None = Field(default=None, max_length=500)
+    status: str = Field(default=PostStatus.DRAFT, max_length=20, index=True)
+    urgent: bool = False
+    scheduled_at: datetime | None = None
+    approver_id: int | None = Field(default=None, foreign_key="user.id")
+    reviewed_at: datetime | None = None
+    review_note: str | None = Field(default=None, max_length=2000)
+    dispatched_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    def platform_list(self) -> list[str]:
+        return [p for p in self.platforms.split(",") if p]
+
+    def hashtag_list(self) -> list[str]:
+        return [h.lstrip("#") for h in self.hashtags.split() if h.strip("#")]
+
+    def official_url(self, platform: str) -> str | None:
+        value: str | None = getattr(self, f"official_url_{platform}", None)
+        return value
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    agency_id: int | None = Field(default=None, foreign_key="agency.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    actor_label: str = Field(max_length=200)  # "user:3 siti@..." or "system"
+    action: str = Field(max_length=60)  # e.g. post.submitted, post.approved
+    entity: str = Field(max_length=40)
+    entity_id: int | None = None
+    detail: str = Field(default="", max_length=4000)

@@ -1,0 +1,1 @@
+"""Gaung application shell: settings, database, CLI."""

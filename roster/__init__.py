@@ -1,0 +1,1 @@
+"""ASN roster: agencies, units, staff, ASN, enrolled accounts, CSV import, registry."""

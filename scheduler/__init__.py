@@ -1,0 +1,1 @@
+"""The clock (APScheduler) and the database work queue."""

@@ -1,0 +1,99 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is the one at 127.0.0.1:5432 (override with GAUNG_TEST_PG_URL). When
+it cannot be reached the PostgreSQL half is skipped locally, but with CI=true
+it fails: CI must never pass on SQLite alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("GAUNG_SECRET_KEY", "test-secret-key-not-for-production")
+os.environ["GAUNG_SCHEDULER__ENABLED"] = "false"
+os.environ["GAUNG_BASE_URL"] = "http://testserver"
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from gaung.db import make_engine, set_engine
+from gaung.migrate import upgrade
+from gaung.models import metadata
+
+PG_ADMIN_URL = os.environ.get("GAUNG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_database(name: str) -> str:
+    """Create a fresh database for this test worker and return its URL."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(message)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[Engine]:
+    """A migrated database per backend per test worker (the migrations are under test too)."""
+    pg_name = f"gaung_test_{worker_id}"
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/gaung.db"
+    else:
+        url = _pg_database(pg_name)
+    eng = make_engine(url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+    if request.param == "postgresql":
+        _drop_pg_database(pg_name)
+
+
+def _empty(engine: Engine) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Engine]:
+    """The application's engine for one test; every table is emptied afterwards."""
+    set_engine(engine)
+    try:
+        yield engine
+    finally:
+        set_engine(None)
+        _empty(engine)
+
+
+@pytest.fixture
+def db_url(db: Engine) -> str:
+    """URL of the test database, for subprocesses (CLI, servers)."""
+    return db.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def session(db: Engine) -> Iterator[Session]:
+    with Session(db, expire_on_commit=False) as s:
+        yield s

@@ -1,0 +1,41 @@
+"""The migrations build the schema the models describe, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from roster.models import SocialAccount
+from tests.factories import make_agency, make_asn, make_unit
+
+
+def test_migrated_schema_has_every_model_table(session: Session) -> None:
+    from sqlalchemy import inspect
+
+    from gaung.models import metadata
+
+    names = set(inspect(session.get_bind()).get_table_names())
+    assert set(metadata.tables) <= names
+
+
+def test_one_enrolled_account_per_platform_per_person(session: Session) -> None:
+    unit = make_unit(session, make_agency(session))
+    asn = make_asn(session, unit, platforms=["x"])
+    session.add(SocialAccount(asn_id=asn.id, platform="x", platform_user_id="other", handle="h2"))
+    with pytest.raises(IntegrityError):
+        session.commit()
+
+
+def test_a_platform_account_belongs_to_one_person(session: Session) -> None:
+    unit = make_unit(session, make_agency(session))
+    first = make_asn(session, unit, platforms=["x"])
+    second = make_asn(session, unit, platforms=[])
+    account = session.query(SocialAccount).filter_by(asn_id=first.id).one()
+    session.add(
+        SocialAccount(
+            asn_id=second.id, platform="x", platform_user_id=account.platform_user_id, handle="copy"
+        )
+    )
+    with pytest.raises(IntegrityError):
+        session.commit()
