@@ -52,7 +52,7 @@ def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Iterator[Engine]:
     """A migrated database per backend per test worker (the migrations are under test too)."""
-    pg_name = f"gaung_test_{worker_id}"
+    pg_name = f"gaung_test_{worker_id}_{os.getpid()}"
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite')}/gaung.db"
     else:
