@@ -1,0 +1,53 @@
+"""Every UI string has an Indonesian translation, and formatting follows the locale."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+
+from gaung import i18n
+from gaung.settings import PROJECT_ROOT
+
+SOURCE_DIRS = ["gaung", "content", "roster", "assignments", "channels", "scheduler", "web", "templates"]
+
+
+def _extracted_msgids() -> dict[str, str]:
+    with (PROJECT_ROOT / "babel.cfg").open() as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found: dict[str, str] = {}
+    for folder in SOURCE_DIRS:
+        root = PROJECT_ROOT / folder
+        for filename, lineno, message, _comments, _ctx in extract_from_dir(
+            str(root), method_map, options_map, keywords={"_": None, "N_": None, "gettext": None}
+        ):
+            messages = message if isinstance(message, tuple) else (message,)
+            for msgid in messages:
+                if msgid:
+                    found.setdefault(msgid, f"{folder}/{filename}:{lineno}")
+    return found
+
+
+def test_every_ui_string_is_translated_to_indonesian() -> None:
+    catalog = i18n.translations("id")
+    missing = {
+        msgid: where for msgid, where in _extracted_msgids().items() if catalog.gettext(msgid) == msgid
+    }
+    assert not missing, f"msgids without an Indonesian msgstr: {missing}"
+
+
+def test_dates_and_numbers_follow_the_locale() -> None:
+    moment = datetime(2026, 8, 17, 3, 0, tzinfo=UTC)
+    with i18n.use_locale("id"):
+        assert i18n.format_date(moment) == "17 Agustus 2026"
+        assert i18n.format_number(1234567) == "1.234.567"
+    with i18n.use_locale("en"):
+        assert i18n.format_date(moment) == "August 17, 2026"
+        assert i18n.format_number(1234567) == "1,234,567"
+
+
+def test_unknown_locale_falls_back_to_indonesian() -> None:
+    assert i18n.negotiate("fr-FR,de;q=0.8") == "id"
+    assert i18n.negotiate("en-US,en;q=0.9") == "en"
+    assert i18n.coerce_locale("xx-invalid!") is None
