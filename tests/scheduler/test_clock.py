@@ -1,0 +1,86 @@
+"""The clock: a background scheduler in `gaung serve` and a foreground worker process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from content.models import Post, PostStatus
+from gaung.settings import PROJECT_ROOT
+from roster.models import Role
+from scheduler.clock import start_background, worker_id
+from scheduler.dispatch import schedule_dispatch
+from scheduler.models import WorkItem, WorkStatus
+from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
+
+WAIT_SECONDS = 60  # generous upper bound for a loaded CI machine; not a timing assertion
+
+
+def _queued_dispatch(session: Session) -> tuple[Post, WorkItem]:
+    agency = make_agency(session)
+    editor = make_user(session, agency, Role.EDITOR)
+    make_asn(session, make_unit(session, agency))
+    campaign = make_campaign(session, agency, editor)
+    post = make_post(session, campaign, editor, status=PostStatus.APPROVED)
+    item = schedule_dispatch(session, post)
+    session.commit()
+    return post, item
+
+
+def _wait_until_done(db: Engine, item: WorkItem) -> WorkItem:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        with Session(db) as s:
+            row = s.get_one(WorkItem, item.id)
+        if row.status == WorkStatus.DONE or time.monotonic() > deadline:
+            return row
+        time.sleep(0.1)
+
+
+def test_worker_id_names_host_and_process() -> None:
+    host, pid = worker_id().rsplit(":", 1)
+    assert host
+    assert int(pid) == os.getpid()
+
+
+def test_background_scheduler_runs_due_work(db: Engine, session: Session) -> None:
+    post, item = _queued_dispatch(session)
+    scheduler = start_background(db)
+    try:
+        row = _wait_until_done(db, item)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert row.status == WorkStatus.DONE
+    assert row.worker == worker_id()
+    session.refresh(post)
+    assert post.status == PostStatus.DISPATCHED
+
+
+def test_worker_process_runs_due_work_and_stops_on_sigterm(
+    db: Engine, db_url: str, session: Session
+) -> None:
+    post, item = _queued_dispatch(session)
+    code = (
+        "from gaung.db import get_engine; from scheduler.clock import run_worker; "
+        "run_worker(get_engine())"
+    )
+    env = {**os.environ, "GAUNG_DATABASE_URL": db_url}
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env)
+    try:
+        row = _wait_until_done(db, item)
+        proc.send_signal(signal.SIGTERM)
+        returncode = proc.wait(timeout=WAIT_SECONDS)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert row.status == WorkStatus.DONE
+    assert row.worker == f"{worker_id().rsplit(':', 1)[0]}:{proc.pid}"
+    assert returncode == 0
+    session.refresh(post)
+    assert post.status == PostStatus.DISPATCHED
