@@ -1,0 +1,333 @@
+"""The operator's command line: ``gaung init | serve | worker | demo | import-roster | report``.
+
+Output is English (an operator tool). Every command works without a terminal: when stdin
+is not a TTY nothing is ever prompted for, so scripts and CI never hang.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from gaung.db import get_engine, is_postgres, session_scope
+from gaung.errors import GaungError
+from gaung.i18n import set_locale
+from gaung.migrate import upgrade
+from gaung.security import hash_password
+from gaung.settings import get_settings
+from roster.models import Agency, Role, User
+
+app = typer.Typer(
+    help="Gaung: amplification scheduler for government public relations.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+MIN_PASSWORD = 10
+REPORT_WIDTH = 130
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A problem the operator must fix; printed without a traceback, exit status 1."""
+
+
+@app.callback()
+def _main() -> None:
+    # Operator output stays English, whatever the default locale of the web UI is.
+    set_locale("en")
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a command body, turning expected failures into a message and exit status 1."""
+    try:
+        return action()
+    except CliError as exc:
+        err_console.print(f"[red]Error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except GaungError as exc:
+        err_console.print(f"[red]Error:[/red] {exc.render(lambda m: m)}")
+        raise typer.Exit(1) from exc
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+# --- init ------------------------------------------------------------------------------------
+
+
+def _need(value: str | None, option: str, prompt: str) -> str:
+    """The option's value, or a prompt on a terminal, or an error in a script."""
+    if value:
+        return value.strip()
+    if _interactive():
+        answer: str = typer.prompt(prompt)
+        return answer.strip()
+    raise CliError(f"{option} is required when not running in a terminal.")
+
+
+def _agency_for_init(session: Session, slug: str | None, name: str | None) -> Agency:
+    if slug is None:
+        agencies = session.exec(select(Agency)).all()
+        if len(agencies) == 1:
+            return agencies[0]
+    slug = _need(slug, "--agency-slug", "Agency short name (slug), e.g. kominfo")
+    agency = session.exec(select(Agency).where(Agency.slug == slug)).first()
+    if agency is not None:
+        return agency
+    name = _need(name, "--agency-name", "Agency full name")
+    agency = Agency(slug=slug, name=name)
+    session.add(agency)
+    session.flush()
+    console.print(f"Created agency [bold]{slug}[/bold] ({name}).")
+    return agency
+
+
+def _admin_password(password: str | None) -> str:
+    if password:
+        if len(password) < MIN_PASSWORD:
+            raise CliError(f"The admin password needs at least {MIN_PASSWORD} characters.")
+        return password
+    if _interactive():
+        entered: str = typer.prompt("Admin password", hide_input=True, confirmation_prompt=True)
+        return _admin_password(entered)
+    generated = secrets.token_urlsafe(12)
+    console.print(f"Generated admin password (shown once): [bold]{generated}[/bold]")
+    return generated
+
+
+def _init(email: str | None, password: str | None, slug: str | None, name: str | None) -> None:
+    upgrade(get_engine())
+    with session_scope() as session:
+        admin = session.exec(select(User).where(User.role == Role.ADMIN)).first()
+        if admin is not None:
+            console.print(f"Already initialised: admin {admin.email} exists. Nothing to do.")
+            return
+        agency = _agency_for_init(session, slug, name)
+        email = _need(email, "--admin-email", "Admin e-mail").lower()
+        if "@" not in email:
+            raise CliError(f"{email!r} is not an e-mail address.")
+        assert agency.id is not None
+        session.add(
+            User(
+                email=email,
+                name="Administrator",
+                password_hash=hash_password(_admin_password(password)),
+                role=Role.ADMIN,
+                agency_id=agency.id,
+            )
+        )
+    console.print(f"Created admin [bold]{email}[/bold] for agency {agency.slug}.")
+
+
+@app.command()
+def init(
+    admin_email: Annotated[str | None, typer.Option(help="E-mail of the first admin.")] = None,
+    admin_password: Annotated[
+        str | None, typer.Option(help="Password (generated and printed when omitted).")
+    ] = None,
+    agency_slug: Annotated[
+        str | None, typer.Option(help="Agency short name, e.g. kominfo.")
+    ] = None,
+    agency_name: Annotated[str | None, typer.Option(help="Agency full name.")] = None,
+) -> None:
+    """Migrate the database and create the agency and its first admin (once)."""
+    _run(lambda: _init(admin_email, admin_password, agency_slug, agency_name))
+
+
+# --- serve, worker, migrate ------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Do not run the clock in this process.")
+    ] = False,
+) -> None:
+    """Migrate, then serve the web app (and run the scheduler clock in-process)."""
+    import uvicorn
+
+    engine = get_engine()
+    upgrade(engine)
+    clock = None
+    if not no_scheduler and get_settings().scheduler.enabled:
+        from scheduler.clock import start_background
+
+        clock = start_background(engine)
+    try:
+        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    finally:
+        if clock is not None:
+            clock.shutdown(wait=True)
+
+
+@app.command()
+def worker() -> None:
+    """Run a queue worker (start as many as you like on PostgreSQL)."""
+    from scheduler.clock import run_worker
+
+    run_worker(get_engine())
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version."""
+    upgrade(get_engine())
+    console.print("Database is up to date.")
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+def _reset(engine: Engine, yes: bool) -> None:
+    """Start from an empty database: delete the SQLite file, or drop every table on PostgreSQL."""
+    if is_postgres(engine):
+        if not yes:
+            raise CliError("--reset on PostgreSQL drops every Gaung table; add --yes to confirm.")
+        from gaung.models import metadata
+
+        with engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        return
+    database = engine.url.database
+    engine.dispose()
+    if database and database != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(database + suffix).unlink(missing_ok=True)
+
+
+def _demo(reset: bool, yes: bool) -> None:
+    from gaung.demo import seed
+
+    engine = get_engine()
+    if reset:
+        _reset(engine, yes)
+    upgrade(engine)
+    with session_scope() as session:
+        logins = seed(session)
+    staff = Table(title="Staff log-ins (password: " + logins.password + ")")
+    for column in ("Role", "E-mail", "Name"):
+        staff.add_column(column)
+    for login in logins.staff:
+        staff.add_row(login.role, login.email, login.name)
+    console.print(staff)
+    console.print("ASN inbox magic links:")
+    for name, url in logins.asn_links:
+        # One unbroken line per link, so it can be copied from any terminal.
+        console.print(f"  {name}: {url}", soft_wrap=True, markup=False, highlight=False)
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option("--reset", help="Start from an empty database.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm --reset on PostgreSQL.")] = False,
+) -> None:
+    """Fill the database with a demo ministry, staff, ASN and campaigns in every state."""
+    _run(lambda: _demo(reset, yes))
+
+
+# --- import-roster ---------------------------------------------------------------------------
+
+
+def _import(path: Path, slug: str) -> None:
+    from roster.importer import RosterImportError, import_roster
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"Cannot read {path}: {exc.strerror}") from exc
+    with Session(get_engine(), expire_on_commit=False) as session:
+        agency = session.exec(select(Agency).where(Agency.slug == slug)).first()
+        if agency is None:
+            raise CliError(f"No agency with slug {slug!r}.")
+        with Progress(
+            TextColumn("Checking rows"), BarColumn(), MofNCompleteColumn(), console=err_console
+        ) as progress:
+            task = progress.add_task("import", total=None)
+            try:
+                result = import_roster(
+                    session,
+                    agency,
+                    data,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            except RosterImportError as exc:
+                progress.stop()
+                _print_row_errors(exc)
+                raise typer.Exit(1) from exc
+    console.print(
+        f"Imported {path.name}: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged, {result.units_created} new units."
+    )
+
+
+def _print_row_errors(exc: GaungError) -> None:
+    errors = getattr(exc, "errors", [])
+    table = Table(title=exc.render(lambda m: m))
+    for column in ("Line", "Field", "Problem"):
+        table.add_column(column)
+    for error in errors:
+        table.add_row(str(error.line), error.field, error.render())
+    err_console.print(table)
+    for error in errors:
+        # Plain lines too, so the output can be grepped and read in logs.
+        err_console.print(str(error), markup=False, soft_wrap=True)
+
+
+@app.command("import-roster")
+def import_roster_command(
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+    agency: Annotated[str, typer.Option(help="Slug of the agency to import into.")],
+) -> None:
+    """Enrol ASN from a CSV file; nothing is written unless every row is valid."""
+    _run(lambda: _import(file, agency))
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _report(campaign_id: int) -> None:
+    from assignments.reach import campaign_reach, summary_columns, summary_rows
+    from content.models import Campaign
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise CliError(f"No campaign with id {campaign_id}.")
+        reach = campaign_reach(session, campaign_id)
+    rows = summary_rows(reach)
+    table = Table(title=f"Campaign {campaign_id}: {campaign.title}")
+    for index, column in enumerate(summary_columns()):
+        if index < 2:  # scope and name: text that may wrap
+            table.add_column(column, max_width=28)
+        else:  # figures: never cut
+            table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    # Nine columns of figures need ~120 characters; a narrower terminal wraps lines
+    # rather than losing digits.
+    wide = Console(width=max(console.width, REPORT_WIDTH))
+    wide.print(table)
+    console.print("Potential reach = followers of accounts with a reported repost.")
+
+
+@app.command()
+def report(campaign_id: Annotated[int, typer.Argument(help="Campaign id.")]) -> None:
+    """Print a campaign's reach: totals, per platform and per unit."""
+    _run(lambda: _report(campaign_id))

@@ -1,0 +1,403 @@
+"""Demo data: one ministry (Kominfo), its staff, ~64 ASN and campaigns in every state.
+
+Everything goes through the real services (roster import, content workflow, dispatch,
+repost reporting, click tracking), so the demo shows what the product really does.
+The random choices are seeded, so every ``gaung demo --reset`` gives the same data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from PIL import Image, ImageDraw
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from assignments.models import Assignment, Click
+from assignments.reporting import report_repost
+from assignments.tracking import record_click
+from content import workflow
+from content.media import save_image
+from content.models import CampaignKind, Post
+from gaung.db import utcnow
+from gaung.errors import N_, GaungError
+from gaung.security import hash_password, magic_link_url
+from gaung.settings import get_settings
+from roster.importer import COLUMNS, import_roster
+from roster.models import Agency, Asn, AsnStatus, Role, SocialAccount, Unit, User
+from scheduler.dispatch import dispatch_post
+
+AGENCY_SLUG = "kominfo"
+AGENCY_NAME = "Kementerian Komunikasi dan Informatika"
+# Printed by `gaung demo`; only ever set on demo databases.
+DEMO_PASSWORD = "gaung-demo-2026"  # noqa: S105
+UNITS = (
+    "Biro Humas",
+    "Direktorat Jenderal Informasi dan Komunikasi Publik",
+    "Direktorat Jenderal Aplikasi Informatika",
+    "Badan Aksesibilitas Telekomunikasi dan Informasi",
+)
+STAFF = (
+    (Role.ADMIN, "admin", "Rudi Hartono"),
+    (Role.EDITOR, "editor", "Dewi Lestari"),
+    (Role.EDITOR, "editor2", "Agus Prasetyo"),
+    (Role.APPROVER, "approver", "Sri Wahyuni"),
+    (Role.SUPERVISOR, "supervisor", "Bambang Sutrisno"),
+)
+FIRST_NAMES = (
+    "Ahmad", "Siti", "Budi", "Dewi", "Eko", "Fitri", "Hendra", "Indah", "Joko", "Kartika",
+    "Lukman", "Maya", "Nur", "Putri", "Rahmat", "Ratna", "Slamet", "Tri", "Wahyu", "Yuni",
+    "Agus", "Bayu", "Citra", "Dian", "Fajar", "Gita", "Hadi", "Intan", "Kurnia", "Lestari",
+    "Made", "Nyoman", "Ketut", "Wayan", "Rizky", "Sari", "Teguh", "Umar", "Vina", "Yusuf",
+)  # fmt: skip
+LAST_NAMES = (
+    "Santoso", "Wijaya", "Saputra", "Pratama", "Hidayat", "Nugroho", "Kusuma", "Setiawan",
+    "Rahayu", "Susanti", "Wibowo", "Handayani", "Gunawan", "Permana", "Siregar", "Nasution",
+    "Lubis", "Simanjuntak", "Harahap", "Manurung", "Sembiring", "Tambunan", "Pangaribuan",
+    "Putra", "Utami", "Purnomo", "Firmansyah", "Ramadhan", "Kurniawan", "Hakim",
+)  # fmt: skip
+ASN_COUNT = 64
+NO_CONSENT = 2
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    role: str
+    email: str
+    name: str
+
+
+@dataclass
+class DemoLogins:
+    """What `gaung demo` prints: staff log-ins with the shared password, ASN magic links."""
+
+    password: str
+    staff: list[StaffLogin] = field(default_factory=list)
+    asn_links: list[tuple[str, str]] = field(default_factory=list)  # (ASN name, URL)
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+def _staff(session: Session, agency: Agency) -> dict[str, User]:
+    assert agency.id is not None
+    password_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash once
+    users: dict[str, User] = {}
+    for role, local, name in STAFF:
+        user = User(
+            email=f"{local}@kominfo.go.id",
+            name=name,
+            password_hash=password_hash,
+            role=role,
+            agency_id=agency.id,
+        )
+        session.add(user)
+        users[local] = user
+    session.commit()
+    return users
+
+
+def _person(rng: random.Random, n: int) -> dict[str, str]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    slug = f"{first}{last}".lower()
+    # Most accounts clear the 500-follower minimum; every seventh person is below it.
+    small = n % 7 == 3
+
+    def followers() -> str:
+        return str(rng.randint(80, 480) if small else rng.randint(520, 25000))
+
+    birth = datetime(1975 + n % 20, 1 + n % 12, 1 + n % 28)
+    row = {
+        # NIP: birth date, recruitment month, sex digit and a sequence number.
+        "nip": f"{birth:%Y%m%d}{2000 + n % 20}{1 + n % 12:02d}{1 + n % 2}{n:03d}",
+        "name": f"{first} {last}",
+        "unit": UNITS[n % len(UNITS)],
+        "email": f"{slug}{n}@kominfo.go.id",
+        "messenger": ("email", "telegram", "whatsapp")[n % 3],
+        "phone": f"+62812{n:08d}",
+        "x_handle": f"{slug[:11]}_{n}",
+        "x_user_id": str(1_400_000_000_000_000_000 + n * 7919),
+        "x_followers": followers(),
+        "facebook_handle": f"{first.lower()}.{last.lower()}.{n}",
+        "facebook_user_id": str(100_000_000_000_000 + n * 104729),
+        "facebook_followers": followers(),
+        "consent_at": (utcnow() - timedelta(days=30 + n)).date().isoformat(),
+    }
+    if n % 4 != 1:  # not everyone is on Instagram
+        row |= {
+            "instagram_handle": f"{slug}.{n}",
+            "instagram_user_id": str(5_000_000_000 + n * 31),
+            "instagram_followers": followers(),
+        }
+    return row
+
+
+def _roster_csv(rows: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _asn(session: Session, agency: Agency, rng: random.Random) -> list[Asn]:
+    rows = [_person(rng, n) for n in range(1, ASN_COUNT + 1)]
+    # The last few have not consented yet: they cannot be imported, only registered as pending.
+    consenting, pending = rows[:-NO_CONSENT], rows[-NO_CONSENT:]
+    import_roster(session, agency, _roster_csv(consenting))
+    assert agency.id is not None
+    units = {u.name: u.id for u in session.exec(select(Unit).where(Unit.agency_id == agency.id))}
+    for row in pending:
+        unit_id = units[row["unit"]]
+        assert unit_id is not None
+        session.add(
+            Asn(
+                agency_id=agency.id,
+                unit_id=unit_id,
+                nip=row["nip"],
+                name=row["name"],
+                email=row["email"],
+                status=AsnStatus.PENDING,
+            )
+        )
+    people = list(session.exec(select(Asn).where(Asn.agency_id == agency.id).order_by(col(Asn.id))))
+    people[5].status = AsnStatus.SUSPENDED  # e.g. shared a hoax: suspended by the supervisor
+    session.add(people[5])
+    # Imported accounts had their ownership checked at enrolment (the form's job, not the CSV's).
+    session.execute(
+        update(SocialAccount)
+        .where(col(SocialAccount.asn_id).in_([p.id for p in people]))
+        .values(ownership_verified_at=utcnow() - timedelta(days=20))
+    )
+    session.commit()
+    return people
+
+
+# --- content ---------------------------------------------------------------------------------
+
+
+def _infographic(title: str, colour: tuple[int, int, int]) -> str:
+    """A plain square "infographic" so the Instagram rendition has its required image."""
+    image = Image.new("RGB", (1080, 1080), colour)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((60, 60, 1020, 1020), outline=(255, 255, 255), width=8)
+    draw.text((120, 480), title, fill=(255, 255, 255), font_size=48)
+    draw.text((120, 960), "kominfo.go.id", fill=(255, 255, 255), font_size=32)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return save_image(buffer.getvalue(), get_settings().media_dir)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    title: str
+    kind: str
+    text: str
+    link: str
+    hashtags: tuple[str, ...]
+    starts_in: timedelta  # from now; negative = already running
+    colour: tuple[int, int, int]
+    units: tuple[int, ...] = ()  # indexes into UNITS; none = whole agency
+    urgent: bool = False
+
+
+PLANS: dict[str, _Plan] = {
+    "draft": _Plan(
+        "Literasi Digital untuk UMKM",
+        CampaignKind.PROGRAM,
+        "Gerakan Nasional Literasi Digital mengajak pelaku UMKM berjualan daring dengan aman. "
+        "Ikuti kelas gratisnya di kota Anda.",
+        "https://www.kominfo.go.id/literasi-digital",
+        ("MakinCakapDigital", "UMKMGoDigital"),
+        timedelta(days=5),
+        (0, 94, 184),
+    ),
+    "submitted": _Plan(
+        "BTS 4G di Desa 3T",
+        CampaignKind.ACHIEVEMENT,
+        "Ribuan desa di wilayah 3T kini terhubung sinyal 4G berkat pembangunan BTS oleh BAKTI.",
+        "https://www.kominfo.go.id/bts-4g",
+        ("SinyalMerataIndonesia",),
+        timedelta(days=3),
+        (0, 140, 90),
+        units=(3,),
+    ),
+    "rejected": _Plan(
+        "Pendaftaran Beasiswa Talenta Digital",
+        CampaignKind.ANNOUNCEMENT,
+        "Pendaftaran beasiswa Digital Talent Scholarship dibuka! Segera daftar.",
+        "https://digitalent.kominfo.go.id",
+        ("DigitalTalent",),
+        timedelta(days=4),
+        (120, 60, 160),
+    ),
+    "approved": _Plan(
+        "Peringatan Hari Kemerdekaan",
+        CampaignKind.ANNOUNCEMENT,
+        "Mari rayakan Hari Kemerdekaan Republik Indonesia dengan menyebarkan informasi yang "
+        "benar dan menyejukkan.",
+        "https://www.kominfo.go.id/hut-ri",
+        ("DirgahayuRI", "IndonesiaMaju"),
+        timedelta(days=2),
+        (200, 16, 46),
+    ),
+    "dispatched": _Plan(
+        "Palapa Ring Menyatukan Nusantara",
+        CampaignKind.ACHIEVEMENT,
+        "Jaringan tulang punggung serat optik Palapa Ring kini menjangkau 57 kabupaten/kota "
+        "di seluruh Indonesia.",
+        "https://www.kominfo.go.id/palapa-ring",
+        ("PalapaRing", "IndonesiaTerhubung"),
+        timedelta(hours=-8),
+        (0, 94, 184),
+    ),
+    "hoax": _Plan(
+        "Klarifikasi: Pesan Berantai Pemblokiran WhatsApp",
+        CampaignKind.HOAX_CLARIFICATION,
+        "Pesan berantai yang menyebut WhatsApp akan diblokir pemerintah mulai besok adalah "
+        "HOAKS. Kominfo tidak pernah mengeluarkan kebijakan tersebut.",
+        "https://www.kominfo.go.id/hoaks/whatsapp-diblokir",
+        ("LawanHoaks", "CekFakta"),
+        timedelta(hours=-2),
+        (230, 120, 0),
+        urgent=True,
+    ),
+}
+
+
+def _campaign(session: Session, author: User, plan: _Plan, unit_ids: list[int]) -> Post:
+    start = utcnow() + plan.starts_in
+    campaign = workflow.create_campaign(
+        session,
+        author,
+        title=plan.title,
+        kind=plan.kind,
+        starts_at=start,
+        deadline=start + timedelta(days=2),
+        unit_ids=[unit_ids[i] for i in plan.units],
+    )
+    status = f"{zlib.crc32(plan.title.encode()):010d}"  # a stable official status id
+    return workflow.create_post(
+        session,
+        author,
+        campaign,
+        master_text=plan.text,
+        link=plan.link,
+        hashtags=plan.hashtags,
+        platforms=("x", "facebook", "instagram"),
+        scheduled_at=start,
+        urgent=plan.urgent,
+        image_path=_infographic(plan.title, plan.colour),
+        official_urls={
+            "x": f"https://x.com/kemkominfo/status/1{status}",
+            "facebook": f"https://www.facebook.com/kemkominfo/posts/1{status}",
+            "instagram": f"https://www.instagram.com/p/C{status[:10]}/",
+        },
+    )
+
+
+def _repost_url(platform: str, handle: str, rng: random.Random) -> str:
+    number = rng.randint(10**17, 10**18)
+    if platform == "x":
+        return f"https://x.com/{handle}/status/{number}"
+    if platform == "facebook":
+        return f"https://www.facebook.com/{handle}/posts/{number}"
+    code = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz0123456789", k=11))
+    return f"https://www.instagram.com/p/{code}/"
+
+
+def _go_out(session: Session, post: Post, share: float, rng: random.Random) -> None:
+    """Dispatch, then let a share of the ASN report their repost and the public click."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    assert post.id is not None
+    dispatch_post(engine, post.id)
+    session.expire_all()
+    assignments = session.exec(select(Assignment).where(Assignment.post_id == post.id)).all()
+    started = post.scheduled_at or utcnow()
+    for assignment in assignments:
+        if rng.random() > share:
+            continue
+        asn = session.get_one(Asn, assignment.asn_id)
+        account = session.get_one(SocialAccount, assignment.account_id)
+        assert assignment.id is not None
+        url = _repost_url(assignment.platform, account.handle, rng)
+        reported = report_repost(session, asn, assignment.id, url)
+        for _ in range(rng.randint(0, 6)):
+            record_click(session, reported, rng.choice((None, f"https://{reported.platform}.com/")))
+        _spread(session, reported, started, rng)
+    session.commit()
+
+
+def _spread(
+    session: Session, assignment: Assignment, started: datetime, rng: random.Random
+) -> None:
+    """Spread a report and its clicks over the hours since the post went out.
+
+    While seeding they all happen "now"; spreading them makes the timeline look like a day.
+    """
+    elapsed = max(utcnow() - started, timedelta(minutes=30))
+    at = started + elapsed * rng.uniform(0.05, 0.9)
+    assignment.reported_at = at
+    session.add(assignment)
+    session.execute(
+        update(Click)
+        .where(col(Click.assignment_id) == assignment.id)
+        .values(at=min(at + timedelta(minutes=rng.randint(1, 50)), utcnow()))
+    )
+
+
+def _content(session: Session, agency: Agency, users: dict[str, User], rng: random.Random) -> None:
+    query = select(Unit.id).where(Unit.agency_id == agency.id).order_by(col(Unit.id))
+    unit_ids = [u for u in session.exec(query) if u is not None]
+    editor, editor2, approver = users["editor"], users["editor2"], users["approver"]
+    _campaign(session, editor, PLANS["draft"], unit_ids)
+    workflow.submit(session, editor2, _campaign(session, editor2, PLANS["submitted"], unit_ids))
+    rejected = _campaign(session, editor, PLANS["rejected"], unit_ids)
+    workflow.submit(session, editor, rejected)
+    workflow.reject(
+        session,
+        approver,
+        rejected,
+        "Cantumkan batas waktu pendaftaran dan syarat peserta; hindari kata 'Segera' saja.",
+    )
+    for key, author, share in (("approved", editor2, 0.0), ("dispatched", editor, 0.6),
+                               ("hoax", editor2, 0.35)):  # fmt: skip
+        post = _campaign(session, author, PLANS[key], unit_ids)
+        workflow.submit(session, author, post)
+        workflow.approve(session, approver, post)
+        if key != "approved":
+            _go_out(session, post, share, rng)
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+
+def _logins(session: Session, users: dict[str, User], people: list[Asn]) -> DemoLogins:
+    logins = DemoLogins(password=DEMO_PASSWORD)
+    logins.staff = [StaffLogin(u.role, u.email, u.name) for u in users.values()]
+    active = [p for p in people if p.status == AsnStatus.ACTIVE]
+    for asn in active[:3]:
+        assert asn.id is not None
+        logins.asn_links.append((asn.name, magic_link_url(asn.id, asn.login_epoch)))
+    return logins
+
+
+def seed(session: Session) -> DemoLogins:
+    """Fill an empty (migrated) database with the demo ministry; commits as it goes."""
+    if session.exec(select(Agency).where(Agency.slug == AGENCY_SLUG)).first() is not None:
+        raise GaungError(N_("The demo agency already exists; run `gaung demo --reset`."))
+    rng = random.Random(2026)
+    agency = Agency(slug=AGENCY_SLUG, name=AGENCY_NAME)
+    session.add(agency)
+    session.commit()
+    users = _staff(session, agency)
+    people = _asn(session, agency, rng)
+    _content(session, agency, users, rng)
+    return _logins(session, users, people)

@@ -1,0 +1,263 @@
+"""CSV roster import: all-or-nothing validation, upserts, idempotent re-imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, func, select
+
+from roster.importer import COLUMNS, RosterImportError, RowError, import_roster
+from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
+from tests.factories import make_agency, make_asn, make_unit
+
+HEADER = ",".join(COLUMNS)
+FIELDS = list(COLUMNS)
+
+
+def _csv(*rows: dict[str, str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _row(n: int, **overrides: str) -> dict[str, str]:
+    row = {
+        "nip": f"{199001012015031000 + n}",
+        "name": f"Siti Rahmawati {n}",
+        "unit": "Biro Humas",
+        "email": f"siti{n}@kominfo.go.id",
+        "phone": "",
+        "messenger": "email",
+        "x_handle": f"@Siti_{n}",
+        "x_user_id": f"10{n}",
+        "x_followers": "1200",
+        "facebook_handle": "",
+        "facebook_user_id": "",
+        "facebook_followers": "",
+        "instagram_handle": f"siti.ig{n}",
+        "instagram_user_id": f"77{n}",
+        "instagram_followers": "640",
+        "consent_at": "2026-01-15",
+    }
+    row.update(overrides)
+    return row
+
+
+def _count(session: Session, model: type) -> int:
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+def test_valid_file_creates_people_units_and_accounts(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(_row(1), _row(2, unit="Direktorat Informasi"))
+
+    result = import_roster(session, agency, data)
+
+    assert (result.created, result.updated, result.unchanged, result.units_created) == (2, 0, 0, 2)
+    asn = session.exec(select(Asn).where(Asn.nip == "199001012015031001")).one()
+    assert asn.status == AsnStatus.ACTIVE
+    assert asn.consent_at is not None
+    # A bare date is midnight in Jakarta (UTC+7).
+    assert asn.consent_at.astimezone(UTC) == datetime(2026, 1, 14, 17, 0, tzinfo=UTC)
+    accounts = session.exec(select(SocialAccount).where(SocialAccount.asn_id == asn.id)).all()
+    assert {(a.platform, a.handle, a.followers) for a in accounts} == {
+        ("x", "siti_1", 1200),
+        ("instagram", "siti.ig1", 640),
+    }
+    units = session.exec(select(Unit.name).where(Unit.agency_id == agency.id)).all()
+    assert sorted(units) == ["Biro Humas", "Direktorat Informasi"]
+
+
+def test_reimporting_the_same_file_changes_nothing(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(_row(1), _row(2))
+    import_roster(session, agency, data)
+
+    again = import_roster(session, agency, data.encode())
+
+    assert (again.created, again.updated, again.unchanged, again.units_created) == (0, 0, 2, 0)
+    assert _count(session, Asn) == 2
+    assert _count(session, SocialAccount) == 4
+
+
+def test_changed_row_updates_the_person_and_their_account(session: Session) -> None:
+    agency = make_agency(session)
+    import_roster(session, agency, _csv(_row(1), _row(2)))
+
+    result = import_roster(session, agency, _csv(_row(1, x_followers="5000"), _row(2)))
+
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+    account = session.exec(
+        select(SocialAccount).where(SocialAccount.platform_user_id == "101")
+    ).one()
+    assert account.followers == 5000
+    assert _count(session, SocialAccount) == 4
+
+
+def test_one_bad_row_imports_nothing_and_names_its_line_and_field(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(_row(1), _row(2, nip="12345"), _row(3))
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    assert [(e.line, e.field) for e in caught.value.errors] == [(3, "nip")]
+    assert "18 digits" in str(caught.value.errors[0])
+    assert _count(session, Asn) == 0
+    assert _count(session, Unit) == 0
+
+
+def test_every_error_in_the_file_is_reported_at_once(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(
+        _row(1, name="", email="not-an-email"),
+        _row(2, messenger="pigeon", x_followers="-3"),
+        _row(3, consent_at=""),
+        _row(4, facebook_handle="budi", facebook_user_id=""),
+        _row(5, instagram_handle="", instagram_user_id="991"),
+        _row(6, x_handle="two words"),
+    )
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    assert {(e.line, e.field) for e in caught.value.errors} == {
+        (2, "name"),
+        (2, "email"),
+        (3, "messenger"),
+        (3, "x_followers"),
+        (4, "consent_at"),
+        (5, "facebook_user_id"),
+        (6, "instagram_handle"),
+        (7, "x_handle"),
+    }
+
+
+def test_duplicates_inside_the_file_are_refused(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(
+        _row(1),
+        _row(1, email="other@kominfo.go.id", x_user_id="x9", instagram_user_id="i9"),
+        _row(3, x_user_id="101"),
+    )
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    found = {(e.line, e.field) for e in caught.value.errors}
+    assert found == {(3, "nip"), (4, "x_user_id")}
+
+
+def test_account_enrolled_by_another_person_is_refused(session: Session) -> None:
+    agency = make_agency(session)
+    other = make_asn(session, make_unit(session, agency), platforms=("x",))
+    taken = session.exec(select(SocialAccount).where(SocialAccount.asn_id == other.id)).one()
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, _csv(_row(1, x_user_id=taken.platform_user_id)))
+
+    assert [(e.line, e.field) for e in caught.value.errors] == [(2, "x_user_id")]
+    assert _count(session, Asn) == 1
+
+
+def test_nip_of_another_agency_is_refused(session: Session) -> None:
+    mine, theirs = make_agency(session), make_agency(session)
+    other = make_asn(session, make_unit(session, theirs), platforms=())
+    assert other.nip is not None
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, mine, _csv(_row(1, nip=other.nip)))
+
+    assert [(e.line, e.field) for e in caught.value.errors] == [(2, "nip")]
+
+
+def test_suspended_person_stays_suspended_on_reimport(session: Session) -> None:
+    agency = make_agency(session)
+    import_roster(session, agency, _csv(_row(1)))
+    asn = session.exec(select(Asn)).one()
+    asn.status = AsnStatus.SUSPENDED
+    session.add(asn)
+    session.commit()
+
+    import_roster(session, agency, _csv(_row(1)))
+
+    session.refresh(asn)
+    assert asn.status == AsnStatus.SUSPENDED
+
+
+def test_unknown_and_missing_columns_are_refused(session: Session) -> None:
+    agency = make_agency(session)
+    data = "nip,name,unit,emial\n199001012015031001,Siti,Biro,siti@x.go.id\n"
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    assert {(e.line, e.field) for e in caught.value.errors} == {(1, "emial"), (1, "consent_at")}
+
+
+def test_line_numbers_count_multiline_cells_and_blank_lines(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(_row(1, name="Siti\nRahmawati")) + "\n" + _csv(_row(2, nip="x")).split("\n", 1)[1]
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    # header = 1, the first record spans lines 2-3, a blank line 4, the bad row is line 5.
+    assert [(e.line, e.field) for e in caught.value.errors] == [(5, "nip")]
+
+
+def test_non_utf8_bytes_are_refused(session: Session) -> None:
+    agency = make_agency(session)
+    with pytest.raises(RosterImportError):
+        import_roster(session, agency, HEADER.encode() + b"\n\xff\xfe\x00junk\n")
+
+
+cells = st.text(alphabet=st.characters(codec="utf-8"), max_size=30)
+junk = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _errors_of(session: Session, agency: Agency, data: str | bytes) -> list[RowError] | None:
+    """None when the import succeeded; any exception but RosterImportError propagates."""
+    try:
+        import_roster(session, agency, data)
+    except RosterImportError as exc:
+        return exc.errors
+    return None
+
+
+@junk
+@given(rows=st.lists(st.lists(cells, min_size=0, max_size=len(COLUMNS) + 2), max_size=4))
+def test_junk_cells_never_crash_with_anything_but_an_import_error(
+    session: Session, rows: list[list[str]]
+) -> None:
+    agency = session.exec(select(Agency).where(Agency.slug == "junk")).first()
+    if agency is None:
+        agency = make_agency(session, slug="junk")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    errors = _errors_of(session, agency, out.getvalue())
+    assert errors is None or (errors and all(e.line >= 1 and e.field for e in errors))
+
+
+@junk
+@given(data=st.binary(max_size=300))
+def test_junk_bytes_never_crash_with_anything_but_an_import_error(
+    session: Session, data: bytes
+) -> None:
+    agency = session.exec(select(Agency).where(Agency.slug == "junkbytes")).first()
+    if agency is None:
+        agency = make_agency(session, slug="junkbytes")
+    errors = _errors_of(session, agency, data)
+    assert errors is None or errors
