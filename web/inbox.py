@@ -1,5 +1,150 @@
-"""Placeholder so web.app can include this router; its owner fills it in."""
+"""The ASN's mobile inbox: their assignments, one-tap sharing, reporting the repost link.
 
-from fastapi import APIRouter
+Everything works without JavaScript; the script only adds copy and Web Share
+conveniences. Every look-up goes through assignments.reporting, which answers a
+foreign assignment id exactly like a missing one (404).
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
+
+from assignments import reporting
+from assignments.models import Assignment, AssignmentStatus
+from assignments.sharing import share_links
+from content.models import Campaign, Post
+from gaung import i18n
+from gaung.db import get_session
+from gaung.errors import N_, GaungError
+from roster.models import Asn
+from web.deps import current_asn, render, verify_csrf
+
+router = APIRouter(prefix="/inbox", include_in_schema=False)
+
+PLATFORM_NAMES = reporting.PLATFORM_NAMES
+STATUS_LABELS: dict[str, str] = {
+    AssignmentStatus.PENDING: N_("To do"),
+    AssignmentStatus.REPORTED: N_("Reported"),
+    AssignmentStatus.VERIFIED: N_("Verified"),
+    AssignmentStatus.REJECTED: N_("Not verified"),
+    AssignmentStatus.DECLINED: N_("Declined"),
+    AssignmentStatus.EXPIRED: N_("Expired"),
+}
+# Statuses in which the ASN can still act (report a link, or decline).
+_ACTIONABLE = {AssignmentStatus.PENDING, AssignmentStatus.REJECTED}
+_FLASH_KEY = "inbox_flash"
+
+
+def status_label(status: str) -> str:
+    return i18n.gettext(STATUS_LABELS.get(status, status))
+
+
+def ordered(assignments: list[Assignment]) -> list[Assignment]:
+    """Ones needing action first (soonest deadline first), then the rest as given (newest)."""
+    todo = sorted((a for a in assignments if a.status in _ACTIONABLE), key=lambda a: a.deadline)
+    done = [a for a in assignments if a.status not in _ACTIONABLE]
+    return todo + done
+
+
+@router.get("")
+def inbox(
+    request: Request, asn: Asn = Depends(current_asn), session: Session = Depends(get_session)
+) -> Response:
+    assignments = ordered(reporting.list_for_asn(session, asn))
+    context = {
+        "assignments": assignments,
+        "titles": _campaign_titles(session, assignments),
+        "platform_names": PLATFORM_NAMES,
+        "status_label": status_label,
+        "actionable": _ACTIONABLE,
+    }
+    return render(request, "inbox/list.html", context)
+
+
+def _campaign_titles(session: Session, assignments: list[Assignment]) -> dict[int, str]:
+    titles: dict[int, str] = {}
+    for campaign_id in {a.campaign_id for a in assignments}:
+        campaign = session.get(Campaign, campaign_id)
+        titles[campaign_id] = campaign.title if campaign else ""
+    return titles
+
+
+@router.get("/{assignment_id}")
+def assignment_page(
+    request: Request,
+    assignment_id: int,
+    asn: Asn = Depends(current_asn),
+    session: Session = Depends(get_session),
+) -> Response:
+    assignment = reporting.get_for_asn(session, asn, assignment_id)
+    flash = request.session.pop(_FLASH_KEY, None)
+    return _render_assignment(request, session, assignment, {"flash": flash})
+
+
+def _render_assignment(
+    request: Request,
+    session: Session,
+    assignment: Assignment,
+    extra: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    post = session.get(Post, assignment.post_id)
+    campaign = session.get(Campaign, assignment.campaign_id)
+    # Foreign keys guarantee both rows exist.
+    assert post is not None
+    assert campaign is not None
+    context: dict[str, Any] = {
+        "assignment": assignment,
+        "campaign": campaign,
+        "links": share_links(assignment, post),
+        "platform_name": PLATFORM_NAMES.get(assignment.platform, assignment.platform),
+        "status_label": status_label(assignment.status),
+        "can_report": assignment.status in (*_ACTIONABLE, AssignmentStatus.REPORTED),
+        "can_decline": assignment.status in _ACTIONABLE,
+        "repost_url": assignment.repost_url or "",
+        "reason": "",
+    }
+    context.update(extra)
+    return render(request, "inbox/assignment.html", context, status_code=status_code)
+
+
+@router.post("/{assignment_id}/report")
+def report(
+    request: Request,
+    assignment_id: int,
+    repost_url: str = Form(""),
+    asn: Asn = Depends(current_asn),
+    session: Session = Depends(get_session),
+    _: None = Depends(verify_csrf),
+) -> Response:
+    assignment = reporting.get_for_asn(session, asn, assignment_id)  # 404 before anything else
+    try:
+        reporting.report_repost(session, asn, assignment_id, repost_url)
+    except GaungError as exc:
+        extra = {"repost_url": repost_url, "report_error": exc.render(i18n.gettext)}
+        return _render_assignment(request, session, assignment, extra, status_code=400)
+    request.session[_FLASH_KEY] = i18n.gettext("Thank you! Your repost link has been recorded.")
+    return RedirectResponse(f"/inbox/{assignment_id}", status_code=303)
+
+
+@router.post("/{assignment_id}/decline")
+def decline(
+    request: Request,
+    assignment_id: int,
+    reason: str = Form(""),
+    asn: Asn = Depends(current_asn),
+    session: Session = Depends(get_session),
+    _: None = Depends(verify_csrf),
+) -> Response:
+    assignment = reporting.get_for_asn(session, asn, assignment_id)
+    try:
+        reporting.decline(session, asn, assignment_id, reason)
+    except GaungError as exc:
+        extra = {"reason": reason, "decline_error": exc.render(i18n.gettext)}
+        return _render_assignment(request, session, assignment, extra, status_code=400)
+    request.session[_FLASH_KEY] = i18n.gettext("You declined this assignment.")
+    return RedirectResponse(f"/inbox/{assignment_id}", status_code=303)

@@ -1,0 +1,191 @@
+"""The FastAPI application: middleware, error pages, routers, static files.
+
+Run with ``uvicorn web.app:create_app --factory``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gaung import i18n
+from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from gaung.settings import PROJECT_ROOT, get_settings
+from roster.models import Role, User
+from web import api, auth, console, dashboard, inbox, tracking
+from web.auth import safe_next
+from web.deps import LoginRequired, optional_user, render, verify_csrf
+
+STATIC_DIR = PROJECT_ROOT / "web" / "static"
+LANG_COOKIE = "lang"
+ONE_YEAR = 365 * 24 * 3600
+
+
+class LocaleMiddleware:
+    """Pick the reader's language: session "locale" > cookie "lang" > Accept-Language > default.
+
+    A plain ASGI middleware (not BaseHTTPMiddleware) so the context variable it sets is
+    the one the endpoint and the templates see.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            i18n.set_locale(choose_locale(Request(scope)))
+        await self.app(scope, receive, send)
+
+
+def choose_locale(request: Request) -> str:
+    session = request.scope.get("session") or {}
+    for candidate in (session.get("locale"), request.cookies.get(LANG_COOKIE)):
+        found = i18n.coerce_locale(candidate if isinstance(candidate, str) else None)
+        if found:
+            return found
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path == "/api" or request.url.path.startswith("/api/")
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    if is_api(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    titles = {
+        400: i18n.gettext("The request could not be processed"),
+        401: i18n.gettext("Please sign in"),
+        403: i18n.gettext("Access denied"),
+        404: i18n.gettext("Page not found"),
+        405: i18n.gettext("This action is not allowed here"),
+    }
+    title = titles.get(status, i18n.gettext("Something went wrong"))
+    context = {"status": status, "title": title, "message": message}
+    return render(request, "error.html", context, status_code=status)
+
+
+async def on_login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    if is_api(request):
+        return JSONResponse({"detail": i18n.gettext("Please sign in.")}, status_code=401)
+    if exc.kind == "asn":
+        return RedirectResponse("/inbox/login", status_code=303)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+async def on_gaung_error(request: Request, exc: Exception) -> Response:
+    """Routes re-render their own forms; this is the fallback for everything they don't catch."""
+    assert isinstance(exc, GaungError)
+    message = exc.render(i18n.gettext)
+    if isinstance(exc, NotFoundError):
+        return error_page(request, 404, message)
+    if isinstance(exc, ForbiddenError):
+        return error_page(request, 403, message)
+    if is_api(request):
+        return JSONResponse({"detail": message, "field": exc.field}, status_code=400)
+    return error_page(request, 400, message)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    generic = {
+        404: i18n.gettext("We could not find what you were looking for."),
+        405: i18n.gettext("This action is not allowed here."),
+    }
+    # Starlette's own details ("Not Found") are English; ours are translated when raised.
+    message = generic.get(exc.status_code) or str(exc.detail)
+    response = error_page(request, exc.status_code, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if is_api(request):
+        return await request_validation_exception_handler(request, exc)
+    return error_page(request, 400, i18n.gettext("Some fields are missing or invalid."))
+
+
+def home(request: Request, user: User | None = Depends(optional_user)) -> RedirectResponse:
+    """Send each reader to their own starting page."""
+    if user is not None:
+        target = "/dashboard" if user.role == Role.SUPERVISOR else "/console"
+    elif isinstance(request.session.get("asn"), int):
+        target = "/inbox"
+    else:
+        target = "/login"
+    return RedirectResponse(target, status_code=303)
+
+
+def _lang_redirect(request: Request, code: str, target: str | None) -> RedirectResponse:
+    locale = i18n.coerce_locale(code) or get_settings().default_locale
+    response = RedirectResponse(safe_next(target), status_code=303)
+    response.set_cookie(LANG_COOKIE, locale, max_age=ONE_YEAR, samesite="lax", httponly=True)
+    return response
+
+
+async def switch_language(request: Request, code: str, _: None = Depends(verify_csrf)) -> Response:
+    """POST with CSRF: remember the language in the session and a cookie."""
+    form = await request.form()
+    locale = i18n.coerce_locale(code) or get_settings().default_locale
+    request.session["locale"] = locale
+    target = form.get("next")
+    return _lang_redirect(request, locale, target if isinstance(target, str) else None)
+
+
+def switch_language_link(request: Request, code: str, next: str | None = None) -> Response:
+    """GET for plain links: only sets the cookie (a forged link can at worst change the
+    language), and drops the session choice so the cookie takes effect."""
+    request.session.pop("locale", None)
+    return _lang_redirect(request, code, next)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="Gaung",
+        description="Amplification scheduler for government public relations (Humas).",
+        openapi_url="/api/openapi.json",
+        # /api/docs is served by web.api from the schema: Swagger UI would load a CDN.
+        docs_url=None,
+        redoc_url=None,
+    )
+    # Added first = innermost: the locale middleware reads the session set up around it.
+    app.add_middleware(LocaleMiddleware)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie="gaung_session",
+        max_age=settings.auth.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
+    app.add_exception_handler(LoginRequired, on_login_required)
+    app.add_exception_handler(GaungError, on_gaung_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+
+    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/lang/{code}", switch_language, methods=["POST"], include_in_schema=False)
+    app.add_api_route(
+        "/lang/{code}", switch_language_link, methods=["GET"], include_in_schema=False
+    )
+    # auth before inbox: /inbox/login must not be taken for an assignment id.
+    for module in (auth, console, api, inbox, tracking, dashboard):
+        app.include_router(module.router)
+
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
+    return app

@@ -1,0 +1,607 @@
+"""The Humas console: campaigns, posts with a live per-platform preview, approval.
+
+Editors draft and submit, approvers approve or reject, admins do both, supervisors
+read. The content services (content.workflow) hold every rule; this module only
+turns forms into calls and errors back into forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData, UploadFile
+
+from content import rendering, workflow
+from content.media import save_image
+from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from gaung.db import get_session
+from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from gaung.i18n import gettext as _
+from gaung.settings import PLATFORMS, get_settings
+from roster.models import Agency, Role, Unit, User
+from web.deps import render, require_role, verify_csrf
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+writer = require_role(Role.EDITOR, Role.APPROVER)
+reader = require_role(Role.EDITOR, Role.APPROVER, Role.SUPERVISOR)
+approver = require_role(Role.APPROVER)
+
+# Largest upload read into memory; content.media enforces the real limit with a message.
+MAX_UPLOAD_BYTES = 9 * 1024 * 1024
+PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
+CAMPAIGN_FIELDS = frozenset({"title", "kind", "starts_at", "deadline", "unit_ids"})
+POST_FIELDS = frozenset(
+    {"master_text", "link", "hashtags", "platforms", "image", "scheduled_at"}
+    | {f"official_url_{p}" for p in PLATFORMS}
+)
+STATUS_CLASSES = {
+    PostStatus.DRAFT: "muted",
+    PostStatus.SUBMITTED: "warn",
+    PostStatus.REJECTED: "bad",
+    PostStatus.APPROVED: "good",
+    PostStatus.DISPATCHED: "good",
+}
+
+
+def kind_labels() -> dict[str, str]:
+    return {
+        CampaignKind.PROGRAM: _("Government program"),
+        CampaignKind.ACHIEVEMENT: _("Achievement"),
+        CampaignKind.HOAX_CLARIFICATION: _("Hoax clarification"),
+        CampaignKind.ANNOUNCEMENT: _("Announcement"),
+    }
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        PostStatus.DRAFT: _("Draft"),
+        PostStatus.SUBMITTED: _("Waiting for approval"),
+        PostStatus.REJECTED: _("Rejected"),
+        PostStatus.APPROVED: _("Approved, scheduled"),
+        PostStatus.DISPATCHED: _("Dispatched"),
+    }
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """Render a console page with the shared labels and a one-shot flash message."""
+    base = {
+        "kinds": kind_labels(),
+        "statuses": status_labels(),
+        "status_classes": STATUS_CLASSES,
+        "platform_names": PLATFORM_NAMES,
+        "flash": request.session.pop("flash", None),
+    }
+    return render(request, f"console/{name}", {**base, **context}, status_code=status_code)
+
+
+def shown_field(error: GaungError | None, fields: frozenset[str]) -> str | None:
+    """The form field to show the error next to; None puts it at the top of the page."""
+    if error is None or error.field not in fields:
+        return None
+    return error.field
+
+
+def flash(request: Request, message: str) -> None:
+    request.session["flash"] = message
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# --- local time <-> UTC ---------------------------------------------------------------
+
+
+def parse_local(value: str, field: str) -> datetime | None:
+    """A datetime-local input (Asia/Jakarta wall time) as aware UTC; None when empty."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise GaungError("Enter a valid date and time.", field=field) from None
+    if naive.tzinfo is None:
+        naive = naive.replace(tzinfo=ZoneInfo(get_settings().timezone))
+    return naive.astimezone(UTC)
+
+
+def parse_required(value: str, field: str) -> datetime:
+    parsed = parse_local(value, field)
+    if parsed is None:
+        raise GaungError("This field is required.", field=field)
+    return parsed
+
+
+def local_input(value: datetime | None) -> str:
+    """The value attribute of a datetime-local input for a stored UTC datetime."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # SQLite may hand back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- campaigns ------------------------------------------------------------------------
+
+
+def agency_units(session: Session, user: User) -> list[Unit]:
+    statement = select(Unit).where(Unit.agency_id == user.agency_id).order_by(col(Unit.name))
+    return list(session.exec(statement))
+
+
+def campaign_unit_ids(session: Session, campaign: Campaign) -> list[int]:
+    statement = select(CampaignUnit.unit_id).where(CampaignUnit.campaign_id == campaign.id)
+    return list(session.exec(statement))
+
+
+@router.get("")
+def campaign_list(
+    request: Request, user: User = Depends(reader), session: Session = Depends(get_session)
+) -> Response:
+    campaigns = workflow.list_campaigns(session, user)
+    return page(request, "campaigns.html", {"campaigns": campaigns})
+
+
+def campaign_form(
+    request: Request,
+    session: Session,
+    user: User,
+    values: dict[str, Any],
+    error: GaungError | None = None,
+) -> Response:
+    context = {
+        "values": values,
+        "units": agency_units(session, user),
+        "error": error.render(_) if error else None,
+        "error_field": shown_field(error, CAMPAIGN_FIELDS),
+    }
+    return page(request, "campaign_form.html", context, status_code=400 if error else 200)
+
+
+@router.get("/campaigns/new")
+def new_campaign(
+    request: Request, user: User = Depends(writer), session: Session = Depends(get_session)
+) -> Response:
+    values = {
+        "title": "",
+        "kind": CampaignKind.PROGRAM,
+        "starts_at": "",
+        "deadline": "",
+        "unit_ids": [],
+    }
+    return campaign_form(request, session, user, values)
+
+
+def campaign_values(form: FormData) -> dict[str, Any]:
+    return {
+        "title": str(form.get("title") or ""),
+        "kind": str(form.get("kind") or ""),
+        "starts_at": str(form.get("starts_at") or ""),
+        "deadline": str(form.get("deadline") or ""),
+        "unit_ids": [int(str(v)) for v in form.getlist("unit_ids") if str(v).isdigit()],
+    }
+
+
+@router.post("/campaigns")
+async def create_campaign(
+    request: Request,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    values = campaign_values(await request.form())
+    try:
+        starts_at = parse_required(values["starts_at"], "starts_at")
+        deadline = parse_required(values["deadline"], "deadline")
+        campaign = workflow.create_campaign(
+            session,
+            user,
+            title=values["title"],
+            kind=values["kind"],
+            starts_at=starts_at,
+            deadline=deadline,
+            unit_ids=values["unit_ids"],
+        )
+    except (NotFoundError, ForbiddenError):
+        raise
+    except GaungError as err:
+        session.rollback()
+        return campaign_form(request, session, user, values, err)
+    flash(request, _("Campaign created."))
+    return see_other(f"/console/campaigns/{campaign.id}")
+
+
+@router.get("/campaigns/{campaign_id}")
+def campaign_detail(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+) -> Response:
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    posts = session.exec(
+        select(Post).where(Post.campaign_id == campaign.id).order_by(col(Post.created_at))
+    ).all()
+    unit_ids = campaign_unit_ids(session, campaign)
+    units = [u for u in agency_units(session, user) if u.id in unit_ids]
+    context = {"campaign": campaign, "posts": posts, "units": units}
+    return page(request, "campaign.html", context)
+
+
+# --- posts ----------------------------------------------------------------------------
+
+
+def post_values(post: Post | None = None) -> dict[str, Any]:
+    """Form values for a post (or the defaults for a new one)."""
+    if post is None:
+        return {
+            "master_text": "",
+            "link": "",
+            "hashtags": "",
+            "platforms": list(PLATFORMS),
+            "scheduled_at": "",
+            "urgent": False,
+            "image_path": None,
+            **{f"official_url_{p}": "" for p in PLATFORMS},
+        }
+    return {
+        "master_text": post.master_text,
+        "link": post.link or "",
+        "hashtags": " ".join(f"#{h}" for h in post.hashtag_list()),
+        "platforms": post.platform_list(),
+        "scheduled_at": local_input(post.scheduled_at),
+        "urgent": post.urgent,
+        "image_path": post.image_path,
+        **{f"official_url_{p}": post.official_url(p) or "" for p in PLATFORMS},
+    }
+
+
+def form_post_values(form: FormData, previous: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "master_text": str(form.get("master_text") or ""),
+        "link": str(form.get("link") or "").strip(),
+        "hashtags": str(form.get("hashtags") or ""),
+        "platforms": [str(p) for p in form.getlist("platforms") if p in PLATFORMS],
+        "scheduled_at": str(form.get("scheduled_at") or ""),
+        "urgent": form.get("urgent") in ("on", "1", "true"),
+        "image_path": previous.get("image_path"),
+        **{
+            f"official_url_{p}": str(form.get(f"official_url_{p}") or "").strip() for p in PLATFORMS
+        },
+    }
+
+
+async def store_upload(form: FormData) -> str | None:
+    """Save an uploaded image (content.media checks type and size); None when none was sent."""
+    upload = form.get("image")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    data = await upload.read(MAX_UPLOAD_BYTES)
+    if not data:
+        return None
+    return save_image(data, get_settings().media_dir)
+
+
+def service_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Arguments shared by workflow.create_post and workflow.update_post."""
+    return {
+        "master_text": values["master_text"],
+        "link": values["link"] or None,
+        "hashtags": values["hashtags"].split(),
+        "platforms": values["platforms"],
+        "scheduled_at": parse_local(values["scheduled_at"], "scheduled_at"),
+        "urgent": values["urgent"],
+        "image_path": values["image_path"],
+        "official_urls": {p: values[f"official_url_{p}"] or None for p in PLATFORMS},
+    }
+
+
+def transient_post(campaign: Campaign, user: User, values: dict[str, Any]) -> Post:
+    """An unsaved Post carrying form values, for previews."""
+    hashtags = " ".join(h.lstrip("#") for h in str(values.get("hashtags", "")).split())
+    post = Post(
+        campaign_id=campaign.id or 0,
+        author_id=user.id or 0,
+        master_text=str(values.get("master_text", "")),
+        link=str(values.get("link") or "").strip() or None,
+        hashtags=hashtags,
+        platforms=",".join(p for p in values.get("platforms", []) if p in PLATFORMS),
+        image_path=values.get("image_path"),
+    )
+    return post
+
+
+def renditions(session: Session, campaign: Campaign, post: Post) -> list[dict[str, Any]]:
+    agency = session.get(Agency, campaign.agency_id)
+    assert agency is not None
+    found = rendering.preview(
+        post, kind=campaign.kind, disclosure_tag=rendering.disclosure_tag_for(agency)
+    )
+    return [asdict(r) for r in found]
+
+
+def post_form(
+    request: Request,
+    session: Session,
+    campaign: Campaign,
+    user: User,
+    values: dict[str, Any],
+    *,
+    post: Post | None = None,
+    error: GaungError | None = None,
+) -> Response:
+    preview = renditions(session, campaign, transient_post(campaign, user, values))
+    context = {
+        "campaign": campaign,
+        "post": post,
+        "values": values,
+        "platforms": PLATFORMS,
+        "preview": preview,
+        "error": error.render(_) if error else None,
+        "error_field": shown_field(error, POST_FIELDS),
+    }
+    return page(request, "post_form.html", context, status_code=400 if error else 200)
+
+
+@router.get("/campaigns/{campaign_id}/posts/new")
+def new_post(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+) -> Response:
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    return post_form(request, session, campaign, user, post_values())
+
+
+@router.post("/campaigns/{campaign_id}/posts")
+async def create_post(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    form = await request.form()
+    values = form_post_values(form, {})
+    try:
+        values["image_path"] = await store_upload(form) or values["image_path"]
+        post = workflow.create_post(session, user, campaign, **service_fields(values))
+    except (NotFoundError, ForbiddenError):
+        raise
+    except GaungError as err:
+        session.rollback()
+        return post_form(request, session, campaign, user, values, error=err)
+    flash(request, _("Draft saved."))
+    return see_other(f"/console/posts/{post.id}")
+
+
+def load_post(session: Session, user: User, post_id: int) -> tuple[Post, Campaign]:
+    post = workflow.get_post(session, user, post_id)
+    campaign = workflow.get_campaign(session, user, post.campaign_id)
+    return post, campaign
+
+
+@router.get("/posts/{post_id}/edit")
+def edit_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+) -> Response:
+    post, campaign = load_post(session, user, post_id)
+    return post_form(request, session, campaign, user, post_values(post), post=post)
+
+
+@router.post("/posts/{post_id}/edit")
+async def update_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    post, campaign = load_post(session, user, post_id)
+    form = await request.form()
+    values = form_post_values(form, post_values(post))
+    if form.get("remove_image") == "on":
+        values["image_path"] = None
+    try:
+        values["image_path"] = await store_upload(form) or values["image_path"]
+        workflow.update_post(session, user, post, **service_fields(values))
+    except (NotFoundError, ForbiddenError):
+        raise
+    except GaungError as err:
+        session.rollback()
+        return post_form(request, session, campaign, user, values, post=post, error=err)
+    flash(request, _("Changes saved."))
+    return see_other(f"/console/posts/{post_id}")
+
+
+def post_page(
+    request: Request,
+    session: Session,
+    user: User,
+    post: Post,
+    campaign: Campaign,
+    *,
+    error: GaungError | None = None,
+    status_code: int = 200,
+) -> Response:
+    author = session.get(User, post.author_id)
+    is_author = post.author_id == user.id
+    context = {
+        "post": post,
+        "campaign": campaign,
+        "author": author,
+        "preview": renditions(session, campaign, post),
+        "can_edit": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
+        and post.status in (PostStatus.DRAFT, PostStatus.REJECTED),
+        "can_submit": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
+        and post.status == PostStatus.DRAFT,
+        # The author never gets the buttons; the service refuses anyway.
+        "can_review": user.role in (Role.APPROVER, Role.ADMIN)
+        and post.status == PostStatus.SUBMITTED
+        and not is_author,
+        "can_dispatch": user.role in (Role.APPROVER, Role.ADMIN)
+        and post.status == PostStatus.APPROVED,
+        "error": error.render(_) if error else None,
+        "error_field": None,
+    }
+    return page(request, "post.html", context, status_code=status_code)
+
+
+@router.get("/posts/{post_id}")
+def post_detail(
+    request: Request,
+    post_id: int,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+) -> Response:
+    post, campaign = load_post(session, user, post_id)
+    return post_page(request, session, user, post, campaign)
+
+
+async def transition(
+    request: Request, session: Session, user: User, post_id: int, action: str
+) -> Response:
+    """Run one workflow step; a refusal re-renders the post page with the reason."""
+    post, campaign = load_post(session, user, post_id)
+    form = await request.form()
+    try:
+        if action == "submit":
+            workflow.submit(session, user, post)
+            message = _("Submitted for approval.")
+        elif action == "approve":
+            workflow.approve(session, user, post)
+            message = _("Approved. The post is scheduled.")
+        elif action == "reject":
+            workflow.reject(session, user, post, str(form.get("note") or "").strip())
+            message = _("Rejected. The author can revise the post.")
+        else:
+            workflow.dispatch_now(session, user, post)
+            message = _("The post will be dispatched now.")
+    except NotFoundError:
+        raise
+    except GaungError as err:
+        session.rollback()
+        session.refresh(post)
+        status = 403 if isinstance(err, ForbiddenError) else 400
+        return post_page(request, session, user, post, campaign, error=err, status_code=status)
+    flash(request, message)
+    return see_other(f"/console/posts/{post_id}")
+
+
+@router.post("/posts/{post_id}/submit")
+async def submit_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    return await transition(request, session, user, post_id, "submit")
+
+
+@router.post("/posts/{post_id}/approve")
+async def approve_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(approver),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    return await transition(request, session, user, post_id, "approve")
+
+
+@router.post("/posts/{post_id}/reject")
+async def reject_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(approver),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    return await transition(request, session, user, post_id, "reject")
+
+
+@router.post("/posts/{post_id}/dispatch-now")
+async def dispatch_post_now(
+    request: Request,
+    post_id: int,
+    user: User = Depends(approver),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    return await transition(request, session, user, post_id, "dispatch")
+
+
+@router.get("/approvals")
+def approval_queue(
+    request: Request, user: User = Depends(approver), session: Session = Depends(get_session)
+) -> Response:
+    posts = workflow.list_posts(session, user, status=PostStatus.SUBMITTED)
+    campaigns = {c.id: c for c in workflow.list_campaigns(session, user)}
+    authors = {u.id: u for u in session.exec(select(User).where(User.agency_id == user.agency_id))}
+    context = {"posts": posts, "campaigns": campaigns, "authors": authors}
+    return page(request, "approvals.html", context)
+
+
+@router.get("/posts/{post_id}/audit")
+def post_audit(
+    request: Request,
+    post_id: int,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+) -> Response:
+    post, campaign = load_post(session, user, post_id)
+    entries = session.exec(
+        select(AuditLog)
+        .where(AuditLog.entity == "post", AuditLog.entity_id == post.id)
+        .where(AuditLog.agency_id == user.agency_id)
+        .order_by(col(AuditLog.at), col(AuditLog.id))
+    ).all()
+    return page(request, "audit.html", {"post": post, "campaign": campaign, "entries": entries})
+
+
+# --- live preview ---------------------------------------------------------------------
+
+
+@router.post("/preview")
+async def live_preview(
+    request: Request,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    """JSON in (form values + campaign_id), JSON out: text, length, limit, error per platform."""
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("campaign_id"), int):
+        return JSONResponse({"detail": _("Some fields are missing or invalid.")}, 400)
+    campaign = workflow.get_campaign(session, user, data["campaign_id"])
+    values: dict[str, Any] = {
+        "master_text": str(data.get("master_text") or ""),
+        "link": str(data.get("link") or ""),
+        "hashtags": str(data.get("hashtags") or ""),
+        "platforms": [p for p in data.get("platforms") or [] if isinstance(p, str)],
+        "image_path": None,
+    }
+    post_id = data.get("post_id")
+    if isinstance(post_id, int):
+        values["image_path"] = workflow.get_post(session, user, post_id).image_path
+    if data.get("has_image") is True and not values["image_path"]:
+        values["image_path"] = "pending-upload"  # chosen in the form, not uploaded yet
+    preview = renditions(session, campaign, transient_post(campaign, user, values))
+    return JSONResponse({"renditions": preview})
