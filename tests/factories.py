@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from assignments.models import Assignment
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
@@ -156,9 +156,11 @@ def make_post(
 def make_assignment(session: Session, post: Post, asn: Asn, platform: str = "x") -> Assignment:
     assert post.id is not None
     assert asn.id is not None
-    account = next(
-        a for a in session.query(SocialAccount).filter_by(asn_id=asn.id, platform=platform)
-    )
+    account = session.exec(
+        select(SocialAccount).where(
+            SocialAccount.asn_id == asn.id, SocialAccount.platform == platform
+        )
+    ).one()
     return _save(
         session,
         Assignment(

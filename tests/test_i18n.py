@@ -10,7 +10,16 @@ from babel.messages.frontend import parse_mapping_cfg
 from gaung import i18n
 from gaung.settings import PROJECT_ROOT
 
-SOURCE_DIRS = ["gaung", "content", "roster", "assignments", "channels", "scheduler", "web", "templates"]
+SOURCE_DIRS = [
+    "gaung",
+    "content",
+    "roster",
+    "assignments",
+    "channels",
+    "scheduler",
+    "web",
+    "templates",
+]
 
 
 def _extracted_msgids() -> dict[str, str]:
@@ -32,7 +41,9 @@ def _extracted_msgids() -> dict[str, str]:
 def test_every_ui_string_is_translated_to_indonesian() -> None:
     catalog = i18n.translations("id")
     missing = {
-        msgid: where for msgid, where in _extracted_msgids().items() if catalog.gettext(msgid) == msgid
+        msgid: where
+        for msgid, where in _extracted_msgids().items()
+        if catalog.gettext(msgid) == msgid
     }
     assert not missing, f"msgids without an Indonesian msgstr: {missing}"
 

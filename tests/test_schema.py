@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from roster.models import SocialAccount
 from tests.factories import make_agency, make_asn, make_unit
@@ -31,7 +31,7 @@ def test_a_platform_account_belongs_to_one_person(session: Session) -> None:
     unit = make_unit(session, make_agency(session))
     first = make_asn(session, unit, platforms=["x"])
     second = make_asn(session, unit, platforms=[])
-    account = session.query(SocialAccount).filter_by(asn_id=first.id).one()
+    account = session.exec(select(SocialAccount).where(SocialAccount.asn_id == first.id)).one()
     session.add(
         SocialAccount(
             asn_id=second.id, platform="x", platform_user_id=account.platform_user_id, handle="copy"
