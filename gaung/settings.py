@@ -44,6 +44,36 @@ class AuthSettings(BaseModel):
 
 class GraphSettings(BaseModel):
     version: str = "v24.0"
+    base_url: str = "https://graph.facebook.com"
+    access_token: str = ""  # secret: set GAUNG_GRAPH__ACCESS_TOKEN
+    app_secret: str = ""  # secret: set GAUNG_GRAPH__APP_SECRET (for appsecret_proof)
+
+
+class XSettings(BaseModel):
+    bearer_token: str = ""  # secret: set GAUNG_X__BEARER_TOKEN
+    api_base_url: str = "https://api.x.com"
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    username: str = ""
+    password: str = ""  # secret: set GAUNG_SMTP__PASSWORD
+    starttls: bool = False
+    sender: str = "Gaung <gaung@localhost>"
+
+
+class TelegramSettings(BaseModel):
+    bot_token: str = ""  # secret: set GAUNG_TELEGRAM__BOT_TOKEN
+    api_base_url: str = "https://api.telegram.org"
+
+
+class WhatsAppSettings(BaseModel):
+    access_token: str = ""  # secret: set GAUNG_WHATSAPP__ACCESS_TOKEN
+    phone_number_id: str = ""
+    api_base_url: str = "https://graph.facebook.com"
+    api_version: str = "v24.0"
+    template_language: str = "id"
 
 
 class Settings(BaseSettings):
@@ -63,6 +93,14 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     graph: GraphSettings = Field(default_factory=GraphSettings)
+    x: XSettings = Field(default_factory=XSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    # Messages per second per messenger, shared by every worker.
+    rate_limits: dict[str, float] = Field(
+        default_factory=lambda: {"email": 10.0, "telegram": 30.0, "whatsapp": 20.0}
+    )
 
     @classmethod
     def settings_customise_sources(

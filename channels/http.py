@@ -1,0 +1,30 @@
+"""The one factory for outbound HTTP clients.
+
+Every channel gets its httpx client here, so tests swap the transport in one place
+(respx patches httpx globally; ``set_transport`` covers a local fake server).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+USER_AGENT = "Gaung/0.1 (+https://github.com/gaung)"
+_transport: list[httpx.BaseTransport] = []
+
+
+def set_transport(transport: httpx.BaseTransport | None) -> None:
+    """Route every client made from now on through ``transport`` (None: the network)."""
+    _transport.clear()
+    if transport is not None:
+        _transport.append(transport)
+
+
+def client(base_url: str = "", *, timeout: float = 15.0) -> httpx.Client:
+    """A synchronous client with sane timeouts; close it (use it as a context manager)."""
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=5.0),
+        headers={"User-Agent": USER_AGENT},
+        transport=_transport[-1] if _transport else None,
+        follow_redirects=False,
+    )
