@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-USER_AGENT = "Gaung/0.1 (+https://github.com/gaung)"
+USER_AGENT = "Gaung/0.1"
 _transport: list[httpx.BaseTransport] = []
 
 
