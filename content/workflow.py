@@ -33,6 +33,7 @@ from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from roster.models import Agency, Role, Unit, User
 from scheduler import queue
+from scheduler.dispatch import dispatch_key, schedule_dispatch
 
 WRITERS = frozenset({Role.EDITOR, Role.ADMIN})
 REVIEWERS = frozenset({Role.APPROVER, Role.ADMIN})
@@ -49,11 +50,6 @@ class _Unset(Enum):
 
 UNSET = _Unset.UNSET
 """Default of ``update_post`` arguments: leave that field as it is."""
-
-
-def dispatch_key(post_id: int) -> str:
-    """Idempotency key of a post's dispatch work item."""
-    return f"dispatch:post:{post_id}"
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -438,13 +434,7 @@ def approve(session: Session, actor: User, post: Post) -> Post:
     post.reviewed_at = now
     post.updated_at = now
     run_at = now if post.urgent or post.scheduled_at is None else post.scheduled_at
-    queue.enqueue(
-        session,
-        kind="dispatch",
-        key=dispatch_key(post.id),
-        payload={"post_id": post.id},
-        run_at=run_at,
-    )
+    schedule_dispatch(session, post, run_at)
     detail = f"dispatch at {run_at.isoformat()}"
     _audit(session, actor, "post.approved", "post", post.id, campaign=campaign, detail=detail)
     session.commit()
@@ -489,10 +479,9 @@ def dispatch_now(session: Session, actor: User, post: Post) -> Post:
         raise GaungError("Only an approved post that has not gone out yet can be sent now.")
     assert post.id is not None
     now = utcnow()
-    key = dispatch_key(post.id)
-    # enqueue is idempotent: it returns the job queued at approval, or restores a lost one.
-    queue.enqueue(session, kind="dispatch", key=key, payload={"post_id": post.id}, run_at=now)
-    queue.reschedule(session, key, now)
+    # Idempotent: it returns the job queued at approval, or restores a lost one.
+    schedule_dispatch(session, post, now)
+    queue.reschedule(session, dispatch_key(post.id), now)
     post.urgent = True
     post.updated_at = now
     _audit(session, actor, "post.dispatch_now", "post", post.id, campaign=campaign)
