@@ -12,17 +12,21 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gaung import i18n
+from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.settings import PROJECT_ROOT, get_settings
 from roster.models import Role, User
 from web import api, auth, console, dashboard, inbox, tracking
 from web.auth import safe_next
 from web.deps import LoginRequired, optional_user, render, verify_csrf
+from web.headers import SecurityHeadersMiddleware
 
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
 LANG_COOKIE = "lang"
@@ -128,6 +132,15 @@ def home(request: Request, user: User | None = Depends(optional_user)) -> Redire
     return RedirectResponse(target, status_code=303)
 
 
+def healthz(session: Session = Depends(get_session)) -> JSONResponse:
+    """Liveness and database reachability, for load balancers and systemd."""
+    try:
+        session.exec(select(1)).one()
+    except SQLAlchemyError:
+        return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
 def _lang_redirect(request: Request, code: str, target: str | None) -> RedirectResponse:
     locale = i18n.coerce_locale(code) or get_settings().default_locale
     response = RedirectResponse(safe_next(target), status_code=303)
@@ -171,12 +184,14 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(GaungError, on_gaung_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
 
     app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/lang/{code}", switch_language, methods=["POST"], include_in_schema=False)
     app.add_api_route(
         "/lang/{code}", switch_language_link, methods=["GET"], include_in_schema=False
