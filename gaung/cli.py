@@ -7,6 +7,7 @@ is not a TTY nothing is ever prompted for, so scripts and CI never hang.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -331,3 +332,34 @@ def _report(campaign_id: int) -> None:
 def report(campaign_id: Annotated[int, typer.Argument(help="Campaign id.")]) -> None:
     """Print a campaign's reach: totals, per platform and per unit."""
     _run(lambda: _report(campaign_id))
+
+
+# --- backup ----------------------------------------------------------------------------------
+
+
+def _backup(destination: Path) -> None:
+    engine = get_engine()
+    if is_postgres(engine):
+        raise CliError("On PostgreSQL use pg_dump (see README, Operations).")
+    if destination.exists():
+        raise CliError(f"{destination} exists already; choose a new file.")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    source = engine.raw_connection()
+    try:
+        target = sqlite3.connect(destination)
+        try:
+            # SQLite's online backup API: a consistent copy while the app keeps running.
+            source.driver_connection.backup(target)  # type: ignore[union-attr]
+        finally:
+            target.close()
+    finally:
+        source.close()
+    console.print(f"Backed up the database to {destination}.")
+
+
+@app.command()
+def backup(
+    destination: Annotated[Path, typer.Argument(help="New file for the copy.")],
+) -> None:
+    """Copy the SQLite database consistently while Gaung runs (PostgreSQL: use pg_dump)."""
+    _run(lambda: _backup(destination))
