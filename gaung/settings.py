@@ -47,6 +47,7 @@ class GraphSettings(BaseModel):
     base_url: str = "https://graph.facebook.com"
     access_token: str = ""  # secret: set GAUNG_GRAPH__ACCESS_TOKEN
     app_secret: str = ""  # secret: set GAUNG_GRAPH__APP_SECRET (for appsecret_proof)
+    ig_user_id: str = ""  # the agency's Instagram professional account id
 
 
 class XSettings(BaseModel):
