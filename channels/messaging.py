@@ -1,0 +1,160 @@
+"""The messenger contract: how Gaung tells an ASN about an assignment.
+
+A messenger (email, Telegram, WhatsApp) sends one ``OutgoingMessage`` and either
+returns the provider's id for it or raises one of two errors, so the outbox can
+decide what to do without knowing the provider:
+
+- ``TransientSendError``: try again later (rate limits, 5xx, timeouts, refused
+  connections), optionally no sooner than ``retry_after`` seconds;
+- ``PermanentSendError``: retrying cannot help (blocked bot, invalid number, bad
+  address, revoked token); ``reason`` says why, for the operator.
+
+Importing this module registers every messenger in ``MESSENGERS`` under its slug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+
+import jinja2
+
+from content.limits import LIMITS
+from gaung import i18n
+from gaung.i18n import gettext as _
+from gaung.settings import PROJECT_ROOT
+
+TEMPLATE_DIR = PROJECT_ROOT / "templates" / "messages"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message to one recipient.
+
+    ``to`` is the messenger's address (email address, Telegram chat id, phone number
+    in international format). ``idempotency_key`` is stable across retries, so a
+    resend can be recognised. ``template``/``params`` name a provider-side template
+    and its values, for messengers that may only start a conversation with one
+    (WhatsApp).
+    """
+
+    to: str
+    subject: str
+    text: str
+    html: str | None
+    idempotency_key: str
+    template: str | None = None
+    params: dict[str, Any] | None = None
+
+
+@dataclass
+class SendResult:
+    provider_id: str
+
+
+class SendError(Exception):
+    """A message was not sent."""
+
+
+class TransientSendError(SendError):
+    """Sending failed for now; the same message may be tried again."""
+
+    def __init__(self, retry_after: float | None = None, detail: str = "") -> None:
+        self.retry_after = retry_after
+        self.detail = detail
+        suffix = f" (retry after {retry_after:g}s)" if retry_after is not None else ""
+        super().__init__(f"{detail or 'transient failure'}{suffix}")
+
+
+class PermanentSendError(SendError):
+    """Sending this message to this recipient cannot succeed; do not retry."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class Messenger(Protocol):
+    slug: str
+
+    def configured(self) -> bool: ...
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+MESSENGERS: dict[str, Messenger] = {}
+
+M = TypeVar("M", bound=Messenger)
+
+
+def register(messenger: M) -> M:
+    """Put a messenger instance in ``MESSENGERS`` under its slug."""
+    MESSENGERS[messenger.slug] = messenger
+    return messenger
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds; None if absent or a date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+@lru_cache
+def environment() -> jinja2.Environment:
+    """Message templates: HTML ones autoescaped, text ones not; a missing variable is an error."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        keep_trailing_newline=True,
+    )
+    i18n.install(env)
+    return env
+
+
+def _platform_name(platform: str) -> str:
+    limits = LIMITS.get(platform)
+    return limits.name if limits else platform
+
+
+def render_assignment_message(
+    *,
+    asn_name: str,
+    campaign_title: str,
+    platform: str,
+    deadline: datetime,
+    inbox_url: str,
+    urgent: bool,
+    locale: str | None,
+) -> tuple[str, str, str]:
+    """(subject, text, html) telling an ASN about a new assignment, in their language."""
+    with i18n.use_locale(locale):
+        context = {
+            "asn_name": asn_name,
+            "campaign_title": campaign_title,
+            "platform_name": _platform_name(platform),
+            "deadline_text": i18n.format_datetime(deadline, "full"),
+            "inbox_url": inbox_url,
+            "urgent": urgent,
+        }
+        if urgent:
+            subject = _("URGENT: please repost “%(campaign)s”") % {"campaign": campaign_title}
+        else:
+            subject = _("New assignment: %(campaign)s") % {"campaign": campaign_title}
+        subject = " ".join(subject.split())  # a header: one line
+        env = environment()
+        text = env.get_template("assignment.txt.j2").render(context)
+        html = env.get_template("assignment.html.j2").render(context)
+    return subject, text, html
+
+
+# The messengers import the contract above, so they are imported after it is defined:
+# importing channels.messaging (or any one messenger first) fills MESSENGERS.
+from channels import email, telegram, whatsapp  # noqa: E402, F401
