@@ -6,10 +6,20 @@ Every channel gets its httpx client here, so tests swap the transport in one pla
 
 from __future__ import annotations
 
+import ssl
+from functools import lru_cache
+
+import certifi
 import httpx
 
 USER_AGENT = "Gaung/0.1"
 _transport: list[httpx.BaseTransport] = []
+
+
+@lru_cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client: building one loads the CA bundle (~50 ms)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def set_transport(transport: httpx.BaseTransport | None) -> None:
@@ -27,4 +37,5 @@ def client(base_url: str = "", *, timeout: float = 15.0) -> httpx.Client:
         headers={"User-Agent": USER_AGENT},
         transport=_transport[-1] if _transport else None,
         follow_redirects=False,
+        verify=_tls_context(),
     )
