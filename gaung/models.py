@@ -2,10 +2,12 @@
 
 from sqlmodel import SQLModel
 
+from assignments.evidence import Evidence, VerifyCursor
 from assignments.models import Assignment, AssignmentStatus, Click
 from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from roster.models import Agency, Asn, AsnStatus, Platform, Role, SocialAccount, Unit, User
 from scheduler.models import WorkItem, WorkStatus
+from scheduler.outbox import OutboxMessage, OutboxStatus
 
 metadata = SQLModel.metadata
 
@@ -20,6 +22,9 @@ __all__ = [
     "CampaignKind",
     "CampaignUnit",
     "Click",
+    "Evidence",
+    "OutboxMessage",
+    "OutboxStatus",
     "Platform",
     "Post",
     "PostStatus",
@@ -27,6 +32,7 @@ __all__ = [
     "SocialAccount",
     "Unit",
     "User",
+    "VerifyCursor",
     "WorkItem",
     "WorkStatus",
     "metadata",

@@ -73,6 +73,8 @@ class Asn(SQLModel, table=True):
     email: str | None = Field(default=None, unique=True, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     messenger: str = Field(default="email", max_length=20)
+    # Where the Telegram bot reaches this ASN (they start the bot; it learns the chat id).
+    telegram_chat_id: str | None = Field(default=None, max_length=32)
     status: str = Field(default=AsnStatus.PENDING, max_length=20, index=True)
     consent_at: datetime | None = None
     consent_version: str | None = Field(default=None, max_length=20)

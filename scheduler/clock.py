@@ -22,12 +22,15 @@ from sqlalchemy.engine import Engine
 
 from gaung.db import utcnow
 from gaung.settings import get_settings
+from scheduler.deliver import deliver_due
 from scheduler.jobs import run_due
 
 log = logging.getLogger(__name__)
 
 POLL_JOB_ID = "gaung-poll-queue"
+DELIVER_JOB_ID = "gaung-deliver-outbox"
 BATCH = 10
+DELIVER_BATCH = 200
 
 
 def worker_id() -> str:
@@ -55,12 +58,42 @@ class _Poller:
             log.exception("polling the work queue failed")
 
 
+class _Deliverer:
+    """The outbox interval job: sends due messages until none is left or we are stopping."""
+
+    def __init__(self, engine: Engine, worker: str, stopping: threading.Event) -> None:
+        self.engine = engine
+        self.worker = worker
+        self.stopping = stopping
+
+    def __call__(self) -> None:
+        try:
+            while (
+                not self.stopping.is_set()
+                and deliver_due(self.engine, self.worker, limit=DELIVER_BATCH) > 0
+            ):
+                pass
+        except Exception:
+            log.exception("delivering the outbox failed")
+
+
 def _add_poll_job(scheduler: BaseScheduler, poller: _Poller, first_run: datetime) -> None:
+    seconds = get_settings().scheduler.poll_seconds
     scheduler.add_job(
         poller,
         "interval",
-        seconds=get_settings().scheduler.poll_seconds,
+        seconds=seconds,
         id=POLL_JOB_ID,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=first_run,
+    )
+    # A job of its own, so a slow queue item never holds up notices (and vice versa).
+    scheduler.add_job(
+        _Deliverer(poller.engine, poller.worker, poller.stopping),
+        "interval",
+        seconds=seconds,
+        id=DELIVER_JOB_ID,
         max_instances=1,
         coalesce=True,
         next_run_time=first_run,

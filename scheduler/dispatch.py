@@ -209,3 +209,8 @@ def _insert(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
     # Only constant identifiers are interpolated; the data goes in as parameters.
     sql = f"INSERT INTO {_table.name} ({', '.join(ASSIGNMENT_COLUMNS)}) VALUES ({values})"  # noqa: S608
     conn.exec_driver_sql(sql, rows)
+
+
+# Registers the outbox hook wherever dispatch runs (worker, `gaung demo`, the console);
+# imported last because scheduler.outbox needs after_assignments defined above.
+from scheduler import outbox  # noqa: E402, F401

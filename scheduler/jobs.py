@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 JobHandler = Callable[[Engine, dict[str, Any]], None]
 JOBS: dict[str, JobHandler] = {}
 # Modules whose import registers handlers; later issues append theirs (deliver, verify, ...).
-JOB_MODULES: list[str] = ["scheduler.dispatch"]
+JOB_MODULES: list[str] = ["scheduler.dispatch", "scheduler.outbox", "scheduler.verify"]
 
 
 def job(kind: str) -> Callable[[JobHandler], JobHandler]:

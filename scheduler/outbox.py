@@ -1,0 +1,248 @@
+"""The messenger outbox: one row per message, written in the dispatch transaction.
+
+Importing this module registers ``_write_outbox`` as a dispatch hook, so a post's
+assignment notices exist if and only if its assignments do. Each ASN gets one
+message per post listing all their platforms (idempotency key
+``post:{post_id}:asn:{asn_id}``); ``scheduler.deliver`` sends them.
+
+The stored text holds ``INBOX_LINK`` where the personal magic link goes: the link is
+a sign-in credential, so it is minted at send time (with the ASN's current
+login epoch) instead of resting in the database for days.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    ColumnElement,
+    Index,
+    String,
+    Subquery,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
+from sqlmodel import Field, SQLModel
+
+from assignments.models import Assignment
+from channels.messaging import render_assignment_message
+from content.limits import LIMITS
+from content.models import Campaign, CampaignKind, Post
+from gaung import i18n
+from gaung.db import utcnow
+from gaung.settings import PLATFORMS
+from roster.models import Asn
+from scheduler.dispatch import after_assignments
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed: a send is being attempted under a lease
+    SENT = "sent"
+    FAILED = "failed"
+    # The worker died after claiming, maybe after sending: never resent blindly.
+    UNKNOWN = "unknown"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "run_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)  # idempotency key, also sent to the provider
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    asn_id: int = Field(foreign_key="asn.id", index=True)
+    messenger: str = Field(max_length=20)
+    recipient: str | None = Field(default=None, max_length=254)
+    subject: str = Field(max_length=500)
+    text: str = Field(max_length=5000)
+    html: str | None = Field(default=None, max_length=20000)
+    template: str | None = Field(default=None, max_length=100)
+    params: str | None = Field(default=None, max_length=4000)  # JSON object
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=20)
+    attempts: int = 0
+    run_at: datetime = Field(default_factory=utcnow)
+    lease_until: datetime | None = None
+    worker: str | None = Field(default=None, max_length=100)
+    provider_id: str | None = Field(default=None, max_length=200)
+    last_error: str | None = Field(default=None, max_length=4000)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+# Replaced by the personal magic link when the message is sent.
+INBOX_LINK = "[[gaung:inbox-link]]"
+# In WhatsApp params only: replaced by the ASN's name when the message is sent.
+NAME = "[[gaung:asn-name]]"
+# The WhatsApp template every assignment notice uses: {{1}} name, {{2}} campaign,
+# {{3}} deadline, {{4}} inbox link. It must be approved in the WhatsApp Business account.
+WHATSAPP_TEMPLATE = "gaung_assignment"
+NO_ADDRESS = "no address"
+# Which Asn column holds the address for each messenger.
+ADDRESS_FIELD = {"email": "email", "telegram": "telegram_chat_id", "whatsapp": "phone"}
+COLUMNS = (
+    "key",
+    "assignment_id",
+    "asn_id",
+    "messenger",
+    "recipient",
+    "subject",
+    "text",
+    "html",
+    "template",
+    "params",
+    "status",
+    "attempts",
+    "run_at",
+    "last_error",
+    "created_at",
+)
+_table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_assignment = Assignment.__table__  # type: ignore[attr-defined]
+_asn = Asn.__table__  # type: ignore[attr-defined]
+_post = Post.__table__  # type: ignore[attr-defined]
+_campaign = Campaign.__table__  # type: ignore[attr-defined]
+
+
+def message_key(post_id: int, asn_id: int) -> str:
+    return f"post:{post_id}:asn:{asn_id}"
+
+
+def _write_outbox(conn: Connection, post_id: int) -> None:
+    """Queue one notice per ASN with assignments for the post (dispatch hook).
+
+    Set-based for 100,000 ASN: each (locale, platforms) variant is rendered once in
+    Python, then one INSERT ... SELECT per variant fills in the name, address and
+    status of every ASN in it, without a round trip per row.
+    """
+    campaign = conn.execute(
+        select(_campaign.c.title, _campaign.c.kind, _campaign.c.deadline)
+        .join(_post, _post.c.campaign_id == _campaign.c.id)
+        .where(_post.c.id == post_id)
+    ).one()
+    renderer = _Renderer(campaign.title, campaign.deadline, campaign.kind)
+    grouped = _per_asn(post_id)
+    variants = conn.execute(
+        select(_asn.c.locale, grouped.c.mask)
+        .join(grouped, grouped.c.asn_id == _asn.c.id)
+        .distinct()
+    ).all()
+    now = utcnow()
+    for locale, mask in variants:
+        platforms = tuple(p for bit, p in enumerate(PLATFORMS) if mask & (1 << bit))
+        statement = _insert_variant(conn, post_id, grouped, locale, mask, platforms, renderer, now)
+        conn.execute(statement)
+
+
+def _per_asn(post_id: int) -> Subquery:
+    """asn_id, first assignment id and platform bit mask of each ASN assigned the post."""
+    mask = sum(
+        (case((_assignment.c.platform == p, 1 << bit), else_=0) for bit, p in enumerate(PLATFORMS)),
+        start=literal(0),
+    )
+    return (
+        select(
+            _assignment.c.asn_id,
+            func.min(_assignment.c.id).label("first_id"),
+            func.sum(mask).label("mask"),
+        )
+        .where(_assignment.c.post_id == post_id, _assignment.c.asn_id.is_not(None))
+        .group_by(_assignment.c.asn_id)
+        .subquery("per_asn")
+    )
+
+
+_HTML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"), ("'", "&#39;"))
+
+
+def _html_escaped(value: ColumnElement[str]) -> ColumnElement[str]:
+    """markupsafe.escape in SQL: & first, then < > " '."""
+    for char, entity in _HTML_ENTITIES:
+        value = func.replace(value, char, entity)
+    return value
+
+
+def _insert_variant(
+    conn: Connection,
+    post_id: int,
+    grouped: Subquery,
+    locale: str,
+    mask: int,
+    platforms: tuple[str, ...],
+    renderer: _Renderer,
+    now: datetime,
+) -> Executable:
+    subject, text, html, params = renderer.variant(locale, platforms)
+    recipient = case(
+        *((_asn.c.messenger == m, _asn.c[field]) for m, field in ADDRESS_FIELD.items()),
+        else_=null(),
+    )
+    known = _asn.c.messenger.in_(list(ADDRESS_FIELD))
+    whatsapp = _asn.c.messenger == "whatsapp"
+    key = literal(f"post:{post_id}:asn:") + cast(_asn.c.id, String)
+    rows = (
+        select(
+            key,
+            grouped.c.first_id,
+            _asn.c.id,
+            _asn.c.messenger,
+            recipient,
+            literal(subject),
+            func.replace(literal(text), NAME, _asn.c.name),
+            func.replace(literal(html), NAME, _html_escaped(_asn.c.name)),
+            case((whatsapp, literal(WHATSAPP_TEMPLATE)), else_=null()),
+            case((whatsapp, literal(params)), else_=null()),
+            case((recipient.is_(None), str(OutboxStatus.FAILED)), else_=str(OutboxStatus.QUEUED)),
+            literal(0),
+            literal(now, _table.c.run_at.type),
+            case((~known, "unknown messenger"), (recipient.is_(None), NO_ADDRESS), else_=null()),
+            literal(now, _table.c.created_at.type),
+        )
+        .join(grouped, grouped.c.asn_id == _asn.c.id)
+        .where(_asn.c.locale == locale, grouped.c.mask == mask)
+    )
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return insert(_table).from_select(COLUMNS, rows).on_conflict_do_nothing(index_elements=["key"])
+
+
+class _Renderer:
+    """Renders each (locale, platforms) variant once; SQL then fills in each ASN's name.
+
+    Rendering the Jinja templates per ASN would dominate dispatch at 100,000 ASN.
+    """
+
+    def __init__(self, title: str, deadline: datetime, kind: str) -> None:
+        self.title = title
+        self.deadline = deadline
+        self.urgent = kind == CampaignKind.HOAX_CLARIFICATION
+
+    def variant(self, locale: str, platforms: tuple[str, ...]) -> tuple[str, str, str, str]:
+        """(subject, text, html, WhatsApp params JSON) with NAME and INBOX_LINK placeholders."""
+        names = ", ".join(LIMITS[p].name if p in LIMITS else p for p in platforms)
+        subject, text, html = render_assignment_message(
+            asn_name=NAME,
+            campaign_title=self.title,
+            platform=names,
+            deadline=self.deadline,
+            inbox_url=INBOX_LINK,
+            urgent=self.urgent,
+            locale=locale,
+        )
+        with i18n.use_locale(locale):
+            deadline_text = i18n.format_datetime(self.deadline, "full")
+        # The name goes in at send time: JSON-escaping it in SQL is not worth the risk.
+        params = json.dumps({"1": NAME, "2": self.title, "3": deadline_text, "4": INBOX_LINK})
+        return subject, text, html, params
+
+
+if _write_outbox not in after_assignments:
+    after_assignments.append(_write_outbox)
