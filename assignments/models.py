@@ -47,6 +47,12 @@ class Assignment(SQLModel, table=True):
     reported_at: datetime | None = None
     followers_at_report: int | None = None
     decline_reason: str | None = Field(default=None, max_length=500)
+    # Verification (assignments.evidence): when evidence first confirmed the repost, why a
+    # reported link was rejected, and when a verified repost was later seen deleted (it stays
+    # VERIFIED: the repost did happen and its reach was real, but supervisors see the flag).
+    verified_at: datetime | None = None
+    rejection_reason: str | None = Field(default=None, max_length=40)
+    flagged_gone_at: datetime | None = None
 
 
 class Click(SQLModel, table=True):

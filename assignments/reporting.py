@@ -13,6 +13,7 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from assignments.evidence import enqueue_link_check
 from assignments.models import Assignment, AssignmentStatus
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
@@ -194,6 +195,9 @@ def report_repost(session: Session, asn: Asn, assignment_id: int, url: str) -> A
     assignment.status = AssignmentStatus.REPORTED
     session.add(assignment)
     try:
+        # Same transaction: no report without its check. Enqueueing flushes the report, so a
+        # concurrent duplicate link can surface here as well as at commit.
+        enqueue_link_check(session, assignment)
         session.commit()
     except IntegrityError:
         # Someone reported the same link between our check and our commit.
