@@ -18,7 +18,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from assignments.models import Assignment
-from content.models import Campaign, CampaignKind, Post, PostStatus
+from bench.seed import approved_post
 from gaung.db import make_engine, utcnow
 from gaung.migrate import upgrade
-from roster.models import Agency, AsnStatus, Role, Unit, User
+from roster.models import AsnStatus
 from scheduler.dispatch import ASSIGNMENT_COLUMNS, dispatch_post
 
 PLATFORMS = ("x", "facebook", "instagram")
@@ -42,44 +41,13 @@ UNITS = 10
 def _seed(engine: Engine, asn_count: int) -> int:
     """One agency, ten units, ``asn_count`` consenting ASN with 3 accounts; returns the post id."""
     now = utcnow()
-    with Session(engine) as session:
-        agency = Agency(slug="kominfo", name="Kementerian Komunikasi dan Informatika")
-        session.add(agency)
-        session.flush()
-        assert agency.id is not None
-        units = [Unit(agency_id=agency.id, name=f"Biro {n}") for n in range(UNITS)]
-        editor = User(
-            email="humas@kominfo.go.id",
-            name="Humas",
-            password_hash="-",  # noqa: S106 - cannot sign in
-            role=Role.EDITOR,
-            agency_id=agency.id,
-        )
-        session.add_all([*units, editor])
-        session.flush()
-        campaign = Campaign(
-            agency_id=agency.id,
-            title="Digitalisasi UMKM",
-            kind=CampaignKind.PROGRAM,
-            starts_at=now,
-            deadline=now + timedelta(days=2),
-        )
-        session.add(campaign)
-        session.flush()
-        assert campaign.id is not None
-        assert editor.id is not None
-        post = Post(
-            campaign_id=campaign.id,
-            author_id=editor.id,
-            master_text="Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha di 34 provinsi.",
-            link="https://www.kominfo.go.id/berita/umkm-digital",
-            hashtags="UMKMGoDigital",
-            status=PostStatus.APPROVED,
-        )
-        session.add(post)
-        session.commit()
-        unit_ids = [u.id for u in units]
-        agency_id, post_id = agency.id, post.id
+    seeded = approved_post(
+        engine,
+        unit_names=[f"Biro {n}" for n in range(UNITS)],
+        master_text="Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha di 34 provinsi.",
+        link="https://www.kominfo.go.id/berita/umkm-digital",
+    )
+    unit_ids, agency_id, post_id = seeded.unit_ids, seeded.agency_id, seeded.post_id
     assert post_id is not None
     stamp = str(now.replace(tzinfo=None))
     asn_rows = [

@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,11 +28,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from assignments.models import Assignment, AssignmentStatus
+from bench.seed import approved_post
 from channels.x import XPlatform
-from content.models import Campaign, CampaignKind, Post, PostStatus
 from gaung.db import make_engine, utcnow
 from gaung.migrate import upgrade
-from roster.models import Agency, AsnStatus, Role, Unit, User
+from roster.models import AsnStatus
 from scheduler.dispatch import dispatch_post
 from scheduler.verify import verify_post
 
@@ -98,44 +97,14 @@ class FakeSearch(BaseAdapter):
 def _seed(engine: Engine, asn_count: int) -> int:
     """One agency and unit, ``asn_count`` ASN with an X account each; returns the post id."""
     now = utcnow()
-    with Session(engine) as session:
-        agency = Agency(slug="kominfo", name="Kementerian Komunikasi dan Informatika")
-        session.add(agency)
-        session.flush()
-        assert agency.id is not None
-        unit = Unit(agency_id=agency.id, name="Biro Humas")
-        editor = User(
-            email="humas@kominfo.go.id",
-            name="Humas",
-            password_hash="-",  # noqa: S106 - cannot sign in
-            role=Role.EDITOR,
-            agency_id=agency.id,
-        )
-        session.add_all([unit, editor])
-        session.flush()
-        campaign = Campaign(
-            agency_id=agency.id,
-            title="Digitalisasi UMKM",
-            kind=CampaignKind.PROGRAM,
-            starts_at=now,
-            deadline=now + timedelta(days=2),
-        )
-        session.add(campaign)
-        session.flush()
-        assert campaign.id is not None
-        assert editor.id is not None
-        post = Post(
-            campaign_id=campaign.id,
-            author_id=editor.id,
-            master_text="Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha.",
-            hashtags="UMKMGoDigital",
-            platforms="x",
-            official_url_x=f"https://x.com/kominfo/status/{OFFICIAL}",
-            status=PostStatus.APPROVED,
-        )
-        session.add(post)
-        session.commit()
-        agency_id, unit_id, post_id = agency.id, unit.id, post.id
+    seeded = approved_post(
+        engine,
+        unit_names=["Biro Humas"],
+        master_text="Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha.",
+        platforms="x",
+        official_url_x=f"https://x.com/kominfo/status/{OFFICIAL}",
+    )
+    agency_id, unit_id, post_id = seeded.agency_id, seeded.unit_ids[0], seeded.post_id
     assert post_id is not None
     stamp = str(now.replace(tzinfo=None))
     with engine.begin() as conn:
