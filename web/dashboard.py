@@ -14,7 +14,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, func, select
 
-from assignments.reach import CampaignReach, TimelinePoint, campaign_reach, reach_csv
+from assignments.reach import (
+    CampaignReach,
+    TimelinePoint,
+    campaign_reach,
+    campaign_totals,
+    reach_csv,
+)
 from assignments.reporting import PLATFORM_NAMES
 from content.models import Campaign
 from gaung.db import get_session
@@ -116,7 +122,8 @@ def campaign_list(
         .limit(PAGE_SIZE)
     )
     campaigns = list(session.exec(query))
-    rows = [(c, campaign_reach(session, _id(c)).total) for c in campaigns]
+    totals = campaign_totals(session, [_id(c) for c in campaigns])
+    rows = [(c, totals[_id(c)]) for c in campaigns]
     context = {
         "rows": rows,
         "page": page,

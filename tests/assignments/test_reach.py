@@ -18,6 +18,7 @@ from assignments.reach import (
     Reposter,
     TimelinePoint,
     campaign_reach,
+    campaign_totals,
     reach_csv,
     summary_rows,
 )
@@ -273,3 +274,14 @@ def test_a_campaign_without_assignments_has_zero_figures(session: Session) -> No
     assert _figures(reach.total) == (0, 0, 0, 0, 0, 0)
     assert reach.total.completion_rate == 0.0
     assert (reach.by_platform, reach.by_unit, reach.timeline, reach.reposters) == ({}, {}, [], [])
+
+
+def test_campaign_totals_give_each_listed_campaign_its_hand_count(
+    session: Session, seeded: tuple[int, dict[str, Asn]]
+) -> None:
+    empty = make_campaign(session, make_agency(session))
+    totals = campaign_totals(session, [seeded[0], empty.id or 0])
+
+    assert _figures(totals[seeded[0]]) == (7, 4, 2, 1, 8300, 4)
+    assert _figures(totals[empty.id or 0]) == (0, 0, 0, 0, 0, 0)
+    assert campaign_totals(session, []) == {}
