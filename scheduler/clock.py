@@ -24,6 +24,7 @@ from gaung.db import utcnow
 from gaung.settings import get_settings
 from scheduler.deliver import deliver_due
 from scheduler.jobs import run_due
+from scheduler.recurring import enqueue_due
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class _Poller:
 
     def __call__(self) -> None:
         try:
+            enqueue_due(self.engine)
             while (
                 not self.stopping.is_set()
                 and run_due(self.engine, self.worker, limit=BATCH) == BATCH

@@ -1,0 +1,86 @@
+"""Encryption at rest for tokens and sessions kept in the database.
+
+Keys come from the environment (``GAUNG_ENCRYPTION_KEYS``: comma-separated Fernet
+keys, newest first) or, on a single machine, from a file made on first use
+(``var/encryption_keys``, mode 600). ``MultiFernet`` decrypts with any listed key and
+encrypts with the first, so rotating is: put a new key first, run
+``gaung rotate-key`` to re-encrypt every stored value, then drop the old key.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from gaung.settings import get_settings
+
+KEYS_ENV = "GAUNG_ENCRYPTION_KEYS"
+
+
+class DecryptionError(Exception):
+    """A stored value could not be decrypted with any configured key."""
+
+
+def _keys_file() -> Path:
+    return get_settings().secret_key_file.with_name("encryption_keys")
+
+
+def configured_keys() -> list[str]:
+    """The keys, newest first: from the environment, else from the key file."""
+    raw = os.environ.get(KEYS_ENV, "")
+    if not raw:
+        path = _keys_file()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Fernet.generate_key().decode() + "\n")
+            path.chmod(0o600)
+        raw = path.read_text()
+    keys = [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
+    if not keys:
+        raise RuntimeError(f"{KEYS_ENV} is set but holds no key")
+    return keys
+
+
+@lru_cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(configured_keys()))
+
+
+def encrypt(plain: str) -> str:
+    return fernet().encrypt(plain.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        return fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("stored value cannot be decrypted with the configured keys") from exc
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt a stored value with the newest key (for ``gaung rotate-key``)."""
+    return fernet().rotate(token.encode()).decode()
+
+
+class EncryptedString(TypeDecorator[str]):
+    """A string column stored as a Fernet token; Python code only sees plain text."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else encrypt(str(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else decrypt(value)
