@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
+# Debian's wrk, the load generator of bench/redirect.py; installed once per machine.
+/usr/bin/wrk:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null
+
 demo: $(STAMP)
 	$(BIN)/gaung demo --reset
-	$(BIN)/gaung serve
+	$(BIN)/gaung serve --sandbox
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,8 +35,9 @@ lint: $(STAMP)
 test: $(STAMP) /usr/bin/chromium lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-bench: $(STAMP)
+bench: $(STAMP) /usr/bin/wrk
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/redirect.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,26 +1,37 @@
-"""Reach of a campaign: completion, potential reach, clicks, timeline and reposters.
+"""Reach of a campaign: completion, verification, potential and measured reach, clicks, timing.
 
-Everything comes from a handful of aggregate queries (GROUP BY in the database);
-Python only folds the few (platform, unit) groups into totals. Reach is
-"potential": the followers an account had when its repost was reported.
+Everything comes from a handful of aggregate queries (GROUP BY in the database); Python only
+folds the few (platform, unit) groups into totals. Reach is "potential": the followers an
+account had when its repost was reported. Measured figures (impressions, engagement) are what
+the platforms returned in the latest metrics snapshot, ``None`` ("not returned") otherwise.
+
+A campaign with a million assignments takes seconds to aggregate, too slow for a page view, so
+``scheduler.reach_snapshots`` stores the figures of big campaigns in ``reach_snapshot`` every
+few minutes and ``dashboard_reach`` serves them from there (saying how old they are); smaller
+campaigns are always computed live.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+import statistics
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, func
+from sqlalchemy import Index, and_, case, func, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
+from assignments.evidence import VerifyCursor
+from assignments.metrics import SPANS, ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from content.models import Campaign
+from gaung.db import utcnow
 from gaung.errors import N_, NotFoundError
 from gaung.i18n import format_number, format_ratio
 from gaung.i18n import gettext as _
@@ -29,6 +40,14 @@ from roster.models import Asn, SocialAccount, Unit
 
 MISSING = "—"  # shown for an ASN who left (their assignment keeps no link to them)
 _REPOSTED = (AssignmentStatus.REPORTED, AssignmentStatus.VERIFIED)
+# Clicks are counted per assignment by an index-only scan of this (the aggregate's biggest
+# input: millions of rows for a big campaign). Declared here, next to the query that needs it.
+CLICKS_BY_ASSIGNMENT = Index(
+    "ix_click_campaign_assignment", col(Click.campaign_id), col(Click.assignment_id)
+)
+# Campaigns with at least this many assignments are served from their snapshot.
+LIVE_LIMIT = 20_000
+REPOSTERS_SHOWN = 100  # rows of "who reposted" on the page; the CSV has all of them
 
 CSV_COLUMNS = (
     "asn_name",
@@ -39,6 +58,12 @@ CSV_COLUMNS = (
     "repost_url",
     "reported_at",
     "status",
+    "verified_at",
+    "deleted_after_verification_at",
+    "impressions",
+    "likes",
+    "reposts",
+    "replies",
 )
 
 
@@ -50,24 +75,92 @@ class ReachFigures:
     declined: int = 0
     potential_reach: int = 0  # followers at report time of reported + verified reposts
     clicks: int = 0
+    rejected: int = 0
+    expired: int = 0
+    verified_reach: int = 0  # followers at report time of verified reposts only
+    deleted_after_verification: int = 0  # verified reposts later seen deleted
+    measured: int = 0  # reposts with a metrics snapshot
+    impressions: int | None = None  # None: no platform returned any
+    engagement: int | None = None  # likes + reposts + replies; None: none returned
+    median_repost_seconds: float | None = None  # dispatch → repost; per scope, not additive
 
     @property
     def completion_rate(self) -> float:
         return self.reported / self.assignments if self.assignments else 0.0
 
+    @property
+    def verification_rate(self) -> float | None:
+        """Verified among the reposts someone claimed or Gaung saw (reported+verified+rejected)."""
+        checked = self.reported + self.rejected
+        return self.verified / checked if checked else None
+
+    @property
+    def verified_rate(self) -> float:
+        """Verified among all assignments."""
+        return self.verified / self.assignments if self.assignments else 0.0
+
     def add(self, other: ReachFigures) -> None:
-        self.assignments += other.assignments
-        self.reported += other.reported
-        self.verified += other.verified
-        self.declined += other.declined
-        self.potential_reach += other.potential_reach
-        self.clicks += other.clicks
+        for name in _ADDITIVE:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.impressions = _plus(self.impressions, other.impressions)
+        self.engagement = _plus(self.engagement, other.engagement)
+
+
+_ADDITIVE = (
+    "assignments",
+    "reported",
+    "verified",
+    "declined",
+    "potential_reach",
+    "clicks",
+    "rejected",
+    "expired",
+    "verified_reach",
+    "deleted_after_verification",
+    "measured",
+)
+
+
+def _plus(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else a + b
 
 
 class TimelinePoint(NamedTuple):
     bucket: datetime  # start of the hour, aware UTC
     reposts: int
     clicks: int
+
+
+class WindowPoint(NamedTuple):
+    """Reposts of one platform as measured one window (1h, 24h, 72h) after posting."""
+
+    platform: str
+    window: str
+    measured: int
+    impressions: int | None
+    engagement: int | None
+
+
+@dataclass
+class OfficialFigures:
+    """The agency's own posts on one platform, at their latest metrics snapshot."""
+
+    posts: int = 0
+    window: str | None = None
+    impressions: int | None = None
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+
+
+@dataclass
+class ApiCalls:
+    verification: int = 0
+    metrics: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.verification + self.metrics
 
 
 @dataclass(frozen=True)
@@ -80,6 +173,12 @@ class Reposter:
     repost_url: str | None
     reported_at: datetime | None
     status: str
+    verified_at: datetime | None = None
+    flagged_gone_at: datetime | None = None
+    impressions: int | None = None
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
 
 
 @dataclass
@@ -90,20 +189,48 @@ class CampaignReach:
     by_unit: dict[str, ReachFigures] = field(default_factory=dict)  # keyed by unit name
     timeline: list[TimelinePoint] = field(default_factory=list)
     reposters: list[Reposter] = field(default_factory=list)
+    api_calls: dict[str, ApiCalls] = field(default_factory=dict)
+    official: dict[str, OfficialFigures] = field(default_factory=dict)
+    windows: list[WindowPoint] = field(default_factory=list)
+    as_of: datetime | None = None  # when a snapshot was taken; None: computed just now
+
+    @property
+    def api_calls_total(self) -> int:
+        return sum(calls.total for calls in self.api_calls.values())
 
 
-def campaign_reach(session: Session, campaign_id: int) -> CampaignReach:
+class ReachSnapshot(SQLModel, table=True):
+    """The figures of one (big) campaign as computed by the snapshot job."""
+
+    __tablename__ = "reach_snapshot"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    computed_at: datetime = Field(default_factory=utcnow)
+    assignments: int = 0
+    seconds: float = 0.0  # how long the live computation took
+    payload: str = "{}"  # CampaignReach as JSON (reposters: the first page only)
+
+
+def campaign_reach(
+    session: Session, campaign_id: int, *, reposters_limit: int | None = None
+) -> CampaignReach:
+    """Every figure of the campaign, computed now from the assignments (exact)."""
     if session.get(Campaign, campaign_id) is None:
         raise NotFoundError(N_("Campaign not found."))
     reach = CampaignReach(campaign_id=campaign_id)
     groups = _group_figures(session, campaign_id)
-    for (platform, _unit_id, unit_name), figures in sorted(groups.items(), key=_group_order):
+    units: dict[int, str] = {}
+    for (platform, unit_id, unit_name), figures in sorted(groups.items(), key=_group_order):
+        units[unit_id] = unit_name
         reach.total.add(figures)
         reach.by_platform.setdefault(platform, ReachFigures()).add(figures)
         reach.by_unit.setdefault(unit_name, ReachFigures()).add(figures)
     reach.by_unit = dict(sorted(reach.by_unit.items()))
+    _apply_medians(reach, _medians(session, campaign_id), units)
     reach.timeline = _timeline(session, campaign_id)
-    reach.reposters = _reposters(session, campaign_id)
+    reach.reposters = list(iter_reposters(session, campaign_id, limit=reposters_limit))
+    reach.api_calls = _api_calls(session, campaign_id)
+    reach.official = _official(session, campaign_id)
+    reach.windows = _windows(session, campaign_id)
     return reach
 
 
@@ -120,31 +247,70 @@ def _count_if(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _sum_if(condition: ColumnElement[bool], value: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
 def _figure_columns() -> list[Any]:
-    """Aggregates of one group of assignments, in ReachFigures field order (without clicks)."""
-    reposted = col(Assignment.status).in_(_REPOSTED)
+    """Aggregates of one group of assignments, labelled with ReachFigures field names."""
+    status = col(Assignment.status)
+    reposted = status.in_(_REPOSTED)
+    verified = status == AssignmentStatus.VERIFIED
+    followers = col(Assignment.followers_at_report)
+    gone = and_(verified, col(Assignment.flagged_gone_at).is_not(None))
     return [
-        func.count(col(Assignment.id)),
-        _count_if(reposted),
-        _count_if(col(Assignment.status) == AssignmentStatus.VERIFIED),
-        _count_if(col(Assignment.status) == AssignmentStatus.DECLINED),
-        func.coalesce(func.sum(case((reposted, col(Assignment.followers_at_report)), else_=0)), 0),
+        func.count(col(Assignment.id)).label("assignments"),
+        _count_if(reposted).label("reported"),
+        _count_if(verified).label("verified"),
+        _count_if(status == AssignmentStatus.DECLINED).label("declined"),
+        _sum_if(reposted, followers).label("potential_reach"),
+        _count_if(status == AssignmentStatus.REJECTED).label("rejected"),
+        _count_if(status == AssignmentStatus.EXPIRED).label("expired"),
+        _sum_if(verified, followers).label("verified_reach"),
+        _count_if(gone).label("deleted_after_verification"),
     ]
 
 
-def _figures(row: Sequence[Any]) -> ReachFigures:
-    return ReachFigures(*(int(value) for value in row))
+_FIGURE_NAMES = (
+    "assignments",
+    "reported",
+    "verified",
+    "declined",
+    "potential_reach",
+    "rejected",
+    "expired",
+    "verified_reach",
+    "deleted_after_verification",
+)
+
+
+def _figures(mapping: Any) -> ReachFigures:
+    return ReachFigures(**{name: int(mapping[name]) for name in _FIGURE_NAMES})
 
 
 def campaign_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
-    """Whole-campaign figures for many campaigns at once (lists): two GROUP BY queries."""
+    """Whole-campaign figures for many campaigns at once (lists).
+
+    Big campaigns come from their snapshot; the rest from two GROUP BY queries.
+    """
     if not campaign_ids:
         return {}
+    totals = {cid: reach.total for cid, reach in _big_snapshots(session, campaign_ids).items()}
+    live = [cid for cid in campaign_ids if cid not in totals]
+    if live:
+        totals.update(_live_totals(session, live))
+    return {cid: totals.get(cid, ReachFigures()) for cid in campaign_ids}
+
+
+def _live_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
     campaign = col(Assignment.campaign_id)
     counts = (
-        sa_select(campaign, *_figure_columns()).where(campaign.in_(campaign_ids)).group_by(campaign)
+        sa_select(campaign.label("campaign_id"), *_figure_columns())
+        .where(campaign.in_(campaign_ids))
+        .group_by(campaign)
     )
-    totals = {int(row[0]): _figures(row[1:]) for row in session.connection().execute(counts)}
+    rows = session.connection().execute(counts).mappings()
+    totals = {int(row["campaign_id"]): _figures(row) for row in rows}
     clicks = (
         sa_select(col(Click.campaign_id), func.count(col(Click.id)))
         .where(col(Click.campaign_id).in_(campaign_ids))
@@ -152,31 +318,233 @@ def campaign_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, 
     )
     for campaign_id, count in session.connection().execute(clicks):
         totals.setdefault(int(campaign_id), ReachFigures()).clicks = int(count)
-    return {cid: totals.get(cid, ReachFigures()) for cid in campaign_ids}
+    return totals
 
 
 def _group_figures(session: Session, campaign_id: int) -> dict[_Group, ReachFigures]:
-    """Assignment and click counts per (platform, unit): two GROUP BY queries."""
-    group = (col(Assignment.platform), col(Assignment.unit_id), col(Unit.name))
+    """Assignment, click and metrics figures per (platform, unit).
+
+    One pass over the campaign's assignments, each joined to its click count (clicks are
+    counted per assignment first, so the join meets one row per assignment, not per click),
+    and one over the latest metrics snapshots; unit names are looked up afterwards.
+    """
+    clicks = (
+        sa_select(col(Click.assignment_id), func.count().label("n"))
+        .where(col(Click.campaign_id) == campaign_id)
+        .group_by(col(Click.assignment_id))
+        .subquery("clicks")
+    )
+    group = (col(Assignment.platform), col(Assignment.unit_id))
     counts = (
-        sa_select(*group, *_figure_columns())
-        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        sa_select(
+            *group, *_figure_columns(), func.coalesce(func.sum(clicks.c.n), 0).label("clicks")
+        )
+        .outerjoin(clicks, clicks.c.assignment_id == col(Assignment.id))
         .where(col(Assignment.campaign_id) == campaign_id)
         .group_by(*group)
     )
-    groups: dict[_Group, ReachFigures] = {}
-    for row in session.connection().execute(counts):
-        groups[(row[0], row[1], row[2])] = _figures(row[3:])
-    clicks = (
-        select(Assignment.platform, Assignment.unit_id, Unit.name, func.count(col(Click.id)))
-        .join(Assignment, col(Assignment.id) == col(Click.assignment_id))
-        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
-        .where(Click.campaign_id == campaign_id)
-        .group_by(col(Assignment.platform), col(Assignment.unit_id), col(Unit.name))
+    cells: dict[tuple[str, int], ReachFigures] = {}
+    for row in session.connection().execute(counts).mappings():
+        figures = cells[(row["platform"], row["unit_id"])] = _figures(row)
+        figures.clicks = int(row["clicks"])
+    _add_measured(session, campaign_id, cells)
+    names = _unit_names(session, {unit_id for _platform, unit_id in cells})
+    return {(p, u, names.get(u, MISSING)): figures for (p, u), figures in cells.items()}
+
+
+def _unit_names(session: Session, unit_ids: set[int]) -> dict[int, str]:
+    if not unit_ids:
+        return {}
+    query = select(Unit.id, Unit.name).where(col(Unit.id).in_(sorted(unit_ids)))
+    return {int(unit_id or 0): name for unit_id, name in session.exec(query)}
+
+
+def _latest_metrics(campaign_id: int) -> Any:
+    """Each measured assignment's most recent snapshot (a subquery with column ``rn`` = 1)."""
+    order = (col(RepostMetrics.taken_at).desc(), col(RepostMetrics.id).desc())
+    rank = func.row_number().over(partition_by=col(RepostMetrics.assignment_id), order_by=order)
+    return (
+        sa_select(
+            col(RepostMetrics.assignment_id),
+            col(RepostMetrics.impressions),
+            col(RepostMetrics.likes),
+            col(RepostMetrics.reposts),
+            col(RepostMetrics.replies),
+            rank.label("rn"),
+        )
+        .where(col(RepostMetrics.campaign_id) == campaign_id)
+        .subquery("latest")
     )
-    for platform, unit_id, unit_name, count in session.exec(clicks):
-        groups.setdefault((platform, unit_id, unit_name), ReachFigures()).clicks = int(count)
-    return groups
+
+
+def _engagement_columns(source: Any) -> list[Any]:
+    """measured, impressions sum and count, engagement sum and count over snapshot rows."""
+    engaged = source.c.likes.is_not(None) | source.c.reposts.is_not(None)
+    engaged = engaged | source.c.replies.is_not(None)
+    parts = [func.coalesce(source.c[name], 0) for name in ("likes", "reposts", "replies")]
+    return [
+        func.count(),
+        func.coalesce(func.sum(source.c.impressions), 0),
+        func.count(source.c.impressions),
+        func.coalesce(func.sum(parts[0] + parts[1] + parts[2]), 0),
+        _count_if(engaged),
+    ]
+
+
+def _measured(values: Sequence[Any]) -> tuple[int, int | None, int | None]:
+    measured, impressions, with_impressions, engagement, with_engagement = (int(v) for v in values)
+    return (
+        measured,
+        impressions if with_impressions else None,
+        engagement if with_engagement else None,
+    )
+
+
+def _add_measured(
+    session: Session, campaign_id: int, cells: dict[tuple[str, int], ReachFigures]
+) -> None:
+    latest = _latest_metrics(campaign_id)
+    group = (col(Assignment.platform), col(Assignment.unit_id))
+    query = (
+        sa_select(*group, *_engagement_columns(latest))
+        .select_from(latest)
+        .join(Assignment, col(Assignment.id) == latest.c.assignment_id)
+        .where(latest.c.rn == 1)
+        .group_by(*group)
+    )
+    for platform, unit_id, *values in session.connection().execute(query):
+        figures = cells.setdefault((platform, unit_id), ReachFigures())
+        figures.measured, figures.impressions, figures.engagement = _measured(values)
+
+
+# --- median time from dispatch to repost --------------------------------------------------
+
+_Medians = dict[tuple[str | None, int | None], float]  # (platform, unit) → seconds; None: all
+
+_PG_MEDIANS = text(
+    """
+    SELECT platform, unit_id, GROUPING(platform), GROUPING(unit_id),
+           percentile_cont(0.5) WITHIN GROUP (
+             ORDER BY GREATEST(0, EXTRACT(EPOCH FROM reported_at - created_at))) AS seconds
+    FROM assignment
+    WHERE campaign_id = :campaign_id AND status IN ('reported', 'verified')
+      AND reported_at IS NOT NULL
+    GROUP BY GROUPING SETS ((), (platform), (unit_id))
+    """
+)
+
+
+def _medians(session: Session, campaign_id: int) -> _Medians:
+    """Median seconds from dispatch (the assignment's creation) to the repost, per scope.
+
+    PostgreSQL computes all three scopes in one PERCENTILE_CONT query with grouping sets;
+    SQLite has neither, so one query fetches the durations and Python takes the medians.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.connection().execute(_PG_MEDIANS, {"campaign_id": campaign_id})
+        result: _Medians = {}
+        for platform, unit_id, platform_rolled_up, unit_rolled_up, seconds in rows:
+            if seconds is not None:  # the () grouping set answers NULL when nothing matched
+                scope = (
+                    None if platform_rolled_up else platform,
+                    None if unit_rolled_up else unit_id,
+                )
+                result[scope] = float(seconds)
+        return result
+    return _python_medians(session, campaign_id)
+
+
+def _python_medians(session: Session, campaign_id: int) -> _Medians:
+    days = func.julianday(col(Assignment.reported_at)) - func.julianday(col(Assignment.created_at))
+    query = sa_select(col(Assignment.platform), col(Assignment.unit_id), days * 86400.0).where(
+        col(Assignment.campaign_id) == campaign_id,
+        col(Assignment.status).in_(_REPOSTED),
+        col(Assignment.reported_at).is_not(None),
+    )
+    samples: dict[tuple[str | None, int | None], list[float]] = {}
+    for platform, unit_id, seconds in session.connection().execute(query):
+        value = max(0.0, float(seconds))
+        for key in ((None, None), (platform, None), (None, unit_id)):
+            samples.setdefault(key, []).append(value)
+    return {key: float(statistics.median(values)) for key, values in samples.items()}
+
+
+def _apply_medians(reach: CampaignReach, medians: _Medians, units: dict[int, str]) -> None:
+    reach.total.median_repost_seconds = medians.get((None, None))
+    for platform, figures in reach.by_platform.items():
+        figures.median_repost_seconds = medians.get((platform, None))
+    for unit_id, unit_name in units.items():
+        reach.by_unit[unit_name].median_repost_seconds = medians.get((None, unit_id))
+
+
+# --- API calls, official posts, metrics windows --------------------------------------------
+
+
+def _api_calls(session: Session, campaign_id: int) -> dict[str, ApiCalls]:
+    calls: dict[str, ApiCalls] = {}
+    verification = (
+        select(VerifyCursor.platform, func.sum(VerifyCursor.api_calls))
+        .where(VerifyCursor.campaign_id == campaign_id)
+        .group_by(col(VerifyCursor.platform))
+    )
+    for platform, count in session.exec(verification):
+        calls.setdefault(platform, ApiCalls()).verification += int(count or 0)
+    metrics = (
+        select(ApiUsage.platform, func.sum(ApiUsage.calls))
+        .where(ApiUsage.campaign_id == campaign_id)
+        .group_by(col(ApiUsage.platform))
+    )
+    for platform, count in session.exec(metrics):
+        calls.setdefault(platform, ApiCalls()).metrics += int(count or 0)
+    return {p: calls[p] for p in sorted(calls, key=_platform_rank) if calls[p].total}
+
+
+def _platform_rank(platform: str) -> tuple[int, str]:
+    return (PLATFORMS.index(platform) if platform in PLATFORMS else len(PLATFORMS), platform)
+
+
+def _official(session: Session, campaign_id: int) -> dict[str, OfficialFigures]:
+    """Per platform: the agency's official posts at their latest snapshot, summed."""
+    rows = session.exec(
+        select(PostMetrics)
+        .where(PostMetrics.campaign_id == campaign_id)
+        .order_by(col(PostMetrics.taken_at), col(PostMetrics.id))
+    )
+    latest = {(m.post_id, m.platform): m for m in rows}  # later rows overwrite earlier ones
+    official: dict[str, OfficialFigures] = {}
+    for (_post_id, platform), m in sorted(latest.items(), key=lambda i: _platform_rank(i[0][1])):
+        figures = official.setdefault(platform, OfficialFigures())
+        figures.posts += 1
+        figures.window = _later_window(figures.window, m.window)
+        figures.impressions = _plus(figures.impressions, m.impressions)
+        figures.likes = _plus(figures.likes, m.likes)
+        figures.reposts = _plus(figures.reposts, m.reposts)
+        figures.replies = _plus(figures.replies, m.replies)
+    return official
+
+
+def _later_window(a: str | None, b: str) -> str:
+    order = list(SPANS)
+    return b if a is None or order.index(b) > order.index(a) else a
+
+
+def _windows(session: Session, campaign_id: int) -> list[WindowPoint]:
+    """Reposts' impressions and engagement per platform and window, for the growth chart."""
+    table = RepostMetrics.__table__  # type: ignore[attr-defined]
+    query = (
+        sa_select(table.c.platform, table.c.window, *_engagement_columns(table))
+        .where(table.c.campaign_id == campaign_id)
+        .group_by(table.c.platform, table.c.window)
+    )
+    points = [
+        WindowPoint(platform, window, *_measured(values))
+        for platform, window, *values in session.connection().execute(query)
+    ]
+    order = list(SPANS)
+    return sorted(points, key=lambda p: (_platform_rank(p.platform), order.index(p.window)))
+
+
+# --- timeline -------------------------------------------------------------------------------
 
 
 def _hour_bucket(session: Session, column: Any) -> Any:
@@ -188,9 +556,9 @@ def _hour_bucket(session: Session, column: Any) -> Any:
     return func.strftime("%Y-%m-%d %H:00:00", column)
 
 
-def _as_utc(bucket: datetime | str) -> datetime:
-    value = datetime.fromisoformat(bucket) if isinstance(bucket, str) else bucket
-    return value.replace(tzinfo=UTC)
+def _as_utc(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _hourly(session: Session, column: Any, *where: Any) -> dict[datetime, int]:
@@ -215,59 +583,258 @@ def _timeline(session: Session, campaign_id: int) -> list[TimelinePoint]:
     ]
 
 
-def _reposters(session: Session, campaign_id: int) -> list[Reposter]:
-    query = (
+# --- who reposted ---------------------------------------------------------------------------
+
+
+def iter_reposters(
+    session: Session, campaign_id: int, *, limit: int | None = None
+) -> Iterator[Reposter]:
+    """Reported and verified reposts in report order, with their latest metrics.
+
+    The page (``limit``) is chosen from the assignments alone before anything is joined, and
+    metrics are looked up per chunk of rows, so the first page of a big campaign stays cheap
+    and the CSV streams in constant memory.
+    """
+    page = (
         sa_select(
-            col(Assignment.asn_id),
-            col(Asn.name),
-            col(Unit.name),
-            col(Assignment.platform),
-            col(SocialAccount.handle),
-            col(Assignment.followers_at_report),
-            col(Assignment.repost_url),
-            col(Assignment.reported_at),
-            col(Assignment.status),
+            col(Assignment.id), col(Assignment.asn_id), col(Assignment.unit_id),
+            col(Assignment.account_id), col(Assignment.platform),
+            col(Assignment.followers_at_report), col(Assignment.repost_url),
+            col(Assignment.reported_at), col(Assignment.status), col(Assignment.verified_at),
+            col(Assignment.flagged_gone_at),
         )
-        .select_from(Assignment)
-        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
-        .outerjoin(Asn, col(Asn.id) == col(Assignment.asn_id))
-        .outerjoin(SocialAccount, col(SocialAccount.id) == col(Assignment.account_id))
         .where(col(Assignment.campaign_id) == campaign_id, col(Assignment.status).in_(_REPOSTED))
         .order_by(col(Assignment.reported_at), col(Assignment.id))
+    )  # fmt: skip
+    if limit is not None:
+        page = page.limit(limit)
+    rows = page.subquery("page")
+    query = (
+        sa_select(rows, col(Asn.name), col(Unit.name).label("unit_name"), col(SocialAccount.handle))
+        .select_from(rows)
+        .join(Unit, col(Unit.id) == rows.c.unit_id)
+        .outerjoin(Asn, col(Asn.id) == rows.c.asn_id)
+        .outerjoin(SocialAccount, col(SocialAccount.id) == rows.c.account_id)
+        .order_by(rows.c.reported_at, rows.c.id)
     )
-    return [
-        Reposter(
-            asn_name=name if asn_id is not None and name else MISSING,
-            unit=unit,
-            platform=platform,
-            handle=handle if asn_id is not None and handle else MISSING,
-            followers=followers,
-            repost_url=url,
-            reported_at=reported_at,
-            status=status,
-        )
-        for asn_id, name, unit, platform, handle, followers, url, reported_at, status in (
-            session.connection().execute(query)
-        )
-    ]
+    # Streamed (a server-side cursor on PostgreSQL): the CSV of a big campaign has many rows.
+    options = {"stream_results": True, "yield_per": CHUNK}
+    result = session.connection().execute(query, execution_options=options).mappings()
+    for chunk in result.partitions(CHUNK):
+        latest = _latest_of(session, [row["id"] for row in chunk])
+        for row in chunk:
+            yield _reposter(row, latest.get(row["id"]))
+
+
+CHUNK = 2000
+
+
+def _latest_of(session: Session, assignment_ids: list[int]) -> dict[int, RepostMetrics]:
+    """Each assignment's most recent metrics snapshot."""
+    query = (
+        select(RepostMetrics)
+        .where(col(RepostMetrics.assignment_id).in_(assignment_ids))
+        .order_by(col(RepostMetrics.taken_at), col(RepostMetrics.id))
+    )
+    return {m.assignment_id: m for m in session.exec(query)}  # later rows overwrite
+
+
+def _reposter(row: Any, metrics: RepostMetrics | None) -> Reposter:
+    known = row["asn_id"] is not None
+    return Reposter(
+        asn_name=row["name"] if known and row["name"] else MISSING,
+        unit=row["unit_name"],
+        platform=row["platform"],
+        handle=row["handle"] if known and row["handle"] else MISSING,
+        followers=row["followers_at_report"],
+        repost_url=row["repost_url"],
+        reported_at=row["reported_at"],
+        status=row["status"],
+        verified_at=row["verified_at"],
+        flagged_gone_at=row["flagged_gone_at"],
+        impressions=metrics.impressions if metrics else None,
+        likes=metrics.likes if metrics else None,
+        reposts=metrics.reposts if metrics else None,
+        replies=metrics.replies if metrics else None,
+    )
+
+
+# --- CSV ------------------------------------------------------------------------------------
 
 
 def _cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).isoformat()
+    text_value = "" if value is None else str(value)
+    if text_value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text_value
+    return text_value
+
+
+def _csv_line(values: Iterable[object]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([_cell(v) for v in values])
+    return out.getvalue()
+
+
+def _reposter_cells(r: Reposter) -> tuple[object, ...]:
+    return (
+        r.asn_name, r.unit, r.platform, r.handle, r.followers, r.repost_url, r.reported_at,
+        r.status, r.verified_at, r.flagged_gone_at, r.impressions, r.likes, r.reposts, r.replies,
+    )  # fmt: skip
+
+
+def reach_csv_lines(reposters: Iterable[Reposter]) -> Iterator[str]:
+    """One line per reposter after an English snake_case header (streamable)."""
+    yield _csv_line(CSV_COLUMNS)
+    for reposter in reposters:
+        yield _csv_line(_reposter_cells(reposter))
 
 
 def reach_csv(reach: CampaignReach) -> str:
-    """One row per reposter, with an English snake_case header."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in reach.reposters:
-        reported = r.reported_at.astimezone(UTC).isoformat() if r.reported_at else None
-        row = (r.asn_name, r.unit, r.platform, r.handle, r.followers, r.repost_url, reported)
-        writer.writerow([_cell(v) for v in (*row, r.status)])
-    return out.getvalue()
+    return "".join(reach_csv_lines(reach.reposters))
+
+
+SUMMARY_CSV_COLUMNS = (
+    "scope",
+    "name",
+    "assignments",
+    "reported",
+    "verified",
+    "rejected",
+    "declined",
+    "expired",
+    "completion_rate",
+    "verification_rate",
+    "verified_rate",
+    "potential_reach_verified",
+    "potential_reach_reported",
+    "clicks",
+    "reposts_measured",
+    "impressions",
+    "engagement",
+    "median_minutes_to_repost",
+    "deleted_after_verification",
+)
+
+
+def _rate(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _summary_cells(scope: str, name: str, f: ReachFigures) -> tuple[object, ...]:
+    minutes = None if f.median_repost_seconds is None else round(f.median_repost_seconds / 60, 1)
+    return (
+        scope, name, f.assignments, f.reported, f.verified, f.rejected, f.declined, f.expired,
+        _rate(f.completion_rate), _rate(f.verification_rate), _rate(f.verified_rate),
+        f.verified_reach, f.potential_reach, f.clicks, f.measured,
+        "not_returned" if f.impressions is None else f.impressions,
+        "not_returned" if f.engagement is None else f.engagement,
+        minutes, f.deleted_after_verification,
+    )  # fmt: skip
+
+
+def summary_csv(reach: CampaignReach) -> str:
+    """The campaign, each platform and each unit: one row of figures each."""
+    lines = [_csv_line(SUMMARY_CSV_COLUMNS), _csv_line(_summary_cells("campaign", "", reach.total))]
+    lines += [_csv_line(_summary_cells("platform", p, f)) for p, f in reach.by_platform.items()]
+    lines += [_csv_line(_summary_cells("unit", u, f)) for u, f in reach.by_unit.items()]
+    return "".join(lines)
+
+
+# --- snapshots ------------------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.astimezone(UTC).isoformat()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$dt"}:
+            return datetime.fromisoformat(value["$dt"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def to_payload(reach: CampaignReach) -> str:
+    data = asdict(reach)
+    data.pop("as_of", None)
+    return json.dumps(_encode(data), separators=(",", ":"))
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields ``cls`` has: a snapshot from an older version still loads."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _figures_from(data: dict[str, Any]) -> ReachFigures:
+    return ReachFigures(**_known(ReachFigures, data))
+
+
+def from_payload(payload: str, as_of: datetime | None = None) -> CampaignReach:
+    data = _decode(json.loads(payload))
+    return CampaignReach(
+        campaign_id=int(data["campaign_id"]),
+        total=_figures_from(data["total"]),
+        by_platform={k: _figures_from(v) for k, v in data["by_platform"].items()},
+        by_unit={k: _figures_from(v) for k, v in data["by_unit"].items()},
+        timeline=[TimelinePoint(*p) for p in data["timeline"]],
+        reposters=[Reposter(**_known(Reposter, r)) for r in data["reposters"]],
+        api_calls={k: ApiCalls(**_known(ApiCalls, v)) for k, v in data["api_calls"].items()},
+        official={
+            k: OfficialFigures(**_known(OfficialFigures, v)) for k, v in data["official"].items()
+        },
+        windows=[WindowPoint(*p) for p in data["windows"]],
+        as_of=as_of,
+    )
+
+
+def store_snapshot(session: Session, reach: CampaignReach, seconds: float) -> ReachSnapshot:
+    """Save the campaign's figures as its snapshot, in the caller's transaction."""
+    snapshot = session.get(ReachSnapshot, reach.campaign_id) or ReachSnapshot(
+        campaign_id=reach.campaign_id
+    )
+    snapshot.computed_at = utcnow()
+    snapshot.assignments = reach.total.assignments
+    snapshot.seconds = round(seconds, 3)
+    snapshot.payload = to_payload(reach)
+    session.add(snapshot)
+    return snapshot
+
+
+def _big_snapshots(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignReach]:
+    query = select(ReachSnapshot).where(
+        col(ReachSnapshot.campaign_id).in_(list(campaign_ids)),
+        col(ReachSnapshot.assignments) >= LIVE_LIMIT,
+    )
+    return {
+        s.campaign_id: from_payload(s.payload, _as_utc(s.computed_at)) for s in session.exec(query)
+    }
+
+
+def dashboard_reach(session: Session, campaign_id: int) -> CampaignReach:
+    """What the dashboard shows: a big campaign's snapshot (``as_of`` set), else live figures.
+
+    The first page of reposters only (``REPOSTERS_SHOWN``); the CSV streams all of them.
+    """
+    snapshot = _big_snapshots(session, [campaign_id]).get(campaign_id)
+    if snapshot is not None:
+        return snapshot
+    return campaign_reach(session, campaign_id, reposters_limit=REPOSTERS_SHOWN)
+
+
+# --- the CLI table --------------------------------------------------------------------------
 
 
 def summary_columns() -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from assignments.evidence import enqueue_link_check
 from assignments.models import Assignment, AssignmentStatus
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
+from gaung.text import clean_text
 from roster.models import Asn, SocialAccount
 
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
@@ -258,7 +259,7 @@ def _check_unused(session: Session, assignment: Assignment, key: str) -> None:
 def decline(session: Session, asn: Asn, assignment_id: int, reason: str) -> Assignment:
     """The ASN says no, with a reason the Humas team can read."""
     assignment = get_for_asn(session, asn, assignment_id)
-    reason = reason.strip()
+    reason = clean_text(reason, "reason")
     if not reason:
         raise GaungError(N_("Please give a reason for declining."), field="reason")
     if len(reason) > MAX_REASON_LENGTH:

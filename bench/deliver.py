@@ -1,6 +1,6 @@
 """Benchmark: 20,000 assignment notices through the outbox to a local fake Telegram.
 
-    .venv/bin/python bench/deliver.py [--messages 20000] [--limit 200]
+    .venv/bin/python bench/deliver.py [--messages 20000] [--limit 200] [--workers 1]
 
 Seeds a fresh migrated SQLite database with one Telegram ASN per message and
 dispatches one post to them all (so the outbox rows are the ones dispatch writes).
@@ -9,6 +9,10 @@ id (every ASN has its own, so a second message to a chat is a duplicate) and
 answers 429 with ``retry_after`` when sent more than ``--limit`` per second (a
 token bucket with one second of burst). ``deliver_due`` is then called until every
 message is out; the achieved rate is delivered messages over that wall time.
+With ``--workers N`` that many delivery loops (threads with their own worker ids
+and connections) share the outbox: the rate limit is the cluster's (a shared
+window in the database), so together they must stay under it (``throttled``
+counts the fake's 429s).
 The last line printed is one JSON object. Targets: ratio >= 0.9, duplicates 0.
 """
 
@@ -33,10 +37,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from bench.dispatch import _seed
-from gaung.db import make_engine
+from gaung.db import make_engine, set_engine
 from gaung.migrate import upgrade
 from gaung.settings import TelegramSettings, get_settings
-from scheduler import ratelimit
 from scheduler.deliver import deliver_due
 from scheduler.dispatch import dispatch_post
 from scheduler.outbox import OutboxMessage, OutboxStatus
@@ -136,9 +139,9 @@ def _counts(engine: Engine) -> dict[str, int]:
         return {status: count for status, count in rows}
 
 
-def _deliver_all(engine: Engine) -> None:
+def _deliver_all(engine: Engine, worker: str = "bench") -> None:
     while True:
-        if deliver_due(engine, "bench", limit=400):
+        if deliver_due(engine, worker, limit=400):
             continue
         counts = _counts(engine)
         if not counts.get(OutboxStatus.QUEUED) and not counts.get(OutboxStatus.SENDING):
@@ -150,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--limit", type=float, default=200.0, help="messages per second")
+    parser.add_argument("--workers", type=int, default=1, help="delivery loops sharing it")
     args = parser.parse_args()
 
     ports: Any = multiprocessing.Queue()
@@ -159,20 +163,28 @@ def main() -> None:
     settings = get_settings()
     settings.telegram = TelegramSettings(bot_token=TOKEN, api_base_url=f"http://127.0.0.1:{port}")
     settings.rate_limits["telegram"] = args.limit
-    ratelimit.reset()
     try:
         with tempfile.TemporaryDirectory(prefix="gaung-bench-") as tmp:
             engine = make_engine(f"sqlite:///{tmp}/deliver.db")
             upgrade(engine)
+            set_engine(engine)  # what reads through get_engine() (stored credentials) too
             print(f"seeding {args.messages:,} Telegram ASN and dispatching ...", flush=True)
             post_id = _seed(engine, args.messages)
             _to_telegram(engine)
             dispatch_post(engine, post_id)
             print(f"outbox: {_counts(engine)}", flush=True)
             start = time.perf_counter()
-            _deliver_all(engine)
+            loops = [
+                threading.Thread(target=_deliver_all, args=(engine, f"bench-{n}"))
+                for n in range(args.workers)
+            ]
+            for loop in loops:
+                loop.start()
+            for loop in loops:
+                loop.join()
             seconds = time.perf_counter() - start
             counts = _counts(engine)
+            set_engine(None)
             engine.dispose()
         stats = _stats(port)
     finally:
@@ -185,11 +197,13 @@ def main() -> None:
     print(f"{delivered:,} delivered in {seconds:.1f} s: {rate:.1f}/s (limit {args.limit:g}/s)")
     result = {
         "messages": args.messages,
+        "workers": args.workers,
         "delivered": delivered,
         "rate_per_s": round(rate, 1),
         "limit_per_s": args.limit,
         "ratio": round(rate / args.limit, 3),
         "duplicates": stats["duplicates"],
+        "throttled": stats["throttled"],
     }
     print(json.dumps(result))
 

@@ -13,6 +13,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from channels.credentials import overlay
 from channels.messaging import (
     OutgoingMessage,
     PermanentSendError,
@@ -69,6 +70,7 @@ def _decode(reply: bytes | str) -> str:
 
 class EmailMessenger:
     slug = "email"
+    idempotent = False  # SMTP has no idempotency key: a lost send is never repeated
 
     def __init__(
         self, settings: SmtpSettings | None = None, *, tls_context: ssl.SSLContext | None = None
@@ -79,7 +81,7 @@ class EmailMessenger:
 
     @property
     def settings(self) -> SmtpSettings:
-        return self._settings or get_settings().smtp
+        return self._settings or overlay("smtp", get_settings().smtp)
 
     def configured(self) -> bool:
         return bool(self.settings.host and self.settings.sender)

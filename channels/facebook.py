@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from channels.credentials import overlay
 from channels.graph import (
     GraphClient,
     GraphError,
@@ -127,7 +128,7 @@ class FacebookPlatform:
         """A Page (id or username) with its follower count; profiles are not readable."""
         key = handle.strip().lstrip("@")
         try:
-            data = self._graph().get(key, {"fields": "id,name,username,followers_count"})
+            data = self._graph().get(key, {"fields": "id,name,username,about,followers_count"})
         except (GraphNotFound, GraphPermissionError) as exc:
             # Personal profiles answer like a missing object to a Page token.
             raise Unverifiable(SLUG, str(exc)) from None
@@ -138,6 +139,7 @@ class FacebookPlatform:
             user_id=str(data["id"]),
             handle=str(data.get("username") or data.get("name") or key),
             followers=_int(data.get("followers_count")),
+            bio=data.get("about") if isinstance(data.get("about"), str) else None,
         )
 
     def fetch_post(self, post_id_or_url: str) -> PostRef:
@@ -226,7 +228,7 @@ def _insight_value(data: dict[str, Any], metric: str) -> int | None:
 
 
 def from_settings(settings: GraphSettings | None = None) -> FacebookPlatform:
-    graph = settings or get_settings().graph
+    graph = settings or overlay("graph", get_settings().graph)
     if not graph.access_token:
         return FacebookPlatform(None)
     client = GraphClient(graph.version, graph.access_token, graph.app_secret, graph.base_url)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from channels.credentials import overlay
 from channels.graph import (
     GraphClient,
     GraphError,
@@ -36,10 +37,13 @@ from channels.platforms import (
 )
 from gaung.settings import GraphSettings, get_settings
 
+if TYPE_CHECKING:
+    from channels.instagram_private import InstagrapiPlatform
+
 SLUG = "instagram"
 MEDIA_FIELDS = "id,permalink,caption,timestamp,username"
 DISCOVERY = (
-    "business_discovery.username({handle}){{id,username,followers_count,media_count,"
+    "business_discovery.username({handle}){{id,username,biography,followers_count,media_count,"
     "media{paging}{{{fields}}}}}"
 )
 MAX_DISCOVERY_PAGES = 3  # reposts are recent; older media is not worth the calls
@@ -126,6 +130,7 @@ class InstagramPlatform:
             user_id=str(account.get("id") or ""),
             handle=str(account.get("username") or handle.lstrip("@")),
             followers=_int(account.get("followers_count")),
+            bio=account.get("biography") if isinstance(account.get("biography"), str) else None,
         )
 
     def fetch_post(self, post_id_or_url: str, handle: str | None = None) -> PostRef:
@@ -219,8 +224,15 @@ def ig_user_id(settings: GraphSettings) -> str:
     return settings.ig_user_id
 
 
-def from_settings(settings: GraphSettings | None = None) -> InstagramPlatform:
-    graph = settings or get_settings().graph
+def from_settings(
+    settings: GraphSettings | None = None,
+) -> InstagramPlatform | InstagrapiPlatform:
+    if settings is None and get_settings().instagram.backend == "instagrapi":
+        # Opt-in private API backend (README: terms and ban risks); imported only when chosen.
+        from channels import instagram_private
+
+        return instagram_private.from_settings()
+    graph = settings or overlay("graph", get_settings().graph)
     user_id = ig_user_id(graph)
     if not graph.access_token or not user_id:
         return InstagramPlatform(None, user_id)

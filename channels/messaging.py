@@ -1,8 +1,8 @@
 """The messenger contract: how Gaung tells an ASN about an assignment.
 
-A messenger (email, Telegram, WhatsApp) sends one ``OutgoingMessage`` and either
-returns the provider's id for it or raises one of two errors, so the outbox can
-decide what to do without knowing the provider:
+A messenger (email, Telegram, WhatsApp, an agency's own webhook gateway) sends one
+``OutgoingMessage`` and either returns the provider's id for it or raises one of two
+errors, so the outbox can decide what to do without knowing the provider:
 
 - ``TransientSendError``: try again later (rate limits, 5xx, timeouts, refused
   connections), optionally no sooner than ``retry_after`` seconds;
@@ -78,6 +78,10 @@ class PermanentSendError(SendError):
 
 class Messenger(Protocol):
     slug: str
+    # True when the provider deduplicates by ``idempotency_key`` (a resend of the same key
+    # is answered, not delivered again): only then may a send whose outcome was lost be
+    # repeated (scheduler.deliver). Telegram, WhatsApp and SMTP are not.
+    idempotent: bool
 
     def configured(self) -> bool: ...
 
@@ -157,4 +161,4 @@ def render_assignment_message(
 
 # The messengers import the contract above, so they are imported after it is defined:
 # importing channels.messaging (or any one messenger first) fills MESSENGERS.
-from channels import email, telegram, whatsapp  # noqa: E402, F401
+from channels import email, telegram, webhook, whatsapp  # noqa: E402, F401

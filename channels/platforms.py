@@ -36,6 +36,9 @@ class AccountInfo:
     user_id: str
     handle: str
     followers: int | None
+    # The profile text (X description, Instagram biography, Facebook Page "about"), where an
+    # ASN puts their ownership code; None when the platform did not return one.
+    bio: str | None = None
 
 
 @dataclass(frozen=True)

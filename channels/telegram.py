@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from channels import http
+from channels.credentials import overlay
 from channels.messaging import (
     OutgoingMessage,
     PermanentSendError,
@@ -83,13 +84,14 @@ def _error(response: httpx.Response) -> PermanentSendError | TransientSendError:
 
 class TelegramMessenger:
     slug = "telegram"
+    idempotent = False  # sendMessage has no idempotency key: a lost send is never repeated
 
     def __init__(self, settings: TelegramSettings | None = None) -> None:
         self._settings = settings
 
     @property
     def settings(self) -> TelegramSettings:
-        return self._settings or get_settings().telegram
+        return self._settings or overlay("telegram", get_settings().telegram)
 
     def configured(self) -> bool:
         return bool(self.settings.bot_token)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from channels import http
+from channels.credentials import overlay
 from channels.messaging import (
     OutgoingMessage,
     PermanentSendError,
@@ -95,13 +96,14 @@ def _about_recipient(error: dict[str, Any]) -> bool:
 
 class WhatsAppMessenger:
     slug = "whatsapp"
+    idempotent = False  # the Cloud API has no idempotency key: a lost send is never repeated
 
     def __init__(self, settings: WhatsAppSettings | None = None) -> None:
         self._settings = settings
 
     @property
     def settings(self) -> WhatsAppSettings:
-        return self._settings or get_settings().whatsapp
+        return self._settings or overlay("whatsapp", get_settings().whatsapp)
 
     def configured(self) -> bool:
         return bool(self.settings.access_token and self.settings.phone_number_id)

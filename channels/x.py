@@ -23,6 +23,7 @@ import tweepy
 from requests.adapters import BaseAdapter
 
 from channels import http
+from channels.credentials import credential
 from channels.platforms import (
     AccountGone,
     AccountInfo,
@@ -104,6 +105,7 @@ class XPlatform:
     def __init__(self, bearer_token: str, api_base_url: str = TWEEPY_HOST) -> None:
         self.bearer_token = bearer_token
         self.calls = 0  # billed API calls made by this instance (oEmbed is free and not counted)
+        self.gone: set[str] = set()  # post ids metrics() was told do not exist (any more)
         self.client = tweepy.Client(bearer_token=bearer_token or None, wait_on_rate_limit=False)
         if api_base_url.rstrip("/") != TWEEPY_HOST:
             self.client.session.mount(
@@ -116,13 +118,17 @@ class XPlatform:
     def lookup_account(self, handle: str) -> AccountInfo:
         username = handle.strip().removeprefix("@")
         response = self._call(
-            lambda: self.client.get_user(username=username, user_fields=["public_metrics"])
+            lambda: self.client.get_user(
+                username=username, user_fields=["description", "public_metrics"]
+            )
         )
         if response.data is None:
             _raise_for_errors(response.errors, gone=AccountGone)
         user = response.data.data
         followers = (user.get("public_metrics") or {}).get("followers_count")
-        return AccountInfo(SLUG, str(user["id"]), user["username"], followers)
+        return AccountInfo(
+            SLUG, str(user["id"]), user["username"], followers, bio=user.get("description")
+        )
 
     def fetch_post(self, post_id_or_url: str) -> PostRef:
         post_id, handle = parse_status_url(post_id_or_url)
@@ -156,16 +162,38 @@ class XPlatform:
         return matches, newest, calls
 
     def metrics(self, post_ids: Sequence[str]) -> dict[str, Metrics]:
-        """Public metrics (impression_count included) for up to 100 posts per call."""
+        """Public metrics (impression_count included) for up to 100 posts per call.
+
+        A plain retweet gets empty Metrics: its public_metrics describe the retweeted post, so
+        summing them would count the official post once per repost. Ids X answers with a
+        resource-not-found error (deleted posts) are added to ``self.gone``.
+        """
         result: dict[str, Metrics] = {}
         ids = list(dict.fromkeys(post_ids))
+        fields = ["public_metrics", "referenced_tweets"]
+        for start in range(0, len(ids), MAX_IDS_PER_CALL):
+            chunk = ids[start : start + MAX_IDS_PER_CALL]
+            response = self._call(partial(self.client.get_tweets, chunk, tweet_fields=fields))
+            for tweet in response.data or []:
+                result[str(tweet.data["id"])] = _metrics(tweet.data)
+            self.gone.update(_not_found_ids(response.errors))
+        return result
+
+    def lookup_accounts(self, user_ids: Sequence[str]) -> dict[str, AccountInfo]:
+        """Accounts by X user id, 100 per call; unknown or suspended ids are absent."""
+        result: dict[str, AccountInfo] = {}
+        ids = list(dict.fromkeys(user_ids))
         for start in range(0, len(ids), MAX_IDS_PER_CALL):
             chunk = ids[start : start + MAX_IDS_PER_CALL]
             response = self._call(
-                partial(self.client.get_tweets, chunk, tweet_fields=["public_metrics"])
+                partial(self.client.get_users, ids=chunk, user_fields=["public_metrics"])
             )
-            for tweet in response.data or []:
-                result[str(tweet.data["id"])] = _metrics(tweet.data.get("public_metrics") or {})
+            for user in response.data or []:
+                data = user.data
+                followers = (data.get("public_metrics") or {}).get("followers_count")
+                result[str(data["id"])] = AccountInfo(
+                    SLUG, str(data["id"]), data["username"], followers
+                )
         return result
 
     def _search_pages(self, post_id: str, since_id: str | None) -> Iterator[Any]:
@@ -208,7 +236,7 @@ class XPlatform:
 
 def from_settings() -> XPlatform:
     settings = get_settings().x
-    return XPlatform(settings.bearer_token, settings.api_base_url)
+    return XPlatform(credential("x.bearer_token"), settings.api_base_url)
 
 
 def _reset_at(reset_time: int | None) -> datetime:
@@ -232,6 +260,16 @@ def _raise_for_errors(errors: list[dict[str, Any]], *, gone: type[ChannelError])
     if PROBLEM_NOT_AUTHORIZED in types:
         raise Unverifiable(SLUG, detail)
     raise ChannelError(SLUG, detail or "no data")
+
+
+def _not_found_ids(errors: list[dict[str, Any]]) -> set[str]:
+    """Ids in a partial answer's errors[] that X says do not exist."""
+    ids = (
+        error.get("resource_id") or error.get("value")
+        for error in errors
+        if error.get("type") == PROBLEM_NOT_FOUND
+    )
+    return {str(i) for i in ids if i}
 
 
 def _handles(includes: dict[str, Any]) -> dict[str, str]:
@@ -280,7 +318,10 @@ def _newer(current: str | None, candidate: str | None) -> str | None:
     return current
 
 
-def _metrics(public: dict[str, Any]) -> Metrics:
+def _metrics(tweet: dict[str, Any]) -> Metrics:
+    if any(ref.get("type") == "retweeted" for ref in tweet.get("referenced_tweets") or []):
+        return Metrics()  # a plain retweet has no counts of its own
+    public: dict[str, Any] = tweet.get("public_metrics") or {}
     return Metrics(
         impressions=public.get("impression_count"),
         likes=public.get("like_count"),

@@ -32,6 +32,9 @@ class Campaign(SQLModel, table=True):
     kind: str = Field(max_length=30)
     starts_at: datetime
     deadline: datetime
+    # Hours before the deadline to remind ASN who have not reposted, e.g. "24,3";
+    # None = settings.reminders.default_hours (scheduler.reminders).
+    reminder_hours: str | None = Field(default=None, max_length=60)
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -34,6 +34,7 @@ from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from roster.models import Agency, Role, Unit, User
 from scheduler import queue
 from scheduler.dispatch import dispatch_key, schedule_dispatch
+from scheduler.reminders import normalise_hours
 
 WRITERS = frozenset({Role.EDITOR, Role.ADMIN})
 REVIEWERS = frozenset({Role.APPROVER, Role.ADMIN})
@@ -173,8 +174,13 @@ def create_campaign(
     starts_at: datetime,
     deadline: datetime,
     unit_ids: Sequence[int] = (),
+    reminder_hours: str | None = None,
 ) -> Campaign:
-    """A campaign of the actor's agency; no units means the whole agency is targeted."""
+    """A campaign of the actor's agency; no units means the whole agency is targeted.
+
+    ``reminder_hours`` ("24,3": hours before the deadline) is checked by
+    scheduler.reminders; None or empty uses settings.reminders.default_hours.
+    """
     _require_role(actor, WRITERS)
     title = title.strip()
     if not title:
@@ -192,12 +198,14 @@ def create_campaign(
     if deadline <= starts_at:
         raise GaungError("The deadline must be after the start.", field="deadline")
     units = _check_units(session, actor, unit_ids)
+    reminders = normalise_hours(reminder_hours)
     campaign = Campaign(
         agency_id=actor.agency_id,
         title=title,
         kind=kind,
         starts_at=starts_at,
         deadline=deadline,
+        reminder_hours=reminders,
         created_by=actor.id,
     )
     session.add(campaign)

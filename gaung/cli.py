@@ -6,13 +6,15 @@ is not a TTY nothing is ever prompted for, so scripts and CI never hang.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -28,6 +30,9 @@ from gaung.migrate import upgrade
 from gaung.security import hash_password
 from gaung.settings import get_settings
 from roster.models import Agency, Role, User
+
+if TYPE_CHECKING:
+    from channels.sandbox.server import SandboxServer
 
 app = typer.Typer(
     help="Gaung: amplification scheduler for government public relations.",
@@ -159,29 +164,140 @@ def serve(
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Do not run the clock in this process.")
     ] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox", help="Demo: channels without tokens talk to a local fake (127.0.0.1)."
+        ),
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Web worker processes (the clock runs once, in the parent).")
+    ] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (a proxy)."),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Comma-separated proxy addresses trusted with --proxy-headers.")
+    ] = "127.0.0.1",
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (off: the reverse proxy logs them).")
+    ] = False,
 ) -> None:
     """Migrate, then serve the web app (and run the scheduler clock in-process)."""
     import uvicorn
 
+    from gaung.logging import configure
+
+    configure()
+
+    if sandbox:
+        os.environ["GAUNG_SANDBOX__ENABLED"] = "true"  # for this process and its settings
+        get_settings.cache_clear()
     engine = get_engine()
     upgrade(engine)
+    fake = _run(lambda: _start_sandbox(engine))
     clock = None
     if not no_scheduler and get_settings().scheduler.enabled:
         from scheduler.clock import start_background
 
         clock = start_background(engine)
     try:
-        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+        if workers > 1:
+            _metrics_dir()
+        options = uvicorn_options(
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            access_log=access_log,
+        )
+        uvicorn.run("web.app:create_app", factory=True, **options)
     finally:
         if clock is not None:
             clock.shutdown(wait=True)
+        if fake is not None:
+            fake.stop()
+
+
+def uvicorn_options(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    proxy_headers: bool = False,
+    forwarded_allow_ips: str = "127.0.0.1",
+    access_log: bool = False,
+) -> dict[str, Any]:
+    """The production server settings of ``gaung serve`` (bench/redirect.py uses them too).
+
+    With several workers the parent process only supervises them (uvicorn spawns fresh
+    interpreters), so the clock started before ``uvicorn.run`` runs once per ``serve``;
+    each worker applies the same logging configuration itself.
+    """
+    from gaung.logging import dict_config
+
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "access_log": access_log,
+        "log_config": dict_config(),
+        "server_header": False,
+        # Let a reverse proxy's keep-alive connections live longer than its idle timeout.
+        "timeout_keep_alive": 75,
+    }
+
+
+def _metrics_dir() -> None:
+    """Several web processes share /metrics through prometheus-client's multiprocess mode.
+
+    The directory must exist and be empty before the workers start; an operator's own
+    ``PROMETHEUS_MULTIPROC_DIR`` is used as it is.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="gaung-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+
+
+def _start_sandbox(engine: Engine) -> SandboxServer | None:
+    """With sandbox.enabled, serve the local fake platforms in a background thread."""
+    from channels import sandbox
+    from channels.sandbox.server import start
+
+    settings = get_settings()
+    if not settings.sandbox.enabled:
+        return None
+    faked = [slug for slug in sandbox.CHANNELS if sandbox.sandboxed(slug)]
+    if not faked:
+        console.print("Sandbox not started: every channel has a real token.")
+        return None
+    try:
+        server = start(settings, engine)
+    except RuntimeError as exc:
+        raise CliError(f"{exc} (set GAUNG_SANDBOX__PORT to a free port)") from exc
+    console.print(
+        f"Sandbox for {', '.join(faked)}: {server.url}/sandbox (nothing leaves 127.0.0.1)"
+    )
+    return server
 
 
 @app.command()
 def worker() -> None:
     """Run a queue worker (start as many as you like on PostgreSQL)."""
+    from gaung.logging import configure
     from scheduler.clock import run_worker
 
+    configure()
     run_worker(get_engine())
 
 
@@ -232,6 +348,13 @@ def _demo(reset: bool, yes: bool) -> None:
     for name, url in logins.asn_links:
         # One unbroken line per link, so it can be copied from any terminal.
         console.print(f"  {name}: {url}", soft_wrap=True, markup=False, highlight=False)
+    if logins.enrol_url:
+        line = f"Self-enrolment link: {logins.enrol_url}"
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+    console.print(
+        "Run `gaung serve --sandbox` (as `make demo` does) to watch verification against a "
+        "local fake of X, Facebook and Instagram, without any keys."
+    )
 
 
 @app.command()
@@ -363,3 +486,79 @@ def backup(
 ) -> None:
     """Copy the SQLite database consistently while Gaung runs (PostgreSQL: use pg_dump)."""
     _run(lambda: _backup(destination))
+
+
+# --- encryption keys -------------------------------------------------------------------------
+
+
+def encrypted_columns() -> list[tuple[sa.Table, list[sa.Column[Any]]]]:
+    """Every table with EncryptedString columns, found in the models' metadata."""
+    from gaung.crypto import EncryptedString
+    from gaung.models import metadata
+
+    found = []
+    for table in metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, EncryptedString)]
+        if columns:
+            found.append((table, columns))
+    return found
+
+
+def _rotate_table(conn: sa.Connection, table: sa.Table, columns: list[sa.Column[Any]]) -> int:
+    """Re-encrypt one table's encrypted values with the newest key; returns values changed."""
+    from cryptography.fernet import InvalidToken
+
+    from gaung.crypto import KEYS_ENV, rotate
+
+    keys = list(table.primary_key.columns)
+    # Read and write the stored tokens as plain strings: the column type would decrypt on
+    # the way out and encrypt the new token a second time on the way in.
+    raw = [sa.type_coerce(c, sa.String).label(c.name) for c in columns]
+    changed = 0
+    for row in conn.execute(sa.select(*keys, *raw).order_by(*keys)).mappings().all():
+        values: dict[str, Any] = {}
+        for column in columns:
+            if row[column.name] is None:
+                continue
+            try:
+                values[column.name] = sa.literal(rotate(row[column.name]), sa.String)
+            except InvalidToken:
+                ident = ", ".join(f"{k.name}={row[k.name]}" for k in keys)
+                raise CliError(
+                    f"{table.name}.{column.name} ({ident}) cannot be decrypted with any key in "
+                    f"{KEYS_ENV}; nothing was changed. Add the key it was written with."
+                ) from None
+        if values:
+            where = sa.and_(*(k == row[k.name] for k in keys))
+            conn.execute(sa.update(table).where(where).values(values))
+            changed += len(values)
+    return changed
+
+
+def _rotate_key() -> None:
+    from gaung.crypto import configured_keys
+
+    counts: dict[str, int] = {}
+    with get_engine().begin() as conn:  # one transaction: all re-encrypted, or nothing
+        for table, columns in encrypted_columns():
+            counts[table.name] = _rotate_table(conn, table, columns)
+    for name, count in counts.items():
+        console.print(f"{name}: {count} value(s) re-encrypted")
+    console.print(
+        f"Done: {sum(counts.values())} value(s) now use the newest of "
+        f"{len(configured_keys())} key(s); older keys can be removed."
+    )
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every stored secret with the newest key (first in GAUNG_ENCRYPTION_KEYS)."""
+    _run(_rotate_key)
+
+
+@app.command("gen-key")
+def gen_key() -> None:
+    """Print a new encryption key, to put first in GAUNG_ENCRYPTION_KEYS."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())

@@ -49,7 +49,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # The outbox sends from 16 threads (scheduler.deliver), each recording its outcome: a
+    # pool smaller than that closes and reopens overflow connections (a PostgreSQL
+    # backend fork each) on every message.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=10)
 
 
 def get_engine() -> Engine:

@@ -29,9 +29,12 @@ from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.security import hash_password, magic_link_url
 from gaung.settings import get_settings
+from roster import enrolment
 from roster.importer import COLUMNS, import_roster
 from roster.models import Agency, Asn, AsnStatus, Role, SocialAccount, Unit, User
+from scheduler import queue
 from scheduler.dispatch import dispatch_post
+from scheduler.verify import post_round_key
 
 AGENCY_SLUG = "kominfo"
 AGENCY_NAME = "Kementerian Komunikasi dan Informatika"
@@ -80,6 +83,7 @@ class DemoLogins:
     password: str
     staff: list[StaffLogin] = field(default_factory=list)
     asn_links: list[tuple[str, str]] = field(default_factory=list)  # (ASN name, URL)
+    enrol_url: str = ""  # a self-enrolment invitation link
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -297,7 +301,8 @@ def _campaign(session: Session, author: User, plan: _Plan, unit_ids: list[int]) 
         official_urls={
             "x": f"https://x.com/kemkominfo/status/1{status}",
             "facebook": f"https://www.facebook.com/kemkominfo/posts/1{status}",
-            "instagram": f"https://www.instagram.com/p/C{status[:10]}/",
+            # With the handle: the Graph API finds media by permalink only through its owner.
+            "instagram": f"https://www.instagram.com/kemkominfo/p/C{status[:10]}/",
         },
     )
 
@@ -318,6 +323,9 @@ def _go_out(session: Session, post: Post, share: float, rng: random.Random) -> N
     assert isinstance(engine, Engine)
     assert post.id is not None
     dispatch_post(engine, post.id)
+    # The demo's posts went out hours ago, so their first repost search is due now rather
+    # than one interval after this dispatch (with `serve --sandbox` it finds reposts at once).
+    queue.reschedule(session, post_round_key(post.id, 0), utcnow())
     session.expire_all()
     assignments = session.exec(select(Assignment).where(Assignment.post_id == post.id)).all()
     started = post.scheduled_at or utcnow()
@@ -376,6 +384,33 @@ def _content(session: Session, agency: Agency, users: dict[str, User], rng: rand
             _go_out(session, post, share, rng)
 
 
+# --- self-enrolment ------------------------------------------------------------------------
+
+# Two people who enrolled through the invitation link and wait for Humas' review.
+ENROLMENTS = (
+    ("199203142019032011", "Rina Marlina", {"x": "rina_marlina92", "instagram": "rina.marlina"}),
+    ("198811022014021003", "Dimas Anggara", {"x": "dimasanggara", "facebook": "dimas.anggara.88"}),
+)
+
+
+def _enrolments(session: Session, editor: User, people: list[Asn]) -> str:
+    """An invitation link and pending self-enrolments, made through roster.enrolment."""
+    link = enrolment.create_invitation(session, editor, label="Grup WhatsApp Humas")
+    for nip, name, handles in ENROLMENTS:
+        form = enrolment.EnrolmentForm(
+            nip=nip,
+            name=name,
+            unit_id=people[0].unit_id,
+            messenger="email",
+            email=f"{name.lower().replace(' ', '.')}@kominfo.go.id",
+            handles=handles,
+            consent=True,
+            consent_version=enrolment.CONSENT_VERSION,
+        )
+        enrolment.enrol(session, link, form)
+    return enrolment.invitation_url(link)
+
+
 # --- entry point -----------------------------------------------------------------------------
 
 
@@ -400,4 +435,6 @@ def seed(session: Session) -> DemoLogins:
     users = _staff(session, agency)
     people = _asn(session, agency, rng)
     _content(session, agency, users, rng)
-    return _logins(session, users, people)
+    logins = _logins(session, users, people)
+    logins.enrol_url = _enrolments(session, users["editor"], people)
+    return logins

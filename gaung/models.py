@@ -3,16 +3,36 @@
 from sqlmodel import SQLModel
 
 from assignments.evidence import Evidence, VerifyCursor
+from assignments.feedback import Feedback
+from assignments.metrics import ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
+from assignments.reach import ReachSnapshot
+from channels.credentials import ChannelCredential
+from channels.instagram_private import ChannelSession
+from channels.telegram_updates import TelegramCursor
 from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
-from roster.models import Agency, Asn, AsnStatus, Platform, Role, SocialAccount, Unit, User
+from gaung.throttle import LoginFailure
+from roster.models import (
+    Agency,
+    Asn,
+    AsnStatus,
+    Invitation,
+    OwnershipCheck,
+    Platform,
+    Role,
+    SocialAccount,
+    Unit,
+    User,
+)
 from scheduler.models import WorkItem, WorkStatus
 from scheduler.outbox import OutboxMessage, OutboxStatus
+from scheduler.ratelimit import RateWindow
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Agency",
+    "ApiUsage",
     "Asn",
     "AsnStatus",
     "Assignment",
@@ -21,15 +41,26 @@ __all__ = [
     "Campaign",
     "CampaignKind",
     "CampaignUnit",
+    "ChannelCredential",
+    "ChannelSession",
     "Click",
     "Evidence",
+    "Feedback",
+    "Invitation",
+    "LoginFailure",
     "OutboxMessage",
     "OutboxStatus",
+    "OwnershipCheck",
     "Platform",
     "Post",
+    "PostMetrics",
     "PostStatus",
+    "RateWindow",
+    "ReachSnapshot",
+    "RepostMetrics",
     "Role",
     "SocialAccount",
+    "TelegramCursor",
     "Unit",
     "User",
     "VerifyCursor",

@@ -1,12 +1,16 @@
-"""Password hashing (argon2) and signed magic-link tokens for ASN sign-in."""
+"""Password hashing (argon2), staff session revocation, signed magic-link tokens for ASN."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import event, inspect
 
 from gaung.settings import get_settings
+from roster.models import User
 
 _hasher = PasswordHasher()
 
@@ -20,6 +24,24 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session carries the epoch it was issued under."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+@event.listens_for(User, "before_update")
+def _end_sessions_on_credential_change(_mapper: Any, _conn: Any, user: User) -> None:
+    """A new password or a deactivation ends the user's sessions, whichever code made it.
+
+    A mapper event rather than a call in each place that edits users, so a future form or
+    command cannot forget it. (Bulk ``UPDATE`` statements bypass it: call end_sessions.)
+    """
+    state = inspect(user)
+    deactivated = state.attrs.active.history.has_changes() and not user.active
+    if state.attrs.password_hash.history.has_changes() or deactivated:
+        end_sessions(user)
 
 
 def _serializer() -> URLSafeTimedSerializer:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,11 +37,34 @@ class SchedulerSettings(BaseModel):
     poll_seconds: float = 2.0
     lease_seconds: int = 300
     max_attempts: int = 5
+    # Most items of a kind running at once across the whole cluster (an X rate limit is per
+    # app, not per worker); kinds not listed are unlimited.
+    concurrency: dict[str, int] = Field(
+        default_factory=lambda: {"verify_post": 1, "verify_link": 2, "measure": 1}
+    )
 
 
 class AuthSettings(BaseModel):
-    session_max_age_seconds: int = 43200
+    # Absolute lifetime of a sign-in, enforced on the server (not only the cookie's max-age).
+    session_max_age_seconds: int = Field(default=43200, gt=0)
+    # A session unused for this long is ended.
+    session_idle_seconds: int = Field(default=7200, gt=0)
     magic_link_max_age_seconds: int = 604800
+    # Failed sign-ins allowed per e-mail and per client address within the window.
+    max_failures_per_account: int = Field(default=5, ge=1)
+    max_failures_per_address: int = Field(default=20, ge=1)
+    failure_window_seconds: int = Field(default=900, gt=0)
+    # Secure session cookies; None = only when base_url is https.
+    secure_cookies: bool | None = None
+    # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
 
 class GraphSettings(BaseModel):
@@ -67,6 +92,18 @@ class SmtpSettings(BaseModel):
 class TelegramSettings(BaseModel):
     bot_token: str = ""  # secret: set GAUNG_TELEGRAM__BOT_TOKEN
     api_base_url: str = "https://api.telegram.org"
+    # The bot's @username (without "@"): ASN link their chat through t.me/<bot_username>.
+    bot_username: str = ""
+    # secret: set GAUNG_TELEGRAM__WEBHOOK_SECRET to take updates at /telegram/webhook/<secret>
+    # (Telegram sends it back in X-Telegram-Bot-Api-Secret-Token); empty = poll getUpdates.
+    webhook_secret: str = ""
+
+
+class RemindersSettings(BaseModel):
+    # Hours before the deadline at which pending ASN are reminded, unless a campaign sets its own.
+    default_hours: str = "24,3"
+    # When the daily digest goes out, in hours after midnight UTC (0 = 07:00 WIB).
+    digest_hour_utc: int = Field(default=0, ge=0, le=23)
 
 
 class WhatsAppSettings(BaseModel):
@@ -75,6 +112,75 @@ class WhatsAppSettings(BaseModel):
     api_base_url: str = "https://graph.facebook.com"
     api_version: str = "v24.0"
     template_language: str = "id"
+
+
+class WebhookSettings(BaseModel):
+    """The agency's own message gateway (e.g. an SMS bridge): JSON POST with Idempotency-Key."""
+
+    url: str = ""
+    token: str = ""  # secret: set GAUNG_WEBHOOK__TOKEN (sent as a bearer token)
+    timeout_seconds: float = 15.0
+
+
+class MetricsSettings(BaseModel):
+    # When set, GET /metrics needs "Authorization: Bearer <token>" (GAUNG_METRICS__TOKEN).
+    token: str = ""
+
+
+class TrackingSettings(BaseModel):
+    # Tracking codes kept in each web process's memory (LRU) and for how long.
+    cache_size: int = Field(default=100_000, ge=0)
+    cache_seconds: float = Field(default=300.0, ge=0)
+    # Clicks are written in batches: every flush_seconds or flush_clicks, whichever first.
+    flush_seconds: float = Field(default=0.5, gt=0)
+    flush_clicks: int = Field(default=1000, ge=1)
+
+
+class InstagramSettings(BaseModel):
+    # "graph" (official API, professional accounts only) or "instagrapi" (opt-in extra
+    # gaung[instagrapi]: Instagram's private API through one institution account; see README).
+    backend: str = "graph"
+    username: str = ""  # the institution account, never an ASN's
+    password: str = ""  # secret, first login only: set GAUNG_INSTAGRAM__PASSWORD
+    password_file: Path | None = None  # or a file holding it (mode 600)
+    min_call_interval_seconds: float = Field(default=20.0, ge=0)
+
+
+SANDBOX_TOKEN = "sandbox-token-not-a-secret"  # noqa: S105 - the local sandbox accepts any
+
+
+class SandboxSettings(BaseModel):
+    """The demo's local fake of X, Facebook, Instagram, Telegram and WhatsApp."""
+
+    enabled: bool = False
+    port: int = Field(default=8765, gt=0, lt=65536)
+    # Calls per endpoint per window; small, so the demo shows the rate-limit path too.
+    rate_limit: int = Field(default=180, ge=1)
+    rate_window_seconds: int = Field(default=900, gt=0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"  # loopback only: nothing leaves the machine
+
+    def take_over(self, settings: Settings) -> None:
+        """Point every channel without a token in settings/env at the sandbox."""
+        url, token = self.url, SANDBOX_TOKEN
+        if not settings.x.bearer_token:
+            settings.x = settings.x.model_copy(update={"bearer_token": token, "api_base_url": url})
+        if not settings.graph.access_token:
+            settings.graph = settings.graph.model_copy(
+                update={"access_token": token, "base_url": url,
+                        "ig_user_id": settings.graph.ig_user_id or "17841400000000001"}
+            )  # fmt: skip
+        if not settings.telegram.bot_token:
+            settings.telegram = settings.telegram.model_copy(
+                update={"bot_token": "1:" + token, "api_base_url": url}
+            )
+        if not settings.whatsapp.access_token:
+            settings.whatsapp = settings.whatsapp.model_copy(
+                update={"access_token": token, "phone_number_id": "100000000000001",
+                        "api_base_url": url}
+            )  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -98,9 +204,18 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    reminders: RemindersSettings = Field(default_factory=RemindersSettings)
+    instagram: InstagramSettings = Field(default_factory=InstagramSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    # "auto": text on a terminal, JSON lines otherwise (journald, containers).
+    log_format: Literal["auto", "text", "json"] = "auto"
+    log_level: str = "INFO"
     # Messages per second per messenger, shared by every worker.
     rate_limits: dict[str, float] = Field(
-        default_factory=lambda: {"email": 10.0, "telegram": 30.0, "whatsapp": 20.0}
+        default_factory=lambda: {"email": 10.0, "telegram": 30.0, "whatsapp": 20.0, "webhook": 20.0}
     )
 
     @classmethod
@@ -114,6 +229,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_settings_file())
         return (init_settings, env_settings, toml)
+
+    @model_validator(mode="after")
+    def _sandbox_takes_over(self) -> Settings:
+        if self.sandbox.enabled:
+            self.sandbox.take_over(self)
+        return self
 
     def resolved_secret_key(self) -> str:
         """The signing key: from the environment, else a file made on first use."""

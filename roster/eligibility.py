@@ -1,4 +1,4 @@
-"""Who may receive an assignment: active, consenting ASN with a big enough enrolled account."""
+"""Who may receive an assignment: active, consenting ASN with a proven, big enough account."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def eligible_accounts(
 
     Eligible: status active, consent recorded, in the agency (and in ``unit_ids`` unless
     it is empty, which means the whole agency), with an enrolled account on the platform
-    whose follower count meets settings.eligibility.minimum(platform).
+    whose ownership was verified (roster.ownership) and whose follower count meets
+    settings.eligibility.minimum(platform).
     """
     minimum = get_settings().eligibility.minimum(platform)
     query = (
@@ -28,6 +29,7 @@ def eligible_accounts(
             col(Asn.status) == AsnStatus.ACTIVE,
             col(Asn.consent_at).is_not(None),
             col(SocialAccount.platform) == platform,
+            col(SocialAccount.ownership_verified_at).is_not(None),
             col(SocialAccount.followers) >= minimum,
         )
         .order_by(col(Asn.id))

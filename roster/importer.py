@@ -410,7 +410,8 @@ def _check_database(
                 .where(SocialAccount.platform == platform)
                 .where(col(SocialAccount.platform_user_id).in_(chunk))
             )
-            account_owner.update({(platform, uid): nip for uid, nip in session.exec(query)})
+            rows = session.exec(query)
+            account_owner.update({(platform, uid): nip for uid, nip in rows if uid is not None})
     for person in people:
         if person.email and person.email in email_owner and email_owner[person.email] != person.nip:
             errors.append(

@@ -29,6 +29,8 @@ class AsnStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     LEFT = "left"
+    # A pending enrolment Humas turned down (roster.enrolment.reject), with a reason.
+    REJECTED = "rejected"
 
 
 class Agency(SQLModel, table=True):
@@ -59,6 +61,8 @@ class User(SQLModel, table=True):
     locale: str = Field(default="id", max_length=8)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Bumped (gaung.security) on a password change or deactivation: ends every session.
+    session_epoch: int = 0
 
 
 class Asn(SQLModel, table=True):
@@ -75,9 +79,24 @@ class Asn(SQLModel, table=True):
     messenger: str = Field(default="email", max_length=20)
     # Where the Telegram bot reaches this ASN (they start the bot; it learns the chat id).
     telegram_chat_id: str | None = Field(default=None, max_length=32)
+    # SHA-256 of the one-time token in the ASN's t.me/<bot>?start=<token> deep link, and
+    # when it stops working (channels.telegram_updates); the token itself is never stored.
+    telegram_link_hash: str | None = Field(default=None, max_length=64, index=True)
+    telegram_link_expires_at: datetime | None = None
+    # Delivery preferences (web/inbox_settings.py): no non-urgent reminders; one daily
+    # digest of new non-urgent assignments instead of a notice per assignment.
+    mute_reminders: bool = False
+    digest: bool = False
     status: str = Field(default=AsnStatus.PENDING, max_length=20, index=True)
     consent_at: datetime | None = None
     consent_version: str | None = Field(default=None, max_length=20)
+    # Self-enrolment and Humas' review (roster.enrolment); the note is the reason given
+    # for the last rejection or suspension.
+    invitation_id: int | None = Field(default=None, foreign_key="invitation.id")
+    approved_at: datetime | None = None
+    reviewed_at: datetime | None = None
+    reviewed_by: int | None = Field(default=None, foreign_key="user.id")
+    review_note: str | None = Field(default=None, max_length=500)
     locale: str = Field(default="id", max_length=8)
     # Bumped to invalidate every magic link already sent.
     login_epoch: int = 0
@@ -93,10 +112,56 @@ class SocialAccount(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     asn_id: int = Field(foreign_key="asn.id", index=True)
     platform: str = Field(max_length=20)
-    platform_user_id: str = Field(max_length=64)
+    # NULL until the ownership check learns it (self-enrolment only knows the handle).
+    platform_user_id: str | None = Field(default=None, max_length=64)
     # Stored lower-case without "@", so look-ups are exact.
     handle: str = Field(max_length=100, index=True)
     followers: int = 0
     followers_at: datetime | None = None
     ownership_verified_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """A self-enrolment link (/enrol/{token}) for an agency, or for one of its units."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    # Unguessable and shown again in the console (it is shared on purpose), so stored plain.
+    token: str = Field(unique=True, max_length=64)
+    label: str = Field(default="", max_length=200)
+    expires_at: datetime | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    revoked_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+class OwnershipState(StrEnum):
+    WAITING = "waiting"  # code issued, the ASN has not asked for a check yet
+    CHECKING = "checking"  # a check job is queued
+    NOT_FOUND = "not_found"  # the code was not in the bio / post
+    VERIFIED = "verified"
+    MANUAL = "manual"  # the platform cannot be read: Humas confirms by hand
+    TAKEN = "taken"  # the account is enrolled by someone else
+    ERROR = "error"  # the platform could not be reached or the account does not exist
+
+
+class OwnershipCheck(SQLModel, table=True):
+    """The one-time code proving an enrolled account is the ASN's, and its last check."""
+
+    __tablename__ = "ownership_check"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="social_account.id", unique=True)
+    # Published by the ASN in their bio, so not a secret: stored plain, with an expiry.
+    code: str = Field(max_length=20)
+    expires_at: datetime
+    state: str = Field(default=OwnershipState.WAITING, max_length=20)
+    # English msgid explaining the state (shown translated in the inbox and console).
+    detail: str = Field(default="", max_length=500)
+    # Facebook: a post whose text holds the code (a personal profile's bio is unreadable).
+    proof_url: str | None = Field(default=None, max_length=500)
+    requests: int = 0  # checks asked for; part of each check job's idempotency key
+    checked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -10,8 +10,13 @@ A crash between the send and the record leaves the row ``sending`` under a lease
 that expires. Whether the provider got the message is then unknowable (Telegram and
 WhatsApp have no idempotent send), so such a row becomes ``unknown`` and is never
 resent automatically: an ASN missing one notice is recoverable by Humas, a flood of
-duplicates after every crash is not. To keep that window small, a worker only
-claims what its rate limit lets it send within about ``CLAIM_HORIZON_SECONDS``.
+duplicates after every crash is not. A messenger that is ``idempotent`` (the agency's
+webhook gateway deduplicates by the outbox key) gets the row queued again instead: the
+resend carries the same key, so the provider answers it without delivering twice.
+
+To keep the window between claim and send small, a worker only claims what the
+cluster-wide rate window (scheduler.ratelimit) lets it send within about
+``CLAIM_HORIZON_SECONDS``.
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import ColumnElement, and_, select, update
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy import ColumnElement, and_, literal_column, select, update
+from sqlalchemy.engine import Connection, Engine, Row
 
 from channels.messaging import (
     MESSENGERS,
@@ -37,17 +42,17 @@ from gaung.db import is_postgres, utcnow
 from gaung.security import magic_link_url
 from gaung.settings import get_settings
 from roster.models import Asn
-from scheduler import queue
+from scheduler import queue, ratelimit
 from scheduler.outbox import INBOX_LINK, NAME, OutboxMessage, OutboxStatus
-from scheduler.ratelimit import bucket_for
 
 log = logging.getLogger(__name__)
 
 CLAIM_HORIZON_SECONDS = 2.0
 # Sends run in threads: providers answer in tens to hundreds of milliseconds, and the
-# token bucket, not the thread count, is what bounds the rate.
+# shared rate window (scheduler.ratelimit), not the thread count, is what bounds the rate.
 SEND_THREADS = 16
 LOST = "worker lost between send and record; not resent"
+LOST_RESENT = "worker lost between send and record; resent with the same idempotency key"
 _ERROR_MAX = 4000
 _table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _asn = Asn.__table__  # type: ignore[attr-defined]
@@ -57,34 +62,68 @@ def deliver_due(engine: Engine, worker: str, *, limit: int = 200) -> int:
     """Claim up to ``limit`` due messages, send them, record the outcomes; returns how many."""
     mark_lost(engine)
     claimed: list[Row[Any]] = []
+    slots: dict[str, ratelimit.Slots] = {}
     for messenger in _due_messengers(engine):
-        room = min(limit - len(claimed), _horizon(messenger))
-        if room <= 0:
+        if len(claimed) >= limit:
             break
-        claimed += claim(engine, worker, messenger=messenger, limit=room)
+        room = min(limit - len(claimed), _horizon(engine, messenger))
+        taken = claim(engine, worker, messenger=messenger, limit=room) if room > 0 else []
+        if taken:
+            # Send slots come from the cluster-wide window only for what was claimed.
+            slots[messenger] = ratelimit.reserve(engine, messenger, len(taken))
+            claimed += taken
     if not claimed:
         return 0
     people = _people(engine, {row.asn_id for row in claimed})
     with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
-        list(pool.map(lambda row: _deliver_one(engine, worker, row, people), claimed))
+        list(pool.map(lambda row: _deliver_one(engine, worker, row, people, slots), claimed))
     return len(claimed)
 
 
 def mark_lost(engine: Engine) -> int:
-    """Rows still ``sending`` after their lease: the worker died mid-send. Returns how many."""
+    """Rows still ``sending`` after their lease: the worker died mid-send. Returns how many.
+
+    Through an idempotent messenger (the provider deduplicates by the outbox key) such a
+    row is queued again with the same key, up to ``max_attempts``; otherwise it becomes
+    ``unknown`` and is never resent.
+    """
+    now = utcnow()
+    lost = and_(_table.c.status == OutboxStatus.SENDING, _table.c.lease_until < now)
+    idempotent = [slug for slug, m in MESSENGERS.items() if getattr(m, "idempotent", False)]
+    retry = and_(
+        _table.c.messenger.in_(idempotent),
+        _table.c.attempts < get_settings().scheduler.max_attempts,
+    )
     with engine.begin() as conn:
-        result = conn.execute(
+        requeued = conn.execute(
             update(_table)
-            .where(_table.c.status == OutboxStatus.SENDING, _table.c.lease_until < utcnow())
+            .where(lost, retry)
+            .values(
+                status=OutboxStatus.QUEUED,
+                run_at=now,
+                worker=None,
+                lease_until=None,
+                last_error=LOST_RESENT,
+            )
+        ).rowcount
+        unknown = conn.execute(
+            update(_table)
+            .where(lost)
             .values(status=OutboxStatus.UNKNOWN, lease_until=None, last_error=LOST)
-        )
-    if result.rowcount:
-        log.warning("%s outbox messages lost mid-send, marked unknown", result.rowcount)
-    return int(result.rowcount)
+        ).rowcount
+    if requeued:
+        log.warning("%s outbox messages lost mid-send, queued again (same key)", requeued)
+    if unknown:
+        log.warning("%s outbox messages lost mid-send, marked unknown", unknown)
+    return int(requeued + unknown)
 
 
-def _horizon(messenger: str) -> int:
-    return max(1, int(bucket_for(messenger).rate * CLAIM_HORIZON_SECONDS))
+def _horizon(engine: Engine, messenger: str) -> int:
+    """How many messages the shared window lets go out within the horizon (0: none)."""
+    free = CLAIM_HORIZON_SECONDS - ratelimit.backlog(engine, messenger)
+    if free <= 0:
+        return 0  # other workers hold the next CLAIM_HORIZON_SECONDS of slots
+    return max(1, int(ratelimit.rate_for(messenger) * free))
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -101,16 +140,13 @@ def claim(engine: Engine, worker: str, *, messenger: str, limit: int) -> list[Ro
     now = utcnow()
     lease = now + timedelta(seconds=get_settings().scheduler.lease_seconds)
     due = and_(_due(now), _table.c.messenger == messenger)
-    candidates = select(_table.c.id).where(due).order_by(_table.c.run_at, _table.c.id).limit(limit)
     with engine.begin() as conn:
-        if is_postgres(engine):
-            ids = list(conn.scalars(candidates.with_for_update(skip_locked=True)))
-            if not ids:
-                return []
-            target = _table.c.id.in_(ids)
-        else:
-            # SQLite's single writer makes the re-checked conditional UPDATE the arbiter.
-            target = and_(_table.c.id.in_(candidates.scalar_subquery()), due)
+        ids = _candidates(conn, due, limit, lock=is_postgres(engine))
+        if not ids:
+            return []
+        # Re-checking "due" makes the UPDATE the arbiter on SQLite (single writer); on
+        # PostgreSQL the rows are already locked (FOR UPDATE SKIP LOCKED).
+        target = and_(_table.c.id.in_(ids), due)
         rows = conn.execute(
             update(_table)
             .where(target)
@@ -122,7 +158,29 @@ def claim(engine: Engine, worker: str, *, messenger: str, limit: int) -> list[Ro
             )
             .returning(*_table.c)
         ).all()
-    return sorted(rows, key=lambda row: (row.run_at, row.id))
+    return sorted(rows, key=lambda row: (-row.priority, row.run_at, row.id))
+
+
+def _candidates(conn: Connection, due: ColumnElement[bool], limit: int, *, lock: bool) -> list[int]:
+    """Ids to claim: urgent notices (priority > 0) first, then routine ones, oldest first.
+
+    Two index range scans (urgent ones through a partial index) rather than one
+    ORDER BY priority, which would sort the whole due backlog on every claim. The
+    literal 0 lets SQLite match the partial index's predicate.
+    """
+    ids: list[int] = []
+    zero: ColumnElement[int] = literal_column("0")
+    for level in (_table.c.priority > zero, _table.c.priority <= zero):
+        query = (
+            select(_table.c.id)
+            .where(due, level)
+            .order_by(_table.c.run_at, _table.c.id)
+            .limit(limit - len(ids))
+        )
+        ids += conn.scalars(query.with_for_update(skip_locked=True) if lock else query)
+        if len(ids) >= limit:
+            break
+    return ids
 
 
 def _people(engine: Engine, asn_ids: set[int]) -> dict[int, tuple[int, str]]:
@@ -155,20 +213,26 @@ def outgoing(row: Row[Any], login_epoch: int, name: str) -> OutgoingMessage:
 
 
 def _deliver_one(
-    engine: Engine, worker: str, row: Row[Any], people: dict[int, tuple[int, str]]
+    engine: Engine,
+    worker: str,
+    row: Row[Any],
+    people: dict[int, tuple[int, str]],
+    slots: dict[str, ratelimit.Slots],
 ) -> None:
     messenger = MESSENGERS.get(row.messenger)
     if messenger is None:
         _record(engine, row, worker, status=OutboxStatus.FAILED, last_error="unknown messenger")
         return
-    bucket = bucket_for(row.messenger)
-    bucket.acquire()
+    window = slots[row.messenger]
+    window.acquire()
     try:
         epoch, name = people.get(row.asn_id, (0, ""))
         result = messenger.send(outgoing(row, epoch, name))
     except TransientSendError as exc:
         if exc.retry_after:
-            bucket.hold(exc.retry_after)  # the provider's window applies to every message
+            # The provider's window applies to every message, from any worker.
+            window.hold(exc.retry_after)
+            ratelimit.hold(engine, row.messenger, exc.retry_after)
         _retry(engine, row, worker, exc)
     except PermanentSendError as exc:
         _record(engine, row, worker, status=OutboxStatus.FAILED, last_error=exc.reason)
@@ -195,7 +259,9 @@ def _sent(engine: Engine, row: Row[Any], worker: str, result: SendResult) -> Non
 
 def _retry(engine: Engine, row: Row[Any], worker: str, exc: TransientSendError) -> None:
     if row.attempts >= get_settings().scheduler.max_attempts:
-        _record(engine, row, worker, status=OutboxStatus.FAILED, last_error=str(exc))
+        # Out of attempts, but only for now: Humas may retry it (web/messages_console).
+        failed = {"status": OutboxStatus.FAILED, "last_error": str(exc), "retryable": True}
+        _record(engine, row, worker, **failed)
         return
     delay = (
         timedelta(seconds=exc.retry_after)

@@ -18,6 +18,12 @@ JobHandler = Callable[[Engine, dict[str, Any]], None]
 JOBS: dict[str, JobHandler] = {}
 # Modules whose import registers handlers; later issues append theirs (deliver, verify, ...).
 JOB_MODULES: list[str] = ["scheduler.dispatch", "scheduler.outbox", "scheduler.verify"]
+JOB_MODULES.append("gaung.throttle")
+JOB_MODULES.append("scheduler.ownership")
+JOB_MODULES.extend(["scheduler.reminders", "scheduler.digest", "scheduler.telegram_poll"])
+JOB_MODULES.extend(
+    ["scheduler.measure", "scheduler.followers", "scheduler.expiry", "scheduler.reach_snapshots"]
+)
 
 
 def job(kind: str) -> Callable[[JobHandler], JobHandler]:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     null,
     select,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -52,14 +53,38 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
     # The worker died after claiming, maybe after sending: never resent blindly.
     UNKNOWN = "unknown"
+    # An unknown one Humas chose to send again: the copy is a new message (web/messages_console).
+    RESENT = "resent"
+
+
+class OutboxKind(StrEnum):
+    ASSIGNMENT = "assignment"
+    REMINDER = "reminder"
+    DIGEST = "digest"
+    TELEGRAM_LINKED = "telegram_linked"
 
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "run_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "run_at"),
+        # Urgent messages only (scheduler.deliver claims them first without a sort).
+        Index(
+            "ix_outbox_message_urgent",
+            "status",
+            "run_at",
+            sqlite_where=sql_text("priority > 0"),
+            postgresql_where=sql_text("priority > 0"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)  # idempotency key, also sent to the provider
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    # The campaign it is about (None for a digest), so Humas sees failures per campaign.
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    kind: str = Field(default=OutboxKind.ASSIGNMENT, max_length=20)
+    # Higher goes first (urgent hoax clarifications: 1).
+    priority: int = 0
     asn_id: int = Field(foreign_key="asn.id", index=True)
     messenger: str = Field(max_length=20)
     recipient: str | None = Field(default=None, max_length=254)
@@ -75,6 +100,8 @@ class OutboxMessage(SQLModel, table=True):
     worker: str | None = Field(default=None, max_length=100)
     provider_id: str | None = Field(default=None, max_length=200)
     last_error: str | None = Field(default=None, max_length=4000)
+    # Failed only after transient errors used up every attempt: Humas may retry it.
+    retryable: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 
@@ -88,10 +115,18 @@ NAME = "[[gaung:asn-name]]"
 WHATSAPP_TEMPLATE = "gaung_assignment"
 NO_ADDRESS = "no address"
 # Which Asn column holds the address for each messenger.
-ADDRESS_FIELD = {"email": "email", "telegram": "telegram_chat_id", "whatsapp": "phone"}
+ADDRESS_FIELD = {
+    "email": "email",
+    "telegram": "telegram_chat_id",
+    "whatsapp": "phone",
+    "webhook": "phone",  # the agency's own gateway, e.g. an SMS bridge (channels.webhook)
+}
 COLUMNS = (
     "key",
     "assignment_id",
+    "campaign_id",
+    "kind",
+    "priority",
     "asn_id",
     "messenger",
     "recipient",
@@ -125,11 +160,19 @@ def _write_outbox(conn: Connection, post_id: int) -> None:
     status of every ASN in it, without a round trip per row.
     """
     campaign = conn.execute(
-        select(_campaign.c.title, _campaign.c.kind, _campaign.c.deadline)
+        select(
+            _campaign.c.id,
+            _campaign.c.title,
+            _campaign.c.kind,
+            _campaign.c.deadline,
+            _post.c.urgent,
+        )
         .join(_post, _post.c.campaign_id == _campaign.c.id)
         .where(_post.c.id == post_id)
     ).one()
-    renderer = _Renderer(campaign.title, campaign.deadline, campaign.kind)
+    renderer = _Renderer(
+        campaign.title, campaign.deadline, campaign.kind, campaign.urgent, campaign.id
+    )
     grouped = _per_asn(post_id)
     variants = conn.execute(
         select(_asn.c.locale, grouped.c.mask)
@@ -193,6 +236,9 @@ def _insert_variant(
         select(
             key,
             grouped.c.first_id,
+            literal(renderer.campaign_id),
+            literal(str(OutboxKind.ASSIGNMENT)),
+            literal(1 if renderer.urgent else 0),
             _asn.c.id,
             _asn.c.messenger,
             recipient,
@@ -210,6 +256,9 @@ def _insert_variant(
         .join(grouped, grouped.c.asn_id == _asn.c.id)
         .where(_asn.c.locale == locale, grouped.c.mask == mask)
     )
+    if not renderer.urgent:
+        # Digest readers get non-urgent news once a day instead (scheduler.digest).
+        rows = rows.where(_asn.c.digest.is_(False))
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     return insert(_table).from_select(COLUMNS, rows).on_conflict_do_nothing(index_elements=["key"])
 
@@ -220,10 +269,13 @@ class _Renderer:
     Rendering the Jinja templates per ASN would dominate dispatch at 100,000 ASN.
     """
 
-    def __init__(self, title: str, deadline: datetime, kind: str) -> None:
+    def __init__(
+        self, title: str, deadline: datetime, kind: str, urgent: bool, campaign_id: int
+    ) -> None:
         self.title = title
         self.deadline = deadline
-        self.urgent = kind == CampaignKind.HOAX_CLARIFICATION
+        self.urgent = urgent or kind == CampaignKind.HOAX_CLARIFICATION
+        self.campaign_id = campaign_id
 
     def variant(self, locale: str, platforms: tuple[str, ...]) -> tuple[str, str, str, str]:
         """(subject, text, html, WhatsApp params JSON) with NAME and INBOX_LINK placeholders."""
@@ -246,3 +298,7 @@ class _Renderer:
 
 if _write_outbox not in after_assignments:
     after_assignments.append(_write_outbox)
+
+# Reminders are scheduled by a dispatch hook too; importing them here registers it wherever
+# dispatch runs (after the notices above, which the reminders' rows never collide with).
+from scheduler import reminders  # noqa: E402, F401

@@ -5,6 +5,11 @@ itself; the database is the only shared state. PostgreSQL claims with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` so workers never wait on each other;
 SQLite (one process) uses one conditional ``UPDATE ... RETURNING``, which its
 single writer lock makes atomic.
+
+Kinds listed in ``scheduler.concurrency`` run at most that many at once across the
+cluster (a platform's rate limit is per app, not per worker): on PostgreSQL a claim of
+such a kind counts its running items under a transaction-scoped advisory lock on the
+kind; on SQLite the conditional UPDATE itself re-checks the count.
 """
 
 from __future__ import annotations
@@ -16,7 +21,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, Row
@@ -32,6 +51,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = timedelta(seconds=10)
 BACKOFF_CAP = timedelta(hours=1)
 _ERROR_MAX = 4000
+# First key of the advisory locks that serialise claims of a limited kind (PostgreSQL).
+_LOCK_CLASS = 0x6761756E  # "gaun"
 _table = WorkItem.__table__  # type: ignore[attr-defined]
 
 
@@ -99,26 +120,23 @@ def _due(now: datetime, kinds: Sequence[str] | None) -> ColumnElement[bool]:
 def claim(
     engine: Engine, *, worker: str, kinds: Sequence[str] | None = None, limit: int = 1
 ) -> list[WorkItem]:
-    """Atomically take up to ``limit`` due items for ``worker`` (status running, leased)."""
+    """Atomically take up to ``limit`` due items for ``worker`` (status running, leased).
+
+    Kinds with a cluster-wide limit (``scheduler.concurrency``) are only claimed while fewer
+    of them run under a live lease than the limit allows.
+    """
     if kinds is not None and not kinds:
         return []
     now = utcnow()
     lease = now + timedelta(seconds=get_settings().scheduler.lease_seconds)
-    candidates = (
-        select(_table.c.id)
-        .where(_due(now, kinds))
-        .order_by(_table.c.run_at, _table.c.id)
-        .limit(limit)
-    )
+    caps = _caps(kinds)
     with engine.begin() as conn:
         if is_postgres(engine):
-            ids = list(conn.scalars(candidates.with_for_update(skip_locked=True)))
-            if not ids:
+            target = _pg_targets(conn, now, kinds, caps, limit)
+            if target is None:
                 return []
-            target = _table.c.id.in_(ids)
         else:
-            # Re-checking the condition in the UPDATE makes the statement the arbiter.
-            target = and_(_table.c.id.in_(candidates.scalar_subquery()), _due(now, kinds))
+            target = _sqlite_targets(now, kinds, caps, limit)
         rows = conn.execute(
             update(_table)
             .where(target)
@@ -131,6 +149,114 @@ def claim(
             .returning(*_table.c)
         ).all()
     return sorted((_item(row) for row in rows), key=lambda i: (i.run_at, i.id or 0))
+
+
+def _caps(kinds: Sequence[str] | None) -> dict[str, int]:
+    """The limited kinds among ``kinds`` (all configured ones when None) and their limits."""
+    configured = get_settings().scheduler.concurrency
+    wanted = configured if kinds is None else {k: configured[k] for k in kinds if k in configured}
+    return {kind: max(cap, 0) for kind, cap in sorted(wanted.items())}
+
+
+def _running(now: datetime) -> ColumnElement[bool]:
+    return and_(_table.c.status == WorkStatus.RUNNING, _table.c.lease_until >= now)
+
+
+def _ordered(condition: ColumnElement[bool], limit: int) -> Select[tuple[int]]:
+    return select(_table.c.id).where(condition).order_by(_table.c.run_at, _table.c.id).limit(limit)
+
+
+def _pg_targets(
+    conn: Connection,
+    now: datetime,
+    kinds: Sequence[str] | None,
+    caps: dict[str, int],
+    limit: int,
+) -> ColumnElement[bool] | None:
+    """Row-lock the items to claim (SKIP LOCKED) and return them as a WHERE clause.
+
+    A limited kind is claimed only under a transaction-scoped advisory lock on that kind,
+    taken before counting its running items: concurrent claimers of the same limited kind
+    queue on the lock, and each one counts what the previous one committed. Locks are
+    taken only for limited kinds that have due work, in a fixed order (no deadlock).
+    """
+    room: dict[str, int] = {}
+    if caps:
+        due_limited = conn.scalars(
+            select(_table.c.kind).where(_due(now, list(caps))).distinct()
+        ).all()
+        for kind in sorted(due_limited):
+            lock_class = cast(literal(_LOCK_CLASS), Integer)
+            conn.execute(select(func.pg_advisory_xact_lock(lock_class, func.hashtext(kind))))
+        running: dict[str, int] = dict(
+            conn.execute(
+                select(_table.c.kind, func.count())
+                .where(_running(now), _table.c.kind.in_(due_limited))
+                .group_by(_table.c.kind)
+            ).all()
+        )
+        room = {kind: caps[kind] - running.get(kind, 0) for kind in due_limited}
+    # Limited kinds not locked above (no due work a moment ago) are left for the next claim.
+    blocked = [kind for kind in caps if room.get(kind, 0) <= 0]
+    condition = _due(now, kinds)
+    if blocked:
+        condition = and_(condition, _table.c.kind.not_in(blocked))
+    candidates = select(_table.c.id, _table.c.kind).where(condition)
+    candidates = candidates.order_by(_table.c.run_at, _table.c.id).limit(limit)
+    ids = []
+    for item_id, kind in conn.execute(candidates.with_for_update(skip_locked=True)):
+        if kind in room:
+            if room[kind] <= 0:
+                continue  # this kind's room is used up by earlier candidates
+            room[kind] -= 1
+        ids.append(item_id)
+    return _table.c.id.in_(ids) if ids else None
+
+
+def _sqlite_targets(
+    now: datetime, kinds: Sequence[str] | None, caps: dict[str, int], limit: int
+) -> ColumnElement[bool]:
+    """One conditional UPDATE, made atomic by SQLite's single writer.
+
+    Unlimited kinds are picked as before. Each limited kind offers at most one candidate
+    per claim, and the UPDATE re-checks that fewer of that kind are running than its limit;
+    with one new item per kind, the count read inside the statement cannot be overtaken.
+    """
+    unlimited = _due(now, kinds)
+    if caps:
+        unlimited = and_(unlimited, _table.c.kind.not_in(list(caps)))
+    picks = [_ordered(unlimited, limit)]
+    picks += [
+        _ordered(and_(_due(now, [kind]), _running_count(now, literal(kind)) < cap), 1)
+        for kind, cap in caps.items()
+    ]
+    # SQLite allows no ORDER BY/LIMIT inside a compound SELECT, hence one subquery each.
+    pool = union_all(*(select(p.c.id) for p in (pick.subquery() for pick in picks))).subquery()
+    chosen = (
+        select(_table.c.id)
+        .where(_table.c.id.in_(select(pool.c.id)))
+        .order_by(_table.c.run_at, _table.c.id)
+        .limit(limit)
+    )
+    condition = and_(_table.c.id.in_(chosen.scalar_subquery()), _due(now, kinds))
+    if not caps:
+        return condition
+    cap = case(caps, value=_table.c.kind)
+    under_cap = or_(_table.c.kind.not_in(list(caps)), _running_count(now, _table.c.kind) < cap)
+    return and_(condition, under_cap)
+
+
+def _running_count(now: datetime, kind: ColumnElement[str]) -> ScalarSelect[int]:
+    """How many items of ``kind`` run under a live lease (a correlated subquery)."""
+    other = _table.alias("other")
+    return (
+        select(func.count())
+        .select_from(other)
+        .where(
+            other.c.kind == kind, other.c.status == WorkStatus.RUNNING, other.c.lease_until >= now
+        )
+        .scalar_subquery()
+    )
 
 
 def _item(row: Row[Any]) -> WorkItem:

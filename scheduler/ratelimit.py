@@ -1,8 +1,16 @@
-"""Per-messenger token buckets: how fast the outbox may send through each messenger.
+"""Cluster-wide send rates per messenger, shared through the database.
 
-The buckets live in this process only. With several ``gaung worker`` processes each
-one sends at the full configured rate, so operators running N workers divide the
-limits by N for now; a cluster-wide limit shared through the database is issue 5.
+Telegram allows about 30 messages per second per bot, whichever worker sends them, so
+the limit lives in one ``rate_window`` row per messenger: ``next_free`` is the moment
+(on the database's clock) from which the next send slot is free. A worker that claimed
+``n`` messages reserves ``n`` consecutive slots with one upsert ... RETURNING, then
+paces its sends locally within them (:class:`Slots`). Slots never overlap between
+workers, so N workers together send at most the configured rate (the "virtual
+scheduling" form of GCRA, with no burst).
+
+Times are seconds on the database's clock (``clock_timestamp()`` on PostgreSQL) and
+each worker converts them to waits at once, so machines with skewed clocks still
+share one schedule.
 """
 
 from __future__ import annotations
@@ -11,81 +19,130 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy import ColumnElement, Float, cast, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+from gaung.db import is_postgres
 from gaung.settings import get_settings
 
 Clock = Callable[[], float]
+# Without a configured limit a messenger still gets a conservative one.
+DEFAULT_RATE = 1.0
 
 
-class TokenBucket:
-    """``rate`` tokens per second, holding at most ``capacity`` (the allowed burst).
+class RateWindow(SQLModel, table=True):
+    __tablename__ = "rate_window"
+    name: str = Field(primary_key=True, max_length=40)  # the messenger's slug
+    # Database-clock epoch seconds from which the next send slot is free.
+    next_free: float = 0.0
 
-    ``reserve()`` always takes a token, letting the balance go negative, and says how
-    long the caller must wait before using it: concurrent senders are thereby spaced
-    out exactly, with no polling. The clock is injectable so tests need no sleeps.
+
+_table = RateWindow.__table__  # type: ignore[attr-defined]
+
+
+def rate_for(messenger: str) -> float:
+    """Messages per second for ``messenger`` across the cluster (settings.rate_limits)."""
+    rate = get_settings().rate_limits.get(messenger, DEFAULT_RATE)
+    if rate <= 0:
+        raise ValueError(f"rate_limits.{messenger} must be positive")
+    return rate
+
+
+class Slots:
+    """``count`` send slots ``interval`` apart, the first ``first_wait`` seconds from now.
+
+    ``acquire()`` hands them out in order to any number of sending threads and sleeps
+    until the slot taken is due (taking more than ``count`` goes on at the same spacing).
+    The clock is injectable so tests need no sleeps.
     """
 
-    def __init__(self, rate: float, capacity: float = 1.0, clock: Clock = time.monotonic) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.capacity = max(capacity, 1.0)
+    def __init__(
+        self,
+        first_wait: float,
+        interval: float,
+        count: int,
+        clock: Clock = time.monotonic,
+        start: float = 0.0,
+    ) -> None:
+        self.interval = interval
+        self.count = count
+        # Where the slots sit in the shared window (database-clock epoch seconds).
+        self.start = start
+        self.end = start + count * interval
         self._clock = clock
-        self._tokens = self.capacity
-        self._updated = clock()
+        self._next = clock() + max(first_wait, 0.0)
         self._lock = threading.Lock()
 
-    def _refill(self, now: float) -> None:
-        elapsed = max(now - self._updated, 0.0)
-        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
-        self._updated = now
-
-    def available(self) -> float:
-        """Tokens in the bucket now (negative while reservations are outstanding)."""
-        with self._lock:
-            self._refill(self._clock())
-            return self._tokens
-
     def reserve(self) -> float:
-        """Take one token; seconds to wait before it may be used (0 when one was there)."""
+        """Take the next slot; seconds to wait before using it (0 when it is due)."""
         with self._lock:
-            self._refill(self._clock())
-            self._tokens -= 1.0
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            now = self._clock()
+            # A late sender does not catch up in a burst: the spacing is what providers count.
+            at = max(self._next, now)
+            self._next = at + self.interval
+            return at - now
 
     def hold(self, seconds: float) -> None:
-        """Give no token for ``seconds`` (the provider told us to slow down)."""
+        """Give no slot for ``seconds`` (the provider told us to slow down)."""
         with self._lock:
-            self._refill(self._clock())
-            self._tokens = min(self._tokens, 0.0) - seconds * self.rate
+            self._next = max(self._next, self._clock() + seconds)
 
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Block until a token is ours."""
         wait = self.reserve()
         if wait > 0:
             sleep(wait)
 
 
-_buckets: dict[str, TokenBucket] = {}
-_buckets_lock = threading.Lock()
-# Without a configured limit a messenger still gets a conservative one.
-DEFAULT_RATE = 1.0
+def _db_now(engine: Engine) -> ColumnElement[float]:
+    if is_postgres(engine):
+        return cast(func.extract("epoch", func.clock_timestamp()), Float)
+    return literal(time.time(), Float)  # SQLite: one machine, one clock
 
 
-def bucket_for(messenger: str) -> TokenBucket:
-    """This process's bucket for ``messenger``, at settings.rate_limits[messenger] per second.
+def reserve(engine: Engine, messenger: str, count: int, clock: Clock = time.monotonic) -> Slots:
+    """Reserve ``count`` consecutive slots of ``messenger``'s shared window (one statement)."""
+    interval = 1.0 / rate_for(messenger)
+    span = count * interval
+    now = _db_now(engine)
+    postgres = is_postgres(engine)
+    later = func.greatest if postgres else func.max
+    insert = pg_insert if postgres else sqlite_insert
+    statement = (
+        insert(_table)
+        .values(name=messenger, next_free=now + span)
+        .on_conflict_do_update(
+            index_elements=["name"], set_={"next_free": later(_table.c.next_free, now) + span}
+        )
+        .returning(_table.c.next_free, now)
+    )
+    with engine.begin() as conn:
+        next_free, at = conn.execute(statement).one()
+    start = next_free - span
+    return Slots(start - at, interval, count, clock, start=start)
 
-    Capacity 1: messages are spread evenly instead of bursting, which is what
-    providers that count per second (Telegram, WhatsApp) tolerate best.
-    """
-    rate = get_settings().rate_limits.get(messenger, DEFAULT_RATE)
-    with _buckets_lock:
-        bucket = _buckets.get(messenger)
-        if bucket is None or bucket.rate != rate:
-            bucket = _buckets[messenger] = TokenBucket(rate)
-        return bucket
+
+def hold(engine: Engine, messenger: str, seconds: float) -> None:
+    """Nobody sends through ``messenger`` for ``seconds`` (a 429's retry-after)."""
+    now = _db_now(engine)
+    later = func.greatest if is_postgres(engine) else func.max
+    with engine.begin() as conn:
+        conn.execute(
+            update(_table)
+            .where(_table.c.name == messenger)
+            .values(next_free=later(_table.c.next_free, now + seconds))
+        )
+
+
+def backlog(engine: Engine, messenger: str) -> float:
+    """Seconds until ``messenger``'s window is free again (slots other workers hold)."""
+    now = _db_now(engine)
+    with engine.connect() as conn:
+        ahead = conn.scalar(select(_table.c.next_free - now).where(_table.c.name == messenger))
+    return max(ahead or 0.0, 0.0)
 
 
 def reset() -> None:
-    """Forget every bucket (tests, benchmarks that change the limits)."""
-    with _buckets_lock:
-        _buckets.clear()
+    """Nothing to forget: the window lives in the database (kept for older callers)."""

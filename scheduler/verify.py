@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from assignments.evidence import Check, Evidence, Outcome, Reason, VerifyCursor, record
+from assignments.metrics import channel_calls
 from assignments.models import Assignment, AssignmentStatus
 from assignments.reporting import parse_repost_url
 from channels.platforms import (
@@ -40,7 +41,7 @@ from gaung.db import utcnow
 from gaung.errors import GaungError
 from gaung.settings import get_settings
 from roster.models import SocialAccount
-from scheduler import dispatch, queue
+from scheduler import dispatch, measure, queue
 from scheduler.jobs import job
 from scheduler.models import WorkItem
 
@@ -126,7 +127,7 @@ def verify_post(
 
 
 def _calls(channel: SocialPlatform) -> int:
-    return int(getattr(channel, "calls", 0))
+    return channel_calls(channel)  # X counts itself; Facebook/Instagram count in their client
 
 
 def _search_round(session: Session, channel: SocialPlatform, post: Post) -> SearchRound:
@@ -141,6 +142,7 @@ def _search_round(session: Session, channel: SocialPlatform, post: Post) -> Sear
         return SearchRound(_calls(channel), 0, 0)
     enrolled = _enrolled_x_assignments(session, post.id)
     matches = verified = 0
+    seen: list[Assignment] = []
     for match in found:
         entry = enrolled.pop(match.post.author_id or "", None)  # one repost per author counts
         if entry is None:
@@ -160,6 +162,8 @@ def _search_round(session: Session, channel: SocialPlatform, post: Post) -> Sear
             detail=match.kind,
         )
         verified += assignment.status == AssignmentStatus.VERIFIED
+        seen.append(assignment)
+    measure.schedule_reposts(session, seen)  # metrics at 1 h, 24 h and 72 h
     cursor.since_id = newest or cursor.since_id
     cursor.api_calls += calls
     cursor.rounds += 1
@@ -193,7 +197,11 @@ def _enrolled_x_assignments(session: Session, post_id: int) -> dict[str, tuple[A
         .where(Assignment.post_id == post_id, Assignment.platform == SEARCH_PLATFORM)
     )
     rows = session.exec(query)
-    return {user_id: (assignment, followers) for assignment, user_id, followers in rows}
+    return {
+        user_id: (assignment, followers)
+        for assignment, user_id, followers in rows
+        if user_id is not None  # not verified yet: nothing to match against
+    }
 
 
 def _fill_report(assignment: Assignment, seen: PostRef, followers: int) -> None:
@@ -228,6 +236,8 @@ def verify_link(
         calls_before = _calls(channel)
         evidence = _check_link(session, channel, assignment)
         _count_link_calls(session, assignment, _calls(channel) - calls_before)
+        if assignment.status == AssignmentStatus.VERIFIED:
+            measure.schedule_reposts(session, [assignment])  # a no-op when already queued
         return evidence
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, select
@@ -26,6 +26,11 @@ from web.deps import render, require_role
 router = APIRouter(prefix="/api", tags=["api"])
 staff = require_role(Role.EDITOR, Role.APPROVER, Role.SUPERVISOR)
 MAX_PAGE = 500
+# Ids are INTEGER columns (32 bits on PostgreSQL): a larger number is bad input (422), not a
+# database overflow (500). Offsets are bounded the same way.
+MAX_ID = 2**31 - 1
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="A campaign id.")]
+PostId = Annotated[int, Path(ge=1, le=MAX_ID, description="A post id.")]
 
 
 class ErrorOut(BaseModel):
@@ -195,14 +200,14 @@ def list_campaigns(
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=ERRORS)
 def get_campaign(
-    campaign_id: int, user: User = Depends(staff), session: Session = Depends(get_session)
+    campaign_id: CampaignId, user: User = Depends(staff), session: Session = Depends(get_session)
 ) -> CampaignOut:
     return campaign_out(session, workflow.get_campaign(session, user, campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/posts", response_model=list[PostOut], responses=ERRORS)
 def campaign_posts(
-    campaign_id: int, user: User = Depends(staff), session: Session = Depends(get_session)
+    campaign_id: CampaignId, user: User = Depends(staff), session: Session = Depends(get_session)
 ) -> list[PostOut]:
     campaign = workflow.get_campaign(session, user, campaign_id)
     posts = workflow.list_posts(session, user, campaign_id=campaign.id)
@@ -211,14 +216,14 @@ def campaign_posts(
 
 @router.get("/posts/{post_id}", response_model=PostOut, responses=ERRORS)
 def get_post(
-    post_id: int, user: User = Depends(staff), session: Session = Depends(get_session)
+    post_id: PostId, user: User = Depends(staff), session: Session = Depends(get_session)
 ) -> PostOut:
     return post_out(workflow.get_post(session, user, post_id))
 
 
 @router.post("/posts/{post_id}/preview", response_model=list[RenditionOut], responses=ERRORS)
 def preview_post(
-    post_id: int, user: User = Depends(staff), session: Session = Depends(get_session)
+    post_id: PostId, user: User = Depends(staff), session: Session = Depends(get_session)
 ) -> list[RenditionOut]:
     """The post as each of its platforms would show it, with length, limit and any error.
 
@@ -236,9 +241,9 @@ def preview_post(
 
 @router.get("/campaigns/{campaign_id}/assignments", response_model=AssignmentPage, responses=ERRORS)
 def campaign_assignments(
-    campaign_id: int,
+    campaign_id: CampaignId,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     user: User = Depends(staff),
     session: Session = Depends(get_session),
 ) -> AssignmentPage:
@@ -255,7 +260,7 @@ def campaign_assignments(
 
 @router.get("/campaigns/{campaign_id}/reach", response_model=ReachOut, responses=ERRORS)
 def reach(
-    campaign_id: int, user: User = Depends(staff), session: Session = Depends(get_session)
+    campaign_id: CampaignId, user: User = Depends(staff), session: Session = Depends(get_session)
 ) -> ReachOut:
     """Completion, potential reach (followers of reposting accounts) and clicks."""
     campaign = workflow.get_campaign(session, user, campaign_id)

@@ -23,10 +23,30 @@ from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.settings import PROJECT_ROOT, get_settings
 from roster.models import Role, User
-from web import api, auth, console, dashboard, inbox, tracking
+from web import (
+    api,
+    auth,
+    channels_console,
+    channels_status,
+    console,
+    dashboard,
+    enrol,
+    evidence,
+    feedback,
+    inbox,
+    inbox_settings,
+    messages_console,
+    privacy,
+    registry,
+    roster_console,
+    telegram_webhook,
+    tracking,
+)
 from web.auth import safe_next
 from web.deps import LoginRequired, optional_user, render, verify_csrf
 from web.headers import SecurityHeadersMiddleware
+from web.metrics import MetricsMiddleware
+from web.metrics import router as metrics_router
 
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
 LANG_COOKIE = "lang"
@@ -166,6 +186,8 @@ def switch_language_link(request: Request, code: str, next: str | None = None) -
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    https = settings.base_url.startswith("https://")
+    secure_cookies = https if settings.auth.secure_cookies is None else settings.auth.secure_cookies
     app = FastAPI(
         title="Gaung",
         description="Amplification scheduler for government public relations (Humas).",
@@ -173,6 +195,11 @@ def create_app() -> FastAPI:
         # /api/docs is served by web.api from the schema: Swagger UI would load a CDN.
         docs_url=None,
         redoc_url=None,
+        # Starts the click writer; on shutdown (SIGTERM included) writes what is pending.
+        lifespan=tracking.lifespan,
+        # Prometheus /metrics instead: the per-request OpenTelemetry probe costs more than
+        # a cached tracking redirect.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Added first = innermost: the locale middleware reads the session set up around it.
     app.add_middleware(LocaleMiddleware)
@@ -182,9 +209,13 @@ def create_app() -> FastAPI:
         session_cookie="gaung_session",
         max_age=settings.auth.session_max_age_seconds,
         same_site="lax",
-        https_only=settings.base_url.startswith("https://"),
+        https_only=secure_cookies,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=https)
+    app.add_middleware(MetricsMiddleware)  # times everything below it
+    # Outermost: tracking links are answered before anything else (it does its own
+    # metrics and security headers).
+    app.add_middleware(tracking.TrackingFastPath, hsts=https)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(GaungError, on_gaung_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
@@ -197,8 +228,17 @@ def create_app() -> FastAPI:
         "/lang/{code}", switch_language_link, methods=["GET"], include_in_schema=False
     )
     # auth before inbox: /inbox/login must not be taken for an assignment id.
-    for module in (auth, console, api, inbox, tracking, dashboard):
+    # Enrolment first: inbox's /inbox/{assignment_id} must not claim /inbox/accounts.
+    for extra in (enrol, privacy, registry, roster_console):
+        app.include_router(extra.router)
+    # Delivery: /inbox/settings before inbox's /inbox/{assignment_id}.
+    for delivery in (inbox_settings, feedback, messages_console, telegram_webhook):
+        app.include_router(delivery.router)
+    for module in (auth, console, api, inbox, tracking, dashboard, channels_console):
         app.include_router(module.router)
+    for measure in (evidence, channels_status):  # campaign evidence, channel status panel
+        app.include_router(measure.router)
+    app.include_router(metrics_router)  # /metrics (Prometheus)
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

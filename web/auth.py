@@ -1,4 +1,9 @@
-"""Sign-in: staff with email and password, ASN with the magic link from their messages."""
+"""Sign-in: staff with email and password, ASN with the magic link from their messages.
+
+Staff sign-in is throttled per e-mail and per client address (gaung.throttle): once a
+key has too many failures, attempts are refused with 429 until its window ends, with
+the same answer whether or not the account exists.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,18 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from gaung import i18n
-from gaung.db import get_session
-from gaung.security import hash_password, read_magic_token, verify_password
+from content import audit
+from gaung import i18n, throttle
+from gaung.db import get_session, utcnow
+from gaung.security import end_sessions, hash_password, read_magic_token, verify_password
+from gaung.settings import get_settings
 from roster.models import Asn, AsnStatus, User
-from web.deps import render, verify_csrf
+from web.deps import begin_session, client_address, end_session, render, verify_csrf
 
 router = APIRouter(include_in_schema=False)
+# Who a magic link signs in: pending and rejected enrolments reach their enrolment page
+# (web.enrol) to prove their accounts, see Humas' reason, or erase their data.
+SIGN_IN_STATUSES = (AsnStatus.ACTIVE, AsnStatus.PENDING, AsnStatus.REJECTED)
 
 # Compared against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = hash_password("gaung-no-such-user")
@@ -28,22 +38,51 @@ def safe_next(target: object, default: str = "/") -> str:
     return target
 
 
-def restart_session(request: Request) -> None:
-    """New identity, new session: drop everything (including the CSRF token) but the language."""
-    locale = request.session.get("locale")
-    request.session.clear()
-    if locale:
-        request.session["locale"] = locale
+def _by_email(session: Session, email: str) -> User | None:
+    statement = select(User).where(func.lower(User.email) == email.strip().lower())
+    return session.exec(statement).first()
 
 
 def find_staff(session: Session, email: str, password: str) -> User | None:
     """The active user with these credentials, else None (never says which part was wrong)."""
-    statement = select(User).where(func.lower(User.email) == email.strip().lower())
-    user = session.exec(statement).first()
+    user = _by_email(session, email)
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not ok or not user.active:
         return None
     return user
+
+
+def _login_form(request: Request, target: str, email: str, error: str, status: int) -> Response:
+    context = {"mode": "staff", "next": target, "email": email, "error": error}
+    return render(request, "login.html", context, status_code=status)
+
+
+def _too_many(request: Request, target: str, email: str, lock: throttle.Lockout) -> Response:
+    """429 with the time to come back; says nothing about whether the account exists."""
+    message = i18n.gettext(
+        "Too many failed sign-in attempts. For your security, please try again after %(time)s."
+    ) % {"time": i18n.format_datetime(lock.until, "HH:mm")}
+    response = _login_form(request, target, email, message, 429)
+    response.headers["Retry-After"] = str(lock.retry_after(utcnow()))
+    return response
+
+
+def _audit_lockouts(session: Session, kinds: list[str], email: str, address: str) -> None:
+    """One audit row per key this failure locked (an attack is visible, not silent)."""
+    minutes = get_settings().auth.failure_window_seconds // 60
+    for kind in kinds:
+        account = kind == throttle.ACCOUNT
+        user = _by_email(session, email) if account else None
+        subject = f"e-mail {email.strip().lower()[:254]!r}" if account else f"address {address}"
+        audit.record(
+            session,
+            actor=None,
+            action=f"login.locked.{kind}",
+            entity="user" if user else "login",
+            entity_id=user.id if user else None,
+            agency_id=user.agency_id if user else None,
+            detail=f"sign-in refused for {minutes} min after repeated failures: {subject}",
+        )
 
 
 @router.get("/login")
@@ -60,23 +99,41 @@ async def login(
     form = await request.form()
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     target = safe_next(form.get("next"))
+    address, now = client_address(request), utcnow()
+    # Checked before the password, so a locked key gets no further guesses.
+    lock = throttle.lockout(session, email, address, now)
+    if lock is not None:
+        return _too_many(request, target, email, lock)
     user = find_staff(session, email, password)
     if user is None:
-        context = {
-            "mode": "staff",
-            "next": target,
-            "email": email,
-            "error": i18n.gettext("Incorrect email or password."),
-        }
-        return render(request, "login.html", context, status_code=400)
-    restart_session(request)
-    request.session["uid"] = user.id
+        locked_now = throttle.record_failure(session, email, address, now)
+        _audit_lockouts(session, locked_now, email, address)
+        session.commit()
+        lock = throttle.lockout(session, email, address, now) if locked_now else None
+        if lock is not None:
+            return _too_many(request, target, email, lock)
+        error = i18n.gettext("Incorrect email or password.")
+        return _login_form(request, target, email, error, 400)
+    throttle.reset_account(session, email)
+    session.commit()
+    begin_session(request, {"uid": user.id or 0, "uepoch": user.session_epoch})
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, _: None = Depends(verify_csrf)) -> Response:
-    restart_session(request)
+def logout(
+    request: Request,
+    session: Session = Depends(get_session),
+    _: None = Depends(verify_csrf),
+) -> Response:
+    """Sign out on every device: the session lives in a signed cookie, so a copy of it
+    taken earlier would stay valid; bumping the user's epoch makes every copy worthless."""
+    uid = request.session.get("uid")
+    user = session.get(User, uid) if isinstance(uid, int) else None
+    if user is not None and user.session_epoch == request.session.get("uepoch"):
+        end_sessions(user)
+        session.commit()
+    end_session(request)
     return RedirectResponse("/login", status_code=303)
 
 
@@ -93,7 +150,7 @@ def asn_login(request: Request, token: str, session: Session = Depends(get_sessi
         found is None
         or asn is None
         or asn.login_epoch != found[1]
-        or asn.status != AsnStatus.ACTIVE
+        or asn.status not in SIGN_IN_STATUSES
     ):
         context = {
             "mode": "asn",
@@ -103,7 +160,7 @@ def asn_login(request: Request, token: str, session: Session = Depends(get_sessi
             ),
         }
         return render(request, "login.html", context, status_code=400)
-    restart_session(request)
-    request.session["asn"] = asn.id
-    request.session["asn_epoch"] = asn.login_epoch
-    return RedirectResponse("/inbox", status_code=303)
+    begin_session(request, {"asn": asn.id or 0, "asn_epoch": asn.login_epoch})
+    # Someone still enrolling (or turned down) has no assignments: show their enrolment.
+    target = "/inbox" if asn.status == AsnStatus.ACTIVE else "/inbox/accounts"
+    return RedirectResponse(target, status_code=303)

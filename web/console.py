@@ -25,6 +25,7 @@ from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORMS, get_settings
 from roster.models import Agency, Role, Unit, User
+from web import messages_console
 from web.deps import render, require_role, verify_csrf
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -36,7 +37,9 @@ approver = require_role(Role.APPROVER)
 # Largest upload read into memory; content.media enforces the real limit with a message.
 MAX_UPLOAD_BYTES = 9 * 1024 * 1024
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
-CAMPAIGN_FIELDS = frozenset({"title", "kind", "starts_at", "deadline", "unit_ids"})
+CAMPAIGN_FIELDS = frozenset(
+    {"title", "kind", "starts_at", "deadline", "unit_ids", "reminder_hours"}
+)
 POST_FIELDS = frozenset(
     {"master_text", "link", "hashtags", "platforms", "image", "scheduled_at"}
     | {f"official_url_{p}" for p in PLATFORMS}
@@ -162,6 +165,7 @@ def campaign_form(
         "units": agency_units(session, user),
         "error": error.render(_) if error else None,
         "error_field": shown_field(error, CAMPAIGN_FIELDS),
+        "default_reminder_hours": get_settings().reminders.default_hours,
     }
     return page(request, "campaign_form.html", context, status_code=400 if error else 200)
 
@@ -176,6 +180,7 @@ def new_campaign(
         "starts_at": "",
         "deadline": "",
         "unit_ids": [],
+        "reminder_hours": "",
     }
     return campaign_form(request, session, user, values)
 
@@ -187,6 +192,7 @@ def campaign_values(form: FormData) -> dict[str, Any]:
         "starts_at": str(form.get("starts_at") or ""),
         "deadline": str(form.get("deadline") or ""),
         "unit_ids": [int(str(v)) for v in form.getlist("unit_ids") if str(v).isdigit()],
+        "reminder_hours": str(form.get("reminder_hours") or ""),
     }
 
 
@@ -209,6 +215,7 @@ async def create_campaign(
             starts_at=starts_at,
             deadline=deadline,
             unit_ids=values["unit_ids"],
+            reminder_hours=values["reminder_hours"],
         )
     except (NotFoundError, ForbiddenError):
         raise
@@ -233,6 +240,7 @@ def campaign_detail(
     unit_ids = campaign_unit_ids(session, campaign)
     units = [u for u in agency_units(session, user) if u.id in unit_ids]
     context = {"campaign": campaign, "posts": posts, "units": units}
+    context.update(messages_console.campaign_delivery(session, campaign))
     return page(request, "campaign.html", context)
 
 

@@ -1,31 +1,42 @@
 """Supervisor dashboard: reach per campaign, per platform and per unit, who reposted, CSV.
 
 Staff read only their own agency's campaigns; another agency's campaign answers
-404, like a missing one. The figures come from assignments.reach; this module
-only lays them out, including a server-rendered SVG chart (no external scripts).
+404, like a missing one. The figures come from assignments.reach (live, or a big
+campaign's snapshot, which the page dates); this module only lays them out,
+including server-rendered SVG charts (no external scripts, nothing inline).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session, col, func, select
 
+from assignments import reach as reach_module
+from assignments.metrics import SPANS
 from assignments.reach import (
     CampaignReach,
+    ReachFigures,
     TimelinePoint,
-    campaign_reach,
+    WindowPoint,
     campaign_totals,
-    reach_csv,
+    dashboard_reach,
+    iter_reposters,
+    reach_csv_lines,
+    summary_csv,
 )
 from assignments.reporting import PLATFORM_NAMES
 from content.models import Campaign
-from gaung.db import get_session
+from gaung.db import get_engine, get_session
 from gaung.errors import NotFoundError
+from gaung.i18n import format_number
+from gaung.i18n import gettext as _
 from roster.models import Role, User
+from scheduler import reach_snapshots
 from web.deps import render, require_role
 from web.inbox import status_label
 
@@ -33,8 +44,16 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 reader = require_role(Role.SUPERVISOR, Role.APPROVER, Role.EDITOR)  # admin is always allowed
 
 PAGE_SIZE = 20
-# SVG geometry, in viewBox units; the chart scales to the page width.
+# SVG geometry, in viewBox units; the charts scale to the page width.
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 10
+BAR_ROW, BAR_LABEL = 26, 110  # verification chart: row height, room for the platform name
+COLOURS = {
+    "verified": "#17703a",
+    "unverified": "#1f5fa8",
+    "rejected": "#b3261e",
+    "open": "#c5cad1",
+    "impressions": "#1f5fa8",
+}
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,99 @@ def timeline_chart(timeline: list[TimelinePoint]) -> Chart | None:
     )
 
 
+@dataclass(frozen=True)
+class Rect:
+    """One SVG bar (viewBox units) with what it stands for."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    height: int
+    bars: list[Rect]
+    labels: list[tuple[float, float, str]]  # (x, y, text) drawn as <text>
+
+
+def _segments(figures: ReachFigures) -> list[tuple[str, int, str]]:
+    """(colour key, count, legend) of one platform's assignments, summing to all of them."""
+    unverified = figures.reported - figures.verified
+    rest = figures.assignments - figures.reported - figures.rejected
+    return [
+        ("verified", figures.verified, _("Verified")),
+        ("unverified", unverified, _("Reported, not verified")),
+        ("rejected", figures.rejected, _("Rejected by verification")),
+        ("open", rest, _("Pending, declined or expired")),
+    ]
+
+
+def verification_chart(by_platform: dict[str, ReachFigures]) -> BarChart | None:
+    """One stacked bar per platform: how its assignments ended up (shares of all)."""
+    rows = [(p, f) for p, f in by_platform.items() if f.assignments]
+    if not rows:
+        return None
+    inner = CHART_WIDTH - BAR_LABEL - CHART_PAD
+    bars: list[Rect] = []
+    labels: list[tuple[float, float, str]] = []
+    for index, (platform, figures) in enumerate(rows):
+        y = CHART_PAD + index * BAR_ROW
+        labels.append((CHART_PAD, y + 16, PLATFORM_NAMES.get(platform, platform)))
+        x = float(BAR_LABEL)
+        for key, count, legend in _segments(figures):
+            if count <= 0:
+                continue
+            width = round(count / figures.assignments * inner, 1)
+            title = f"{legend}: {format_number(count)}"
+            bars.append(Rect(round(x, 1), y, width, BAR_ROW - 6, COLOURS[key], title))
+            x += width
+    return BarChart(height=2 * CHART_PAD + len(rows) * BAR_ROW, bars=bars, labels=labels)
+
+
+def impressions_chart(windows: list[WindowPoint]) -> BarChart | None:
+    """Impressions of the measured reposts 1 h, 24 h and 72 h after posting (all platforms)."""
+    totals: dict[str, int] = {}
+    for point in windows:
+        if point.impressions is not None:
+            totals[point.window] = totals.get(point.window, 0) + point.impressions
+    if not totals:
+        return None
+    peak = max(max(totals.values()), 1)
+    slot = (CHART_WIDTH - 2 * CHART_PAD) / len(SPANS)
+    inner = CHART_HEIGHT - 2 * CHART_PAD - 16  # room for the window label below
+    bars: list[Rect] = []
+    labels: list[tuple[float, float, str]] = []
+    for index, window in enumerate(SPANS):
+        x = CHART_PAD + index * slot + slot * 0.2
+        labels.append((round(x, 1), CHART_HEIGHT - CHART_PAD, window))
+        value = totals.get(window)
+        if value is None:
+            continue
+        height = round(value / peak * inner, 1)
+        y = round(CHART_HEIGHT - CHART_PAD - 16 - height, 1)
+        title = f"{window}: {format_number(value)}"
+        bars.append(
+            Rect(round(x, 1), y, round(slot * 0.6, 1), height, COLOURS["impressions"], title)
+        )
+        labels.append((round(x, 1), max(y - 4, 10.0), format_number(value)))
+    return BarChart(height=CHART_HEIGHT, bars=bars, labels=labels)
+
+
+def duration(seconds: float | None) -> str:
+    """A median delay as "1 h 25 min" (translated); an em dash when there is none."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)s min") % {"minutes": minutes}
+
+
 def own_campaign(session: Session, user: User, campaign_id: int) -> Campaign:
     """The campaign if it belongs to the reader's agency; otherwise not found."""
     campaign = session.get(Campaign, campaign_id)
@@ -137,18 +249,46 @@ def _id(campaign: Campaign) -> int:
     return campaign.id
 
 
+def _csv_response(body: Iterator[str] | str, filename: str) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    media_type = "text/csv; charset=utf-8"
+    if isinstance(body, str):
+        return Response(content=body, media_type=media_type, headers=headers)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+def _all_reposters_csv(campaign_id: int) -> Iterator[str]:
+    """Every reposter, streamed from its own session (the request's is closed by then)."""
+    with Session(get_engine()) as session:
+        yield from reach_csv_lines(iter_reposters(session, campaign_id))
+
+
 @router.get("/campaigns/{campaign_id:int}.csv")
 def campaign_csv(
     campaign_id: int, user: User = Depends(reader), session: Session = Depends(get_session)
 ) -> Response:
     own_campaign(session, user, campaign_id)
-    body = reach_csv(campaign_reach(session, campaign_id))
-    filename = f"gaung-campaign-{campaign_id}-reach.csv"
-    return Response(
-        content=body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return _csv_response(_all_reposters_csv(campaign_id), f"gaung-campaign-{campaign_id}-reach.csv")
+
+
+@router.get("/campaigns/{campaign_id:int}/summary.csv")
+def campaign_summary_csv(
+    campaign_id: int, user: User = Depends(reader), session: Session = Depends(get_session)
+) -> Response:
+    own_campaign(session, user, campaign_id)
+    body = summary_csv(dashboard_reach(session, campaign_id))
+    return _csv_response(body, f"gaung-campaign-{campaign_id}-summary.csv")
+
+
+def _refresh_if_stale(session: Session, reach: CampaignReach) -> None:
+    """Queue a snapshot of a big campaign whose snapshot is missing or older than its period."""
+    if reach.as_of is None:
+        stale = reach.total.assignments >= reach_module.LIVE_LIMIT  # computed live: no snapshot
+    else:
+        stale = reach_snapshots.stale(reach.as_of)
+    if stale:
+        reach_snapshots.schedule(session, reach.campaign_id)
+        session.commit()
 
 
 @router.get("/campaigns/{campaign_id:int}")
@@ -159,13 +299,18 @@ def campaign_page(
     session: Session = Depends(get_session),
 ) -> Response:
     campaign = own_campaign(session, user, campaign_id)
-    reach: CampaignReach = campaign_reach(session, campaign_id)
+    reach = dashboard_reach(session, campaign_id)
+    _refresh_if_stale(session, reach)
     context = {
         "campaign": campaign,
         "reach": reach,
         "chart": timeline_chart(reach.timeline),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT, CHART_PAD),
+        "verification": verification_chart(reach.by_platform),
+        "impressions": impressions_chart(reach.windows),
+        "legend": [(COLOURS[key], text) for key, _count, text in _segments(reach.total)],
         "platform_names": PLATFORM_NAMES,
         "status_label": status_label,
+        "duration": duration,
     }
     return render(request, "dashboard/campaign.html", context)

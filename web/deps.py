@@ -8,8 +8,11 @@ open tab; a session-bound token does not.)
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -19,13 +22,18 @@ from sqlmodel import Session
 
 from gaung import i18n
 from gaung.db import get_session
-from gaung.settings import PROJECT_ROOT
+from gaung.settings import PROJECT_ROOT, get_settings
 from roster.models import Asn, AsnStatus, User
 
 templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates" / "pages"))
 i18n.install(templates.env)
 
 CSRF_FIELD = "csrf_token"
+# Session keys: when the sign-in happened and when the session was last used (Unix seconds).
+ISSUED_AT, LAST_SEEN = "iat", "seen"
+# "seen" is rewritten at most this often, so most responses do not re-sign the cookie.
+TOUCH_SECONDS = 60
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class LoginRequired(Exception):  # noqa: N818 - control flow, turned into a redirect
@@ -66,13 +74,55 @@ def render(
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
 
 
+def now_seconds() -> int:
+    """The clock of session expiry (a function so tests can move it)."""
+    return int(time.time())
+
+
+def end_session(request: Request) -> None:
+    """Drop the identity, the CSRF token and the times; keep only the language choice."""
+    locale = request.session.get("locale")
+    request.session.clear()
+    if locale:
+        request.session["locale"] = locale
+
+
+def begin_session(request: Request, identity: dict[str, int]) -> None:
+    """A fresh session for a new sign-in (never reuse the old one: session fixation)."""
+    end_session(request)
+    request.session.update(identity)
+    request.session[ISSUED_AT] = request.session[LAST_SEEN] = now_seconds()
+
+
+def session_alive(request: Request) -> bool:
+    """Enforce the absolute and idle limits on the server; an expired session is ended.
+
+    The cookie's own max-age is no limit: Starlette re-signs it on every response, and a
+    copied cookie would be replayed regardless of what the browser was told.
+    """
+    auth = get_settings().auth
+    now = now_seconds()
+    issued, seen = request.session.get(ISSUED_AT), request.session.get(LAST_SEEN)
+    if (
+        not isinstance(issued, int)
+        or not isinstance(seen, int)
+        or now - issued > auth.session_max_age_seconds
+        or now - seen > auth.session_idle_seconds
+    ):
+        end_session(request)
+        return False
+    if now - seen >= TOUCH_SECONDS:
+        request.session[LAST_SEEN] = now
+    return True
+
+
 def optional_user(request: Request, session: Session = Depends(get_session)) -> User | None:
     uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    if not isinstance(uid, int) or not session_alive(request):
         return None
     user = session.get(User, uid)
-    if user is None or not user.active:
-        request.session.pop("uid", None)
+    if user is None or not user.active or user.session_epoch != request.session.get("uepoch"):
+        end_session(request)
         return None
     request.state.user = user
     return user
@@ -99,9 +149,44 @@ def require_role(*roles: str) -> Callable[..., User]:
 def current_asn(request: Request, session: Session = Depends(get_session)) -> Asn:
     """The ASN signed in through a magic link; otherwise redirect to the inbox sign-in."""
     asn_id, epoch = request.session.get("asn"), request.session.get("asn_epoch")
-    asn = session.get(Asn, asn_id) if isinstance(asn_id, int) else None
+    alive = isinstance(asn_id, int) and session_alive(request)
+    asn = session.get(Asn, asn_id) if alive else None
     if asn is None or asn.login_epoch != epoch or asn.status != AsnStatus.ACTIVE:
-        request.session.pop("asn", None)
+        end_session(request)
         raise LoginRequired("asn")
     request.state.asn = asn
     return asn
+
+
+@lru_cache
+def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request: Request) -> str:
+    """The client's IP: the connection's peer, or, when that peer is a trusted proxy
+    (settings auth.trusted_proxies), the nearest untrusted hop in X-Forwarded-For.
+
+    Hops are read right to left because a client can prepend anything it likes; only
+    the entries our own proxies appended are believed.
+    """
+    peer = request.client.host if request.client else ""
+    networks = _networks(tuple(get_settings().auth.trusted_proxies))
+    if not networks or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _trusted(hop, networks):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage from a proxy: fall back to what we know
+    return peer

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from assignments import reach as reach_module
+from assignments.evidence import VerifyCursor
+from assignments.metrics import count_calls
 from assignments.models import Assignment, Click
 from assignments.reach import (
     CSV_COLUMNS,
@@ -19,8 +25,13 @@ from assignments.reach import (
     TimelinePoint,
     campaign_reach,
     campaign_totals,
+    dashboard_reach,
+    from_payload,
     reach_csv,
+    store_snapshot,
+    summary_csv,
     summary_rows,
+    to_payload,
 )
 from content.models import PostStatus
 from gaung.errors import NotFoundError
@@ -285,3 +296,153 @@ def test_campaign_totals_give_each_listed_campaign_its_hand_count(
     assert _figures(totals[seeded[0]]) == (7, 4, 2, 1, 8300, 4)
     assert _figures(totals[empty.id or 0]) == (0, 0, 0, 0, 0, 0)
     assert campaign_totals(session, []) == {}
+
+
+def test_verification_rates_and_verified_reach_match_the_hand_count(
+    session: Session, seeded: tuple[int, dict[str, Asn]]
+) -> None:
+    reach = campaign_reach(session, seeded[0])
+
+    total = reach.total
+    assert (total.rejected, total.expired, total.verified_reach) == (1, 0, 6500)
+    assert total.verification_rate == pytest.approx(2 / 5)  # verified / (reported + rejected)
+    assert total.verified_rate == pytest.approx(2 / 7)  # verified / assigned
+    assert reach.by_platform["x"].verification_rate == pytest.approx(1 / 3)
+    assert reach.by_platform["facebook"].verification_rate == pytest.approx(1 / 2)
+    assert reach.by_platform["instagram"].verification_rate is None  # nothing to check yet
+    assert reach.by_unit["Biro Hukum"].verified_reach == 5000
+
+
+def _timed(session: Session, campaign_id: int, post_id: int, unit_id: int) -> None:
+    """Assignments dispatched at 10:00 and reposted after 10, 20, 30 and 60 minutes."""
+    for n, (platform, minutes, status) in enumerate(
+        [("x", 10, "verified"), ("x", 30, "reported"), ("facebook", 20, "reported"),
+         ("facebook", 60, "verified"), ("x", 5, "rejected"), ("x", None, "pending")]
+    ):  # fmt: skip
+        session.add(
+            Assignment(
+                post_id=post_id, campaign_id=campaign_id, unit_id=unit_id, platform=platform,
+                code=f"timed{campaign_id}-{n}", text="t", status=status,
+                deadline=_at(23, 0), created_at=_at(10, 0),
+                reported_at=_at(10, minutes) if minutes is not None and minutes < 60 else
+                (_at(11, 0) if minutes == 60 else None),
+            )
+        )  # fmt: skip
+    session.commit()
+
+
+def test_median_time_from_dispatch_to_repost_per_scope(session: Session) -> None:
+    agency = make_agency(session)
+    author = make_user(session, agency)
+    unit = make_unit(session, agency, "Biro Humas")
+    campaign = make_campaign(session, agency)
+    post = make_post(session, campaign, author, status=PostStatus.DISPATCHED)
+    assert campaign.id is not None
+    assert post.id is not None
+    assert unit.id is not None
+    _timed(session, campaign.id, post.id, unit.id)
+
+    reach = campaign_reach(session, campaign.id)
+
+    # Reposts (reported + verified): 10, 30, 20, 60 minutes; a rejected claim is not a repost.
+    assert reach.total.median_repost_seconds == pytest.approx(25 * 60)
+    assert reach.by_platform["x"].median_repost_seconds == pytest.approx(20 * 60)
+    assert reach.by_platform["facebook"].median_repost_seconds == pytest.approx(40 * 60)
+    assert reach.by_unit["Biro Humas"].median_repost_seconds == pytest.approx(25 * 60)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(min_value=0, max_value=72 * 3600), min_size=1, max_size=9))
+def test_the_database_median_is_the_median(session: Session, delays: list[int]) -> None:
+    agency = make_agency(session)
+    unit = make_unit(session, agency)
+    campaign = make_campaign(session, agency)
+    post = make_post(session, campaign, make_user(session, agency))
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    session.add_all(
+        Assignment(
+            post_id=post.id or 0, campaign_id=campaign.id or 0, unit_id=unit.id or 0,
+            platform="x", code=f"m{campaign.id}-{n}", text="t", status="reported",
+            deadline=start + timedelta(days=5), created_at=start,
+            reported_at=start + timedelta(seconds=delay),
+        )
+        for n, delay in enumerate(delays)
+    )  # fmt: skip
+    session.commit()
+
+    reach = campaign_reach(session, campaign.id or 0)
+
+    assert reach.total.median_repost_seconds == pytest.approx(statistics.median(delays))
+
+
+def test_api_calls_add_verification_and_metrics_per_platform(
+    session: Session, seeded: tuple[int, dict[str, Asn]]
+) -> None:
+    campaign_id = seeded[0]
+    post_id = session.exec(select(Assignment.post_id).where(Assignment.campaign_id == campaign_id))
+    post = next(iter(post_id))
+    session.add(VerifyCursor(post_id=post, platform="x", campaign_id=campaign_id, api_calls=7))
+    count_calls(session, campaign_id=campaign_id, platform="x", purpose="metrics", calls=3)
+    count_calls(session, campaign_id=campaign_id, platform="x", purpose="metrics", calls=2)
+    count_calls(session, campaign_id=campaign_id, platform="facebook", purpose="metrics", calls=1)
+    count_calls(session, platform="x", purpose="followers", calls=50)  # not this campaign's
+    session.commit()
+
+    reach = campaign_reach(session, campaign_id)
+
+    assert {p: (c.verification, c.metrics) for p, c in reach.api_calls.items()} == {
+        "x": (7, 5),
+        "facebook": (0, 1),
+    }
+    assert list(reach.api_calls) == ["x", "facebook"]
+    assert reach.api_calls_total == 13
+
+
+def test_the_summary_csv_has_a_row_per_scope_and_says_not_returned(
+    session: Session, seeded: tuple[int, dict[str, Asn]]
+) -> None:
+    rows = list(csv.DictReader(io.StringIO(summary_csv(campaign_reach(session, seeded[0])))))
+
+    assert [(r["scope"], r["name"]) for r in rows][:4] == [
+        ("campaign", ""),
+        ("platform", "x"),
+        ("platform", "facebook"),
+        ("platform", "instagram"),
+    ]
+    assert rows[0]["verification_rate"] == "0.4000"
+    assert rows[0]["potential_reach_verified"] == "6500"
+    assert rows[0]["impressions"] == "not_returned"
+    assert rows[3]["verification_rate"] == ""
+
+
+def test_a_snapshot_round_trips_every_figure(
+    session: Session, seeded: tuple[int, dict[str, Asn]]
+) -> None:
+    reach = campaign_reach(session, seeded[0])
+
+    copy = from_payload(to_payload(reach))
+
+    assert copy == reach
+
+
+def test_big_campaigns_are_served_from_their_snapshot(
+    session: Session, seeded: tuple[int, dict[str, Asn]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id = seeded[0]
+    store_snapshot(session, campaign_reach(session, campaign_id), 1.5)
+    session.commit()
+    assert dashboard_reach(session, campaign_id).as_of is None  # 7 assignments: live
+    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 5)
+    # Activity after the snapshot shows only in the next one.
+    extra = session.exec(select(Assignment).where(Assignment.campaign_id == campaign_id)).first()
+    assert extra is not None
+    _clicks(session, extra, _at(13, 0))
+
+    served = dashboard_reach(session, campaign_id)
+
+    assert served.as_of is not None
+    assert served.total.clicks == 4
+    assert campaign_totals(session, [campaign_id])[campaign_id].clicks == 4
+    assert campaign_reach(session, campaign_id).total.clicks == 5

@@ -59,11 +59,14 @@ class FakeX(BaseAdapter):
         """Nothing to release."""
 
 
-def user(user_id: str, username: str, followers: int = 1200) -> dict[str, Any]:
+def user(
+    user_id: str, username: str, followers: int = 1200, description: str = ""
+) -> dict[str, Any]:
     return {
         "id": user_id,
         "name": username.title(),
         "username": username,
+        "description": description,
         "public_metrics": {
             "followers_count": followers,
             "following_count": 80,

@@ -42,8 +42,8 @@ def test_importing_the_contract_alone_registers_every_messenger() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "['email', 'telegram', 'whatsapp']"
-    assert sorted(MESSENGERS) == ["email", "telegram", "whatsapp"]
+    assert out.stdout.strip() == "['email', 'telegram', 'webhook', 'whatsapp']"
+    assert sorted(MESSENGERS) == ["email", "telegram", "webhook", "whatsapp"]
     assert all(slug == messenger.slug for slug, messenger in MESSENGERS.items())
 
 
@@ -52,7 +52,7 @@ def test_importing_one_messenger_first_has_no_import_cycle() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "['email', 'telegram', 'whatsapp']"
+    assert out.stdout.strip() == "['email', 'telegram', 'webhook', 'whatsapp']"
 
 
 def test_send_errors_carry_what_the_outbox_needs() -> None:

@@ -55,7 +55,7 @@ def test_lookup_account_returns_followers_and_strips_at(x: XPlatform, fake: Fake
     account = x.lookup_account("@humas_kemen")
 
     assert (account.user_id, account.handle, account.followers) == ("42", "humas_kemen", 8800)
-    assert fake.params(0)["user.fields"] == "public_metrics"
+    assert fake.params(0)["user.fields"] == "description,public_metrics"
     assert fake.requests[0].headers["Authorization"] == "Bearer test-bearer"
 
 

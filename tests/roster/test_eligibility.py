@@ -1,4 +1,4 @@
-"""Eligibility: active, consenting ASN of the agency whose account meets the follower minimum."""
+"""Eligibility: active, consenting ASN of the agency with a proven account over the minimum."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select, update
 
 from gaung.settings import get_settings
 from roster.eligibility import eligible_accounts
@@ -20,6 +20,7 @@ asn_specs = st.lists(
             "followers": st.sampled_from([0, 499, 500, 501, 100_000]),
             "status": st.sampled_from(list(AsnStatus)),
             "consent": st.booleans(),
+            "verified": st.booleans(),
             "platforms": st.sets(st.sampled_from(["x", "facebook", "instagram"])),
         }
     ),
@@ -58,14 +59,26 @@ def test_eligible_accounts_match_the_rules(
             status=spec["status"],
             consent=spec["consent"],
         )
+        if not spec["verified"]:  # enrolled, but the ownership code was never confirmed
+            session.execute(
+                update(SocialAccount)
+                .where(col(SocialAccount.asn_id) == asn.id)
+                .values(ownership_verified_at=None)
+            )
+            session.commit()
         if (
             spec["status"] == AsnStatus.ACTIVE
             and spec["consent"]
+            and spec["verified"]
             and platform in spec["platforms"]
             and spec["followers"] >= minimum
             and (not target or spec["unit"] in target)
         ):
-            account = session.query(SocialAccount).filter_by(asn_id=asn.id, platform=platform).one()
+            account = session.exec(
+                select(SocialAccount).where(
+                    SocialAccount.asn_id == asn.id, SocialAccount.platform == platform
+                )
+            ).one()
             expected.add((asn.id, unit.id, account.id))
     make_asn(session, make_unit(session, make_agency(session)))  # another agency: never
 

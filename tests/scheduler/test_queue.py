@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -196,3 +197,126 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_cap(attempts: int) ->
     ceiling = min(queue.BACKOFF_BASE * 2 ** min(attempts - 1, 20), queue.BACKOFF_CAP)
     delay = queue.backoff(attempts)
     assert ceiling * 0.5 <= delay <= ceiling
+
+
+# --- cluster-wide concurrency limits per kind ------------------------------------------------
+
+
+@pytest.fixture
+def limits(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    caps = {"verify_post": 1, "verify_link": 2}
+    monkeypatch.setattr(get_settings().scheduler, "concurrency", caps)
+    return caps
+
+
+def _running(db: Engine, kind: str) -> int:
+    with Session(db) as s:
+        rows = s.exec(
+            select(WorkItem).where(WorkItem.kind == kind, WorkItem.status == WorkStatus.RUNNING)
+        ).all()
+        return len([r for r in rows if r.lease_until and r.lease_until >= utcnow()])
+
+
+def test_a_kind_at_its_limit_is_not_claimed_until_one_finishes(
+    db: Engine, session: Session, limits: dict[str, int]
+) -> None:
+    first = _enqueue(session, "verify:1", kind="verify_post", delay=-20)
+    second = _enqueue(session, "verify:2", kind="verify_post", delay=-10)
+
+    assert [i.id for i in queue.claim(db, worker="w1", limit=5)] == [first.id]
+    assert queue.claim(db, worker="w2", limit=5) == []
+
+    assert queue.complete(db, first.id or 0, "w1") is True
+    assert [i.id for i in queue.claim(db, worker="w2", limit=5)] == [second.id]
+
+
+def test_a_blocked_kind_does_not_hold_up_other_kinds(
+    db: Engine, session: Session, limits: dict[str, int]
+) -> None:
+    _enqueue(session, "verify:1", kind="verify_post", delay=-30)
+    blocked = _enqueue(session, "verify:2", kind="verify_post", delay=-20)
+    dispatch = _enqueue(session, "dispatch:1", kind="dispatch", delay=-10)
+    assert len(queue.claim(db, worker="w1")) == 1
+
+    # The older verify_post item is due first, but its kind is at its limit.
+    assert [i.id for i in queue.claim(db, worker="w2")] == [dispatch.id]
+    assert _row(db, blocked.id).status == WorkStatus.QUEUED
+
+
+def test_a_lease_that_ran_out_does_not_count_against_the_limit(
+    db: Engine, session: Session, limits: dict[str, int]
+) -> None:
+    item = _enqueue(session, "verify:1", kind="verify_post")
+    queue.claim(db, worker="dead")
+    assert queue.claim(db, worker="alive") == []
+    with db.begin() as conn:  # the worker died: its lease runs out
+        conn.execute(
+            update(WorkItem.__table__)  # type: ignore[attr-defined]
+            .where(WorkItem.__table__.c.id == item.id)  # type: ignore[attr-defined]
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+    assert [(i.id, i.worker) for i in queue.claim(db, worker="alive")] == [(item.id, "alive")]
+
+
+def test_a_batch_claim_never_exceeds_a_kinds_limit(
+    db: Engine, session: Session, limits: dict[str, int]
+) -> None:
+    for n in range(6):
+        _enqueue(session, f"link:{n}", kind="verify_link")
+    _enqueue(session, "dispatch:1", kind="dispatch")
+
+    claimed = queue.claim(db, worker="w1", limit=10)
+    claimed += queue.claim(db, worker="w2", limit=10)
+    claimed += queue.claim(db, worker="w3", limit=10)
+
+    assert sorted(i.kind for i in claimed).count("verify_link") == limits["verify_link"]
+    assert [i.kind for i in claimed].count("dispatch") == 1
+    assert _running(db, "verify_link") == limits["verify_link"]
+
+
+def test_a_limit_of_zero_pauses_a_kind(
+    db: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings().scheduler, "concurrency", {"measure": 0})
+    _enqueue(session, "measure:1", kind="measure")
+    assert queue.claim(db, worker="w", kinds=["measure"]) == []
+
+
+def test_concurrent_claimers_never_run_more_of_a_kind_than_its_limit(
+    db: Engine, session: Session, limits: dict[str, int]
+) -> None:
+    """Six claimers, each on its own connection, drain 30 limited items and 30 others."""
+    limited = {_enqueue(session, f"link:{n}", kind="verify_link").id for n in range(30)}
+    others = {_enqueue(session, f"dispatch:{n}", kind="dispatch").id for n in range(30)}
+    cap = limits["verify_link"]
+    barrier = threading.Barrier(6)
+    seen: list[int | None] = []
+    over: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(name: str) -> None:
+        try:
+            barrier.wait()
+            while batch := queue.claim(db, worker=name, limit=2):
+                # While this worker holds its items, the cluster never runs more than cap.
+                running = _running(db, "verify_link")
+                with lock:
+                    seen.extend(i.id for i in batch)
+                    if running > cap:
+                        over.append(running)
+                for item in batch:
+                    assert queue.complete(db, item.id or 0, name)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert over == []
+    assert len(seen) == len(set(seen))
+    assert set(seen) == limited | others

@@ -123,3 +123,24 @@ def test_reach_counts_reported_reposts(client: TestClient, session: Session) -> 
     assert reach["total"]["completion_rate"] == 0.5
     assert reach["by_platform"]["x"]["reported"] == 1
     assert [r["repost_url"] for r in reach["reposters"]] == ["https://x.com/asn/status/99"]
+
+
+def test_ids_and_offsets_beyond_the_database_range_are_bad_input_not_a_crash(
+    client: TestClient, session: Session
+) -> None:
+    """Found by the schemathesis fuzz test: 2**63 overflowed SQLite and PostgreSQL (500)."""
+    agency = make_agency(session)
+    campaign = make_campaign(session, agency)
+    login_staff(client, make_user(session, agency, role=Role.SUPERVISOR))
+    for path, field in (
+        ("/api/campaigns/9223372036854775808", "campaign_id"),
+        ("/api/campaigns/2147483648/reach", "campaign_id"),
+        ("/api/posts/-1", "post_id"),
+        (f"/api/campaigns/{campaign.id}/assignments?offset=9223372036854775808", "offset"),
+    ):
+        response = client.get(path)
+        assert response.status_code == 422, path
+        detail = response.json()["detail"][0]
+        assert detail["loc"][-1] == field
+        assert detail["msg"].startswith("Input should be")
+    assert client.get("/api/campaigns/2147483647").status_code == 404

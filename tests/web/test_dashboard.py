@@ -13,12 +13,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from assignments import reach as reach_module
+from assignments.metrics import RepostMetrics, count_calls
 from assignments.models import Assignment, Click
-from assignments.reach import TimelinePoint
+from assignments.reach import ReachFigures, TimelinePoint, campaign_reach, store_snapshot
 from assignments.reporting import report_repost
 from content.models import Campaign, PostStatus
 from gaung.db import utcnow
+from gaung.i18n import use_locale
 from roster.models import Agency, Asn, Role, SocialAccount
+from scheduler.models import WorkItem
 from tests.factories import (
     make_agency,
     make_asn,
@@ -29,7 +33,17 @@ from tests.factories import (
     make_user,
 )
 from tests.web.conftest import login_asn, login_staff
-from web.dashboard import CHART_HEIGHT, CHART_WIDTH, cumulative_series, timeline_chart
+from web.dashboard import (
+    BAR_LABEL,
+    BAR_ROW,
+    CHART_HEIGHT,
+    CHART_PAD,
+    CHART_WIDTH,
+    cumulative_series,
+    duration,
+    timeline_chart,
+    verification_chart,
+)
 
 
 class Scene:
@@ -207,3 +221,133 @@ def test_series_of_zeros_is_a_flat_line() -> None:
     ys = {y for _, y in _POINTS.findall(series.points)}
     assert series.total == 0
     assert len(ys) == 1
+
+
+def test_the_page_shows_verification_measured_reach_and_api_calls(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    assert scene.done.id is not None
+    session.add(
+        RepostMetrics(
+            assignment_id=scene.done.id, campaign_id=scene.campaign.id or 0, platform="x",
+            window="1h", platform_post_id="1790000000000000007", impressions=4321, likes=5,
+        )
+    )  # fmt: skip
+    count_calls(
+        session, campaign_id=scene.campaign.id or 0, platform="x", purpose="metrics", calls=3
+    )
+    session.commit()
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    page = client.get(f"/dashboard/campaigns/{scene.campaign.id}").text
+
+    assert "Tingkat verifikasi" in page
+    assert "Jangkauan potensial, repost terverifikasi" in page
+    assert "4.321" in page  # measured impressions
+    assert "Median waktu hingga repost" in page
+    assert "Panggilan API" in page
+    assert "Hasil akhir penugasan" in page  # the verification chart ...
+    assert "<rect" in page  # ... drawn as SVG bars
+    assert "Tayangan repost yang terukur" in page
+
+
+def test_figures_nobody_returned_say_not_returned_not_zero(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    page = client.get(f"/dashboard/campaigns/{scene.campaign.id}").text
+
+    assert "Tidak tersedia" in page
+    assert "belum ada platform yang memberikan angka tayangan" in page
+
+
+def test_a_big_campaign_is_served_from_its_snapshot_and_refreshed_when_stale(
+    client: TestClient, session: Session, scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id = scene.campaign.id or 0
+    snapshot = store_snapshot(session, campaign_reach(session, campaign_id), 2.0)
+    snapshot.computed_at = utcnow() - timedelta(minutes=30)
+    session.add(snapshot)
+    session.commit()
+    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 1)
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    page = client.get(f"/dashboard/campaigns/{campaign_id}").text
+    listing = client.get("/dashboard").text
+
+    assert "Angka per" in page  # dated
+    assert "1.234.567" in page
+    assert "1.234.567" in listing
+    items = session.exec(select(WorkItem).where(WorkItem.kind == "reach_snapshot")).all()
+    assert len(items) == 1  # the stale snapshot asked for its successor
+
+
+def test_the_summary_csv_has_one_row_per_scope(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    response = client.get(f"/dashboard/campaigns/{scene.campaign.id}/summary.csv")
+
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment;")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["scope"], r["name"]) for r in rows] == [
+        ("campaign", ""),
+        ("platform", "x"),
+        ("unit", "Biro Humas"),
+    ]
+    assert rows[0]["potential_reach_reported"] == "1234567"
+    assert rows[0]["impressions"] == "not_returned"
+
+
+def test_the_reposter_csv_carries_verification_and_metrics_columns(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    response = client.get(f"/dashboard/campaigns/{scene.campaign.id}.csv")
+
+    header = next(csv.reader(io.StringIO(response.text)))
+    assert {"verified_at", "deleted_after_verification_at", "impressions"} <= set(header)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5000), st.integers(0, 5000), st.integers(0, 5000)),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_verification_bars_fill_each_row_within_the_frame(
+    raw: list[tuple[int, int, int]],
+) -> None:
+    by_platform = {}
+    for (assigned, reported, verified), platform in zip(
+        raw, ("x", "facebook", "instagram"), strict=False
+    ):
+        reported = min(reported, assigned)
+        verified = min(verified, reported)
+        by_platform[platform] = ReachFigures(
+            assignments=assigned, reported=reported, verified=verified,
+            rejected=min(1, assigned - reported),
+        )  # fmt: skip
+
+    chart = verification_chart(by_platform)
+
+    assert chart is not None
+    for index in range(len(by_platform)):
+        row = [b for b in chart.bars if b.y == CHART_PAD + index * BAR_ROW]
+        right = max(b.x + b.width for b in row)
+        assert right <= CHART_WIDTH - CHART_PAD + 0.5
+        assert abs(sum(b.width for b in row) - (CHART_WIDTH - BAR_LABEL - CHART_PAD)) < 0.5
+        assert all(b.width > 0 for b in row)
+    assert verification_chart({}) is None
+
+
+def test_durations_read_as_hours_and_minutes() -> None:
+    with use_locale("en"):
+        assert duration(None) == "—"
+        assert duration(25 * 60) == "25 min"
+        assert duration(85 * 60 + 10) == "1 h 25 min"

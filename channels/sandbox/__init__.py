@@ -1,0 +1,40 @@
+"""A local fake of X, Facebook, Instagram, Telegram and WhatsApp for ``gaung demo``.
+
+With ``sandbox.enabled`` (``gaung serve --sandbox``, which ``make demo`` uses) every channel
+without a real token in the settings or environment is pointed at this server on
+127.0.0.1 with a dummy token (``gaung.settings.SandboxSettings.take_over``), and
+``gaung serve`` runs it in a background thread. The real channel modules then talk to it over
+HTTP exactly as they would to the platforms.
+
+- ``state``: the in-memory world (accounts, posts, rate windows); ``state.set_bio``.
+- ``behaviour``: who reposts what and when (seeded random numbers: the same every run).
+- ``seed``: follows the demo database (accounts, dispatched posts, reported links).
+- ``x_api``, ``graph_api``, ``messengers_api``, ``page``: the endpoints; ``app``: all of them.
+- ``server``: uvicorn in a thread.
+"""
+
+from __future__ import annotations
+
+from gaung.settings import get_settings
+
+CHANNELS = ("x", "facebook", "instagram", "telegram", "whatsapp")
+
+
+def active() -> bool:
+    """True when some channel talks to the sandbox instead of the real service."""
+    return any(sandboxed(slug) for slug in CHANNELS)
+
+
+def sandboxed(slug: str) -> bool:
+    """True when channel ``slug`` is served by the local sandbox (the console says so)."""
+    settings = get_settings()
+    if not settings.sandbox.enabled:
+        return False
+    base = {
+        "x": settings.x.api_base_url,
+        "facebook": settings.graph.base_url,
+        "instagram": settings.graph.base_url,
+        "telegram": settings.telegram.api_base_url,
+        "whatsapp": settings.whatsapp.api_base_url,
+    }.get(slug)
+    return base == settings.sandbox.url

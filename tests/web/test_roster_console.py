@@ -1,0 +1,290 @@
+"""The console's people pages: ASN list and review, invitation links, roster upload."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from content.models import AuditLog
+from roster import enrolment
+from roster.importer import COLUMNS
+from roster.models import (
+    Agency,
+    Asn,
+    AsnStatus,
+    Invitation,
+    OwnershipCheck,
+    Role,
+    SocialAccount,
+    Unit,
+    User,
+)
+from scheduler.outbox import OutboxMessage
+from tests.factories import make_agency, make_asn, make_unit, make_user
+from tests.roster.helpers import form, invitation
+from tests.web.conftest import csrf_from, login_staff
+
+
+@pytest.fixture
+def agency(session: Session) -> Agency:
+    return make_agency(session, slug="kominfo")
+
+
+@pytest.fixture
+def editor(session: Session, agency: Agency) -> User:
+    return make_user(session, agency, Role.EDITOR)
+
+
+def _pending(session: Session, agency: Agency, editor: User) -> Asn:
+    unit = make_unit(session, agency)
+    return enrolment.enrol(session, invitation(session, editor), form(unit))
+
+
+def _post(client: TestClient, path: str, **data: str) -> httpx.Response:
+    token = csrf_from(client, "/console/asn")
+    return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+
+
+def test_the_list_filters_by_status_and_hides_other_agencies(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    pending = _pending(session, agency, editor)
+    active = make_asn(session, make_unit(session, agency))
+    foreign = make_asn(session, make_unit(session, make_agency(session)))
+    login_staff(client, editor)
+    everyone = client.get("/console/asn")
+    assert everyone.status_code == 200
+    assert pending.name in everyone.text
+    assert active.name in everyone.text
+    assert foreign.name not in everyone.text
+    only_pending = client.get("/console/asn", params={"status": "pending"})
+    assert pending.name in only_pending.text
+    assert active.name not in only_pending.text
+    assert client.get(f"/console/asn/{foreign.id}").status_code == 404
+
+
+def test_approving_an_enrolment_from_the_review_page(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    asn = _pending(session, agency, editor)
+    login_staff(client, editor)
+    page = client.get(f"/console/asn/{asn.id}")
+    assert page.status_code == 200
+    assert asn.nip is not None
+    assert asn.nip in page.text
+    code = session.exec(select(OwnershipCheck.code)).first()
+    assert code is not None
+    assert code in page.text  # Humas sees which code to look for
+    response = client.post(
+        f"/console/asn/{asn.id}/approve",
+        data={"csrf_token": csrf_from(client, f"/console/asn/{asn.id}")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    session.refresh(asn)
+    assert asn.status == AsnStatus.ACTIVE
+
+
+def test_rejecting_without_a_reason_shows_the_field_error(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    asn = _pending(session, agency, editor)
+    login_staff(client, editor)
+    response = _post(client, f"/console/asn/{asn.id}/reject", reason="  ")
+    assert response.status_code == 400
+    assert 'id="reason-reject-error"' in response.text
+    response = _post(client, f"/console/asn/{asn.id}/reject", reason="Bukan pegawai unit ini")
+    assert response.status_code == 303
+    session.refresh(asn)
+    assert (asn.status, asn.review_note) == (AsnStatus.REJECTED, "Bukan pegawai unit ini")
+
+
+def test_suspend_and_reactivate_are_audited(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    asn = make_asn(session, make_unit(session, agency))
+    login_staff(client, editor)
+    _post(client, f"/console/asn/{asn.id}/suspend", reason="Menyebarkan hoaks")
+    _post(client, f"/console/asn/{asn.id}/reactivate")
+    actions = session.exec(
+        select(AuditLog.action).where(AuditLog.entity == "asn", AuditLog.entity_id == asn.id)
+    ).all()
+    assert actions == ["asn.suspended", "asn.reactivated"]
+    history = client.get(f"/console/asn/{asn.id}").text
+    assert "asn.suspended" in history
+
+
+def test_a_supervisor_reads_but_cannot_decide(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    asn = _pending(session, agency, editor)
+    login_staff(client, make_user(session, agency, Role.SUPERVISOR))
+    page = client.get(f"/console/asn/{asn.id}")
+    assert page.status_code == 200
+    assert f"/console/asn/{asn.id}/approve" not in page.text
+    assert _post(client, f"/console/asn/{asn.id}/approve").status_code == 403
+    assert client.get("/console/invitations").status_code == 403
+
+
+def test_humas_confirms_a_facebook_profile_by_hand(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    unit = make_unit(session, agency)
+    asn = enrolment.enrol(
+        session, invitation(session, editor), form(unit, handles={"facebook": "siti.rahayu"})
+    )
+    account = session.exec(select(SocialAccount).where(SocialAccount.asn_id == asn.id)).one()
+    login_staff(client, editor)
+    response = _post(client, f"/console/accounts/{account.id}/confirm", followers="1.250")
+    assert response.status_code == 303
+    session.refresh(account)
+    assert account.ownership_verified_at is not None
+    assert account.followers == 1250
+
+
+def test_sending_a_sign_in_link_queues_one_message(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    asn = make_asn(session, make_unit(session, agency))
+    login_staff(client, editor)
+    _post(client, f"/console/asn/{asn.id}/sign-in-link")
+    _post(client, f"/console/asn/{asn.id}/sign-in-link")
+    count = session.exec(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.asn_id == asn.id)
+    ).one()
+    assert count == 1
+
+
+# --- invitations -------------------------------------------------------------------------
+
+
+def test_creating_copying_and_revoking_an_invitation(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    unit = make_unit(session, agency, "Biro Humas")
+    login_staff(client, editor)
+    token = csrf_from(client, "/console/invitations")
+    response = client.post(
+        "/console/invitations",
+        data={"csrf_token": token, "unit_id": str(unit.id), "label": "Grup WA", "valid_days": "7"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    link = session.exec(select(Invitation)).one()
+    assert link.unit_id == unit.id
+    assert link.expires_at is not None
+    page = client.get("/console/invitations")
+    assert f"http://testserver/enrol/{link.token}" in page.text
+    assert f'data-copy="#link-{link.id}"' in page.text
+    client.post(f"/console/invitations/{link.id}/revoke", data={"csrf_token": token})
+    session.refresh(link)
+    assert link.revoked_at is not None
+    assert client.get(f"/enrol/{link.token}").status_code == 404
+
+
+def test_a_bad_validity_is_shown_next_to_its_field(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    login_staff(client, editor)
+    token = csrf_from(client, "/console/invitations")
+    response = client.post("/console/invitations", data={"csrf_token": token, "valid_days": "999"})
+    assert response.status_code == 400
+    assert 'id="valid_days-error"' in response.text
+    assert session.exec(select(Invitation)).all() == []
+
+
+def test_another_agencys_invitation_cannot_be_revoked(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    other = make_agency(session)
+    theirs = enrolment.create_invitation(session, make_user(session, other, Role.EDITOR))
+    login_staff(client, editor)
+    response = _post(client, f"/console/invitations/{theirs.id}/revoke")
+    assert response.status_code == 404
+
+
+# --- roster upload -----------------------------------------------------------------------
+
+
+def _roster(*overrides: dict[str, str]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for n, extra in enumerate(overrides, start=1):
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(
+            nip=f"{199001012015031000 + n}",
+            name=f"Budi Santoso {n}",
+            unit="Biro Humas",
+            email=f"budi{n}@kominfo.go.id",
+            messenger="email",
+            x_handle=f"budi_{n}",
+            x_user_id=f"90{n}",
+            x_followers="900",
+            consent_at="2026-01-15",
+        )
+        row.update(extra)
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+def _upload(client: TestClient, data: bytes) -> httpx.Response:
+    token = csrf_from(client, "/console/roster/upload")
+    return client.post(
+        "/console/roster/upload",
+        data={"csrf_token": token},
+        files={"file": ("roster.csv", data, "text/csv")},
+    )
+
+
+def _snapshot(session: Session) -> list[tuple[object, ...]]:
+    session.expire_all()
+    people = session.exec(select(Asn).order_by(Asn.id)).all()  # type: ignore[arg-type]
+    accounts = session.exec(select(SocialAccount).order_by(SocialAccount.id)).all()  # type: ignore[arg-type]
+    return [tuple(p.model_dump().values()) for p in people] + [
+        tuple(a.model_dump().values()) for a in accounts
+    ]
+
+
+def test_uploading_a_roster_imports_it_and_a_second_upload_changes_nothing(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    login_staff(client, editor)
+    data = _roster({}, {"unit": "Direktorat Informasi"})
+    first = _upload(client, data)
+    assert first.status_code == 200
+    assert session.exec(select(func.count()).select_from(Asn)).one() == 2
+    before = _snapshot(session)
+    units_before = session.exec(select(func.count()).select_from(Unit)).one()
+
+    second = _upload(client, data)
+    assert second.status_code == 200
+    assert _snapshot(session) == before
+    assert session.exec(select(func.count()).select_from(Unit)).one() == units_before
+    audit = session.exec(select(AuditLog.detail).where(AuditLog.action == "roster.imported")).all()
+    assert audit[-1].startswith("created 0, updated 0, unchanged 2")
+
+
+def test_a_bad_roster_lists_every_error_with_line_and_column_and_imports_nothing(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    login_staff(client, editor)
+    data = _roster({}, {"nip": "123", "consent_at": ""}, {"x_followers": "banyak"})
+    response = _upload(client, data)
+    assert response.status_code == 400
+    text = response.text
+    for line, column in ((3, "nip"), (3, "consent_at"), (4, "x_followers")):
+        assert f"<tr><td>{line}</td><td><code>{column}</code></td>" in text
+    assert session.exec(select(func.count()).select_from(Asn)).one() == 0
+
+
+def test_an_empty_upload_is_refused(client: TestClient, editor: User) -> None:
+    login_staff(client, editor)
+    token = csrf_from(client, "/console/roster/upload")
+    response = client.post("/console/roster/upload", data={"csrf_token": token})
+    assert response.status_code == 400

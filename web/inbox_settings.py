@@ -1,0 +1,233 @@
+"""The ASN's delivery settings: messenger and contact, language, reminders, daily digest.
+
+Telegram needs the ASN's chat id, which they cannot know: choosing Telegram hands out a
+one-time deep link (channels.telegram_updates) and the messenger switches to Telegram
+only once the bot has seen it opened, so no notice is lost in between.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from channels import telegram_updates
+from channels.messaging import MESSENGERS
+from gaung import i18n
+from gaung.db import get_session, utcnow
+from gaung.errors import N_, GaungError
+from gaung.i18n import gettext as _
+from roster.models import Asn
+from scheduler.telegram_poll import schedule_poll
+from web.deps import current_asn, render, verify_csrf
+
+router = APIRouter(prefix="/inbox/settings", include_in_schema=False)
+
+MESSENGER_CHOICES = ("email", "telegram", "whatsapp")
+_FLASH_KEY = "inbox_flash"
+_LINK_KEY = "telegram_link"  # the deep link just handed out: (url, expiry iso) in the session
+_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+EMAIL_MAX = 254
+
+
+@dataclass
+class Preferences:
+    messenger: str
+    email: str
+    phone: str
+    locale: str
+    mute_reminders: bool
+    digest: bool
+
+    @classmethod
+    def of(cls, asn: Asn) -> Preferences:
+        return cls(
+            asn.messenger,
+            asn.email or "",
+            asn.phone or "",
+            asn.locale,
+            asn.mute_reminders,
+            asn.digest,
+        )
+
+
+def normalise_phone(value: str) -> str:
+    """A WhatsApp number in international format; Indonesian 08... numbers become +628...."""
+    digits = re.sub(r"[\s().-]", "", value)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif digits.startswith("0"):
+        digits = "+62" + digits[1:]
+    elif digits.startswith("62"):
+        digits = "+" + digits
+    if not _E164.match(digits):
+        raise GaungError(
+            N_("Enter the WhatsApp number in international format, e.g. +6281234567890."),
+            field="phone",
+        )
+    return digits
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    _name, address = parseaddr(value)
+    local, at, domain = address.partition("@")
+    if (
+        address != value
+        or not (local and at and "." in domain)
+        or len(value) > EMAIL_MAX
+        or any(c.isspace() for c in value)
+    ):
+        raise GaungError(N_("Enter a valid e-mail address."), field="email")
+    return value
+
+
+def available_messengers() -> dict[str, bool]:
+    """Each messenger and whether Gaung can send through it now."""
+    found = {name: bool(m.configured()) for name, m in MESSENGERS.items() if name != "telegram"}
+    found["telegram"] = telegram_updates.linking_available()
+    return {name: found.get(name, False) for name in MESSENGER_CHOICES}
+
+
+def apply(session: Session, asn: Asn, wanted: Preferences) -> bool:
+    """Check and store the preferences; True when Telegram still has to be linked.
+
+    Nothing is stored when anything is wrong (GaungError names the field). Commits.
+    """
+    if wanted.messenger not in MESSENGER_CHOICES:
+        raise GaungError(N_("Choose how Gaung should reach you."), field="messenger")
+    if wanted.locale not in i18n.LOCALES:
+        raise GaungError(N_("Choose a language."), field="locale")
+    email = _email(wanted.email) if wanted.email.strip() else None
+    phone = normalise_phone(wanted.phone) if wanted.phone.strip() else None
+    if wanted.messenger == "email" and email is None:
+        raise GaungError(N_("Enter the e-mail address for your messages."), field="email")
+    if wanted.messenger == "whatsapp" and phone is None:
+        raise GaungError(N_("Enter your WhatsApp number."), field="phone")
+    if email is not None and _taken(session, asn, email):
+        raise GaungError(N_("This e-mail address is used by another ASN."), field="email")
+    changing = wanted.messenger != asn.messenger
+    if changing and not available_messengers().get(wanted.messenger, False):
+        raise GaungError(N_("This messenger is not available yet."), field="messenger")
+    needs_link = wanted.messenger == "telegram" and not asn.telegram_chat_id
+    asn.email, asn.phone = email, phone
+    asn.locale = wanted.locale
+    asn.mute_reminders, asn.digest = wanted.mute_reminders, wanted.digest
+    if not needs_link:
+        asn.messenger = wanted.messenger
+    session.add(asn)
+    try:
+        session.commit()
+    except IntegrityError:  # the address was taken meanwhile
+        session.rollback()
+        raise GaungError(N_("This e-mail address is used by another ASN."), field="email") from None
+    return needs_link
+
+
+def _taken(session: Session, asn: Asn, email: str) -> bool:
+    query = select(Asn.id).where(col(Asn.email) == email, col(Asn.id) != asn.id)
+    return session.exec(query).first() is not None
+
+
+def _link_in_session(request: Request, asn: Asn) -> str | None:
+    """The deep link handed out earlier, while it is unused and unexpired."""
+    stored = request.session.get(_LINK_KEY)
+    pending = asn.telegram_link_expires_at  # cleared once the bot has seen the link opened
+    if not isinstance(stored, list) or len(stored) != 2 or pending is None:
+        return None
+    url, expires = stored
+    if expires != pending.isoformat() or pending <= utcnow():
+        return None
+    return str(url)
+
+
+def _page(
+    request: Request,
+    session: Session,
+    asn: Asn,
+    values: Preferences,
+    error: GaungError | None = None,
+) -> Response:
+    link = _link_in_session(request, asn)
+    if link:
+        schedule_poll(session)  # keeps polling alive while the ASN waits on this page
+        session.commit()
+    context: dict[str, Any] = {
+        "values": values,
+        "available": available_messengers(),
+        "telegram_linked": bool(asn.telegram_chat_id),
+        "telegram_link": link,
+        "locales": {"id": "Bahasa Indonesia", "en": "English"},
+        "error": error.render(_) if error else None,
+        "error_field": error.field if error else None,
+        "flash": request.session.pop(_FLASH_KEY, None),
+    }
+    return render(request, "inbox/settings.html", context, status_code=400 if error else 200)
+
+
+@router.get("")
+def settings_page(
+    request: Request, asn: Asn = Depends(current_asn), session: Session = Depends(get_session)
+) -> Response:
+    return _page(request, session, asn, Preferences.of(asn))
+
+
+@router.post("")
+async def save_settings(
+    request: Request,
+    asn: Asn = Depends(current_asn),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    form = await request.form()
+    wanted = Preferences(
+        messenger=str(form.get("messenger") or ""),
+        email=str(form.get("email") or ""),
+        phone=str(form.get("phone") or ""),
+        locale=str(form.get("locale") or ""),
+        mute_reminders=form.get("mute_reminders") == "on",
+        digest=form.get("digest") == "on",
+    )
+    try:
+        needs_link = apply(session, asn, wanted)
+    except GaungError as exc:
+        session.rollback()
+        session.refresh(asn)
+        return _page(request, session, asn, wanted, exc)
+    request.session["locale"] = asn.locale  # the inbox follows the chosen language
+    if needs_link:
+        _hand_out_link(request, session, asn)
+        with i18n.use_locale(asn.locale):
+            note = _("Saved. Now open the Telegram link below to finish.")
+    else:
+        with i18n.use_locale(asn.locale):
+            note = _("Your settings are saved.")
+    request.session[_FLASH_KEY] = note
+    return RedirectResponse("/inbox/settings", status_code=303)
+
+
+def _hand_out_link(request: Request, session: Session, asn: Asn) -> None:
+    link = telegram_updates.start_link(session, asn)
+    schedule_poll(session)
+    session.commit()
+    request.session[_LINK_KEY] = [link.url, link.expires_at.isoformat()]
+
+
+@router.post("/telegram")
+def new_telegram_link(
+    request: Request,
+    asn: Asn = Depends(current_asn),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    if not telegram_updates.linking_available():
+        error = GaungError(N_("This messenger is not available yet."), field="messenger")
+        return _page(request, session, asn, Preferences.of(asn), error)
+    _hand_out_link(request, session, asn)
+    return RedirectResponse("/inbox/settings#telegram", status_code=303)
