@@ -22,7 +22,7 @@ from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.settings import PROJECT_ROOT, get_settings
-from roster.models import Role, User
+from roster.models import Asn, Role, User
 from web import (
     api,
     auth,
@@ -42,7 +42,7 @@ from web import (
     telegram_webhook,
     tracking,
 )
-from web.auth import safe_next
+from web.auth import asn_home, safe_next
 from web.deps import LoginRequired, optional_user, render, verify_csrf
 from web.headers import SecurityHeadersMiddleware
 from web.metrics import MetricsMiddleware
@@ -141,12 +141,18 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     return error_page(request, 400, i18n.gettext("Some fields are missing or invalid."))
 
 
-def home(request: Request, user: User | None = Depends(optional_user)) -> RedirectResponse:
+def home(
+    request: Request,
+    user: User | None = Depends(optional_user),
+    session: Session = Depends(get_session),
+) -> RedirectResponse:
     """Send each reader to their own starting page."""
+    asn_id = request.session.get("asn")
+    asn = session.get(Asn, asn_id) if isinstance(asn_id, int) else None
     if user is not None:
         target = "/dashboard" if user.role == Role.SUPERVISOR else "/console"
-    elif isinstance(request.session.get("asn"), int):
-        target = "/inbox"
+    elif asn is not None:
+        target = asn_home(asn)
     else:
         target = "/login"
     return RedirectResponse(target, status_code=303)

@@ -161,6 +161,10 @@ def asn_login(request: Request, token: str, session: Session = Depends(get_sessi
         }
         return render(request, "login.html", context, status_code=400)
     begin_session(request, {"asn": asn.id or 0, "asn_epoch": asn.login_epoch})
+    return RedirectResponse(asn_home(asn), status_code=303)
+
+
+def asn_home(asn: Asn) -> str:
+    """Where a signed-in ASN starts."""
     # Someone still enrolling (or turned down) has no assignments: show their enrolment.
-    target = "/inbox" if asn.status == AsnStatus.ACTIVE else "/inbox/accounts"
-    return RedirectResponse(target, status_code=303)
+    return "/inbox" if asn.status == AsnStatus.ACTIVE else "/inbox/accounts"

@@ -142,3 +142,18 @@ def test_supervisor_home_is_the_dashboard(client: TestClient, session: Session) 
     supervisor = make_user(session, make_agency(session), role=Role.SUPERVISOR)
     login_staff(client, supervisor)
     assert client.get("/", follow_redirects=False).headers["location"] == "/dashboard"
+
+
+def test_home_keeps_an_enrolling_asn_signed_in_on_their_enrolment_page(
+    client: TestClient, session: Session
+) -> None:
+    asn = make_asn(session, make_unit(session, make_agency(session)))
+    asn.status = AsnStatus.PENDING
+    session.add(asn)
+    session.commit()
+    assert asn.id is not None
+    landing = client.get(f"/inbox/login/{make_magic_token(asn.id, 0)}", follow_redirects=False)
+    assert landing.headers["location"] == "/inbox/accounts"
+
+    assert client.get("/", follow_redirects=False).headers["location"] == "/inbox/accounts"
+    assert client.get("/inbox/accounts").status_code == 200
