@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from assignments import reporting
-from content import audit
+from content import audit, workflow
 from content.models import Campaign
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
@@ -114,19 +114,11 @@ def submit(session: Session, asn: Asn, assignment_id: int, text: str, link: str 
     return feedback
 
 
-def get_campaign(session: Session, user: User, campaign_id: int) -> Campaign:
-    """The user's agency's campaign; another agency's answers 404 like a missing one."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.agency_id != user.agency_id:
-        raise NotFoundError(N_("Campaign not found."))
-    return campaign
-
-
 def list_for_campaign(
     session: Session, user: User, campaign_id: int
 ) -> list[tuple[Feedback, Asn | None]]:
     """The campaign's feedback, open items first, newest first; another agency's: 404."""
-    get_campaign(session, user, campaign_id)
+    workflow.get_campaign(session, user, campaign_id)  # another agency's: 404
     query = (
         select(Feedback, Asn)
         .join(Asn, col(Asn.id) == col(Feedback.asn_id), isouter=True)

@@ -25,8 +25,8 @@ from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORMS, get_settings
 from roster.models import Agency, Role, Unit, User
-from web import messages_console
 from web.deps import render, require_role, verify_csrf
+from web.messages_console import campaign_delivery
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -240,7 +240,7 @@ def campaign_detail(
     unit_ids = campaign_unit_ids(session, campaign)
     units = [u for u in agency_units(session, user) if u.id in unit_ids]
     context = {"campaign": campaign, "posts": posts, "units": units}
-    context.update(messages_console.campaign_delivery(session, campaign))
+    context.update(campaign_delivery(session, campaign))
     return page(request, "campaign.html", context)
 
 

@@ -30,9 +30,9 @@ from assignments.reach import (
     summary_csv,
 )
 from assignments.reporting import PLATFORM_NAMES
+from content import workflow
 from content.models import Campaign
 from gaung.db import get_engine, get_session
-from gaung.errors import NotFoundError
 from gaung.i18n import format_number
 from gaung.i18n import gettext as _
 from roster.models import Role, User
@@ -208,14 +208,6 @@ def duration(seconds: float | None) -> str:
     return _("%(minutes)s min") % {"minutes": minutes}
 
 
-def own_campaign(session: Session, user: User, campaign_id: int) -> Campaign:
-    """The campaign if it belongs to the reader's agency; otherwise not found."""
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.agency_id != user.agency_id:
-        raise NotFoundError("Campaign not found.")
-    return campaign
-
-
 @router.get("")
 def campaign_list(
     request: Request,
@@ -267,7 +259,7 @@ def _all_reposters_csv(campaign_id: int) -> Iterator[str]:
 def campaign_csv(
     campaign_id: int, user: User = Depends(reader), session: Session = Depends(get_session)
 ) -> Response:
-    own_campaign(session, user, campaign_id)
+    workflow.get_campaign(session, user, campaign_id)
     return _csv_response(_all_reposters_csv(campaign_id), f"gaung-campaign-{campaign_id}-reach.csv")
 
 
@@ -275,7 +267,7 @@ def campaign_csv(
 def campaign_summary_csv(
     campaign_id: int, user: User = Depends(reader), session: Session = Depends(get_session)
 ) -> Response:
-    own_campaign(session, user, campaign_id)
+    workflow.get_campaign(session, user, campaign_id)
     body = summary_csv(dashboard_reach(session, campaign_id))
     return _csv_response(body, f"gaung-campaign-{campaign_id}-summary.csv")
 
@@ -298,7 +290,7 @@ def campaign_page(
     user: User = Depends(reader),
     session: Session = Depends(get_session),
 ) -> Response:
-    campaign = own_campaign(session, user, campaign_id)
+    campaign = workflow.get_campaign(session, user, campaign_id)
     reach = dashboard_reach(session, campaign_id)
     _refresh_if_stale(session, reach)
     context = {

@@ -21,8 +21,7 @@ from assignments.evidence import REASON_LABELS, Check, Evidence, Outcome, Reason
 from assignments.metrics import SPANS, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus
 from assignments.reporting import PLATFORM_NAMES
-from content import audit
-from content.models import Campaign
+from content import audit, workflow
 from gaung.db import get_session
 from gaung.errors import N_, NotFoundError
 from gaung.i18n import gettext as _
@@ -95,13 +94,6 @@ class Row:
     metrics: list[RepostMetrics] = field(default_factory=list)
 
 
-def _campaign(session: Session, user: User, campaign_id: int) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.agency_id != user.agency_id:
-        raise NotFoundError(N_("Campaign not found."))
-    return campaign
-
-
 def _filters(campaign_id: int, status: str, platform: str) -> list[Any]:
     where: list[Any] = [col(Assignment.campaign_id) == campaign_id]
     if status in STATUS_LABELS:
@@ -156,7 +148,7 @@ def campaign_assignments(
     user: User = Depends(reader),
     session: Session = Depends(get_session),
 ) -> Response:
-    campaign = _campaign(session, user, campaign_id)
+    campaign = workflow.get_campaign(session, user, campaign_id)
     page = max(page, 1)
     where = _filters(campaign_id, status, platform)
     total = session.exec(select(func.count()).select_from(Assignment).where(*where)).one()

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from assignments import feedback as service
 from assignments import reporting
+from content import workflow
 from gaung.db import get_session
 from gaung.errors import GaungError, NotFoundError
 from gaung.i18n import gettext as _
@@ -59,7 +60,7 @@ def campaign_feedback(
     user: User = Depends(reader),
     session: Session = Depends(get_session),
 ) -> Response:
-    campaign = service.get_campaign(session, user, campaign_id)
+    campaign = workflow.get_campaign(session, user, campaign_id)
     items = service.list_for_campaign(session, user, campaign_id)
     context = {
         "campaign": campaign,

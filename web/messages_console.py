@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from assignments import feedback as feedback_service
-from content import audit
+from content import audit, workflow
 from content.models import Campaign
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
@@ -244,7 +244,7 @@ def campaign_messages(
     user: User = Depends(reader),
     session: Session = Depends(get_session),
 ) -> Response:
-    return _page(request, session, user, feedback_service.get_campaign(session, user, campaign_id))
+    return _page(request, session, user, workflow.get_campaign(session, user, campaign_id))
 
 
 def _back(message: OutboxMessage, scope: str) -> RedirectResponse:
