@@ -58,9 +58,13 @@ class Assignment(SQLModel, table=True):
 class Click(SQLModel, table=True):
     """A visit to a tracking link. No IP address is stored."""
 
+    # Indexed by (campaign_id, assignment_id) too: assignments.reach.CLICKS_BY_ASSIGNMENT.
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    # The assignment's campaign, copied so clicks are read by campaign without a join. No
+    # foreign key of its own: the assignment's vouches for it, and every redirect is a row
+    # (migration 0010).
+    campaign_id: int
     at: datetime = Field(default_factory=utcnow)
     # Platform the visitor came from, inferred from the Referer header; "" when unknown.
     source: str = Field(default="", max_length=20)

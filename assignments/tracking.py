@@ -6,8 +6,10 @@ which platform the visitor came from.
 Clicks are the public's traffic, so the redirect must not hold the database: the
 target of a code comes from a bounded in-process LRU cache (:class:`TargetCache`) or
 one indexed read, and clicks are appended to an in-memory :class:`ClickBuffer` that a
-background thread writes with one multi-row INSERT every ``tracking.flush_seconds``
-or ``tracking.flush_clicks`` clicks, and once more on a clean shutdown.
+background thread writes in one statement every ``tracking.flush_seconds`` or
+``tracking.flush_clicks`` clicks, and once more on a clean shutdown. Click times are
+kept to the second: nothing reads them finer, and clicks of one second then share
+one conversion to the database's format.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +34,7 @@ from sqlmodel import select as sqlmodel_select
 
 from assignments.models import Assignment, Click
 from content.models import Post
-from gaung.db import get_engine, utcnow
+from gaung.db import get_engine
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ _click = Click.__table__  # type: ignore[attr-defined]
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where a tracking code leads, and what a click on it is counted against."""
 
@@ -140,6 +143,7 @@ class TargetCache:
         return len(self._entries)
 
 
+@lru_cache(maxsize=4096)  # a platform's referer is mostly one origin ("https://t.co/")
 def source_from_referer(referer: str | None) -> str:
     """ "x", "facebook", "instagram", or "" when the referer is absent or elsewhere."""
     if not referer:
@@ -206,13 +210,9 @@ class ClickBuffer:
         self._thread: threading.Thread | None = None
         self._running = False  # checked on every click: cheaper than Thread.is_alive()
 
-    def add(self, target: Target, referer: str | None, at: datetime | None = None) -> None:
-        click = (
-            target.assignment_id,
-            target.campaign_id,
-            at or utcnow(),
-            source_from_referer(referer),
-        )
+    def add(self, target: Target, referer: str | None, at: float | None = None) -> None:
+        """Take one click (``at``: seconds since the epoch, now if not given)."""
+        click = (target, time.time() if at is None else at, source_from_referer(referer))
         with self._lock:
             self._pending.append(click)
             self.added += 1
@@ -312,7 +312,13 @@ def _insert_clicks(engine: Engine, batch: list[ClickRow]) -> None:
     except IntegrityError:
         # An assignment was erased (an ASN deleting their data) after its code was cached:
         # write the batch again, each row only if its assignment still exists.
-        params = [dict(zip(_GUARDED_KEYS, click, strict=True)) for click in batch]
+        times = _PerSecond(_utc)
+        params = [
+            dict(
+                zip(_GUARDED_KEYS, (t.assignment_id, t.campaign_id, times[int(at)], s), strict=True)
+            )
+            for t, at, s in batch
+        ]
         with engine.begin() as conn:
             conn.execute(_GUARDED_INSERT, params)
 
@@ -321,24 +327,48 @@ def _bulk_insert(conn: Connection, batch: list[ClickRow]) -> None:
     """PostgreSQL: COPY (a few microseconds a row, against ~15 for an executemany INSERT,
     which is CPU the web process needs for redirects); SQLite: the driver's executemany."""
     if conn.dialect.name != "postgresql":
-        stamp = _click.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        rows = [(a, c, stamp(at) if stamp else at, s) for a, c, at, s in batch]
+        bind = _click.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        stamps = _PerSecond(lambda second: bind(_utc(second)) if bind else _utc(second))
+        rows = [(t.assignment_id, t.campaign_id, stamps[int(at)], s) for t, at, s in batch]
         conn.exec_driver_sql(_SQLITE_INSERT, rows)
         return
     dbapi = conn.connection.driver_connection
     assert dbapi is not None
+    iso = _PerSecond(lambda second: _utc(second).isoformat())
     try:
         with dbapi.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
             # COPY's text format built at once: integers, an ISO time and a source from
             # a fixed set (source_from_referer) need no escaping. About a third of the
             # CPU of write_row() per click, in the process that serves the redirects.
-            copy.write("".join(f"{a}\t{c}\t{at.isoformat()}\t{s}\n" for a, c, at, s in batch))
+            copy.write(
+                "".join(
+                    f"{t.assignment_id}\t{t.campaign_id}\t{iso[int(at)]}\t{s}\n"
+                    for t, at, s in batch
+                )
+            )
     except psycopg.Error as exc:
         # The same exception classes as every other statement, for the caller to handle.
         raise DBAPIError.instance(_PG_COPY, None, exc, psycopg.Error) from exc
 
 
-ClickRow = tuple[int, int, datetime, str]
+def _utc(second: int) -> datetime:
+    return datetime.fromtimestamp(second, UTC)
+
+
+class _PerSecond(dict[int, Any]):
+    """Epoch second -> its value for the database, converted once per second in a batch."""
+
+    def __init__(self, convert: Callable[[int], Any]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, second: int) -> Any:
+        value = self[second] = self._convert(second)
+        return value
+
+
+# A buffered click: its target, when (seconds since the epoch), where from.
+ClickRow = tuple[Target, float, str]
 _CLICK_COLUMNS = ["assignment_id", "campaign_id", "at", "source"]
 _GUARDED_KEYS = [f"b_{column}" for column in _CLICK_COLUMNS]
 _SQLITE_INSERT = "INSERT INTO click (assignment_id, campaign_id, at, source) VALUES (?, ?, ?, ?)"

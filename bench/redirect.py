@@ -1,6 +1,6 @@
 """Benchmark: the tracking redirect under load, against a bare ASGI app on the same server.
 
-    .venv/bin/python bench/redirect.py [--assignments 10000] [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/redirect.py [--assignments 10000] [--seconds 10] [--rounds 3]
 
 Seeds a fresh PostgreSQL database (production's database; ``--database-url`` for
 another, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres`` is the admin URL the
@@ -18,7 +18,7 @@ hits in the measured run is read from ``/metrics`` and printed; the cache holds
 A bare ASGI app that returns the same 302 (the very headers Gaung's carried:
 Location, Referrer-Policy, the security headers) is served by the same uvicorn
 options and loaded the same way. The two are loaded in alternating rounds
-(``--rounds 2``; the idle one costs nothing) and each one's best round is reported,
+(``--rounds 3``; the idle one costs nothing) and each one's best round is reported,
 since other work on a shared machine can only slow a round down. The Gaung server
 is then stopped with SIGTERM, so its buffered clicks are written, and the clicks
 stored are counted against the 302s the server sent (its ``gaung_redirects_total``:
@@ -278,7 +278,7 @@ def main() -> None:
     parser.add_argument("--assignments", type=int, default=10_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each")
     parser.add_argument("--database-url", help="an existing, empty database instead")
     args = parser.parse_args()
 

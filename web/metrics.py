@@ -209,14 +209,19 @@ _counters: dict[tuple[str, str, str], Counter] = {}
 _timers: dict[tuple[str, str], Histogram] = {}
 
 
-def record_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Count and time one answered request (the middleware, and the redirect fast path)."""
+def count_requests(method: str, route: str, status: int, count: int = 1) -> None:
+    """Count answered requests without timing them (the redirect fast path's tallies)."""
     key = (method, route, str(status))
     counter = _counters.get(key)
     if counter is None:
         counter = _counters[key] = REQUESTS.labels(*key)
-    counter.inc()
-    timer = _timers.get(key[:2])
+    counter.inc(count)
+
+
+def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one answered request (the middleware)."""
+    count_requests(method, route, status)
+    timer = _timers.get((method, route))
     if timer is None:
-        timer = _timers[key[:2]] = LATENCY.labels(method, route)
+        timer = _timers[method, route] = LATENCY.labels(method, route)
     timer.observe(seconds)

@@ -7,19 +7,22 @@ thread) and only appends the click to the in-memory buffer, which a background
 thread writes in batches (assignments.tracking). The app's lifespan starts and
 stops the buffer, so a clean shutdown writes every click counted.
 
-Known codes are answered by :class:`TrackingFastPath`, the outermost ASGI
-middleware: before the request metrics and the security headers (both of which it
-does itself), the session, the locale negotiation and the router (150-odd routes
-matched one by one), so a cached redirect costs little more than a bare ASGI app's.
-An unknown code goes down the normal stack to :func:`follow`, which renders the 404
-page.
+Known codes are answered by :class:`TrackingFastPath`, which ``web.app.GaungApp``
+calls before anything of FastAPI's: before its telemetry, body-limit and error
+wrappers, the request metrics and the security headers (both of which it does
+itself), the session, the locale negotiation and the router (150-odd routes matched
+one by one), so a cached redirect costs little more than a bare ASGI app's
+(bench/redirect.py). It keeps plain tallies instead of updating Prometheus per
+request: they are added to the counters on the click thread's every round and before
+a scrape (:func:`publish_tallies`), and its redirects are counted but not timed (a
+cached answer takes microseconds; the time that matters is the proxy's). An unknown
+code goes down the normal stack to :func:`follow`, which renders the 404 page.
 """
 
 from __future__ import annotations
 
 import atexit
 import threading
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -29,7 +32,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assignments.tracking import ClickBuffer, Target, TargetCache, lookup, valid_code
 from gaung.db import get_engine
@@ -50,7 +53,7 @@ _UNKNOWN = "gaung.unknown_code"
 
 _settings = get_settings().tracking
 targets = TargetCache(size=_settings.cache_size, ttl=_settings.cache_seconds)
-_published = {"clicks": 0, "hits": 0}
+_published = {"clicks": 0, "hits": 0, "fast": 0}
 _publish_lock = threading.Lock()
 
 
@@ -59,17 +62,21 @@ def publish_tallies() -> None:
 
     Every redirect takes exactly one click into the buffer, so one tally gives both
     ``gaung_redirects_total`` and ``gaung_clicks_buffered_total``; cache hits are
-    tallied by the cache. Runs on the click thread's every round and before a scrape.
+    tallied by the cache, the fast path's answers by :class:`TrackingFastPath` (the
+    others are counted by the request middleware). Runs on the click thread's every
+    round and before a scrape.
     """
     with _publish_lock:
-        added, hits = clicks.added, targets.hits
-        new_clicks, new_hits = added - _published["clicks"], hits - _published["hits"]
-        _published.update(clicks=added, hits=hits)
-    if new_clicks > 0:
-        metrics.REDIRECTS.inc(new_clicks)
-        metrics.CLICKS_BUFFERED.inc(new_clicks)
-    if new_hits > 0:
-        _FROM_CACHE.inc(new_hits)
+        now = {"clicks": clicks.added, "hits": targets.hits, "fast": TrackingFastPath.served}
+        new = {name: count - _published[name] for name, count in now.items()}
+        _published.update(now)
+    if new["clicks"] > 0:
+        metrics.REDIRECTS.inc(new["clicks"])
+        metrics.CLICKS_BUFFERED.inc(new["clicks"])
+    if new["hits"] > 0:
+        _FROM_CACHE.inc(new["hits"])
+    if new["fast"] > 0:
+        metrics.count_requests("GET", _ROUTE, 302, new["fast"])
 
 
 clicks = ClickBuffer(
@@ -134,17 +141,19 @@ class TrackingFastPath:
     headers itself (taken from an instance of it: one source of truth).
     """
 
+    served = 0  # redirects answered here, in this process (publish_tallies reads it)
+
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         security = SecurityHeadersMiddleware(app, hsts=hsts).headers
         fixed = {**security, **_HEADERS, "Content-Length": "0"}  # ours win, as in follow()
-        self._fixed = [(k.lower().encode(), v.encode()) for k, v in fixed.items()]
+        self._fixed = tuple((k.lower().encode(), v.encode()) for k, v in fixed.items())
+        self._answers = lru_cache(maxsize=1024)(self._answer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             path: str = scope["path"]
             if path.startswith(PREFIX) and valid_code(code := path[len(PREFIX) :]):
-                start = time.perf_counter()
                 target = targets.get(code)  # a hit is tallied by the cache
                 if target is None:
                     target = await run_in_threadpool(_find, code)
@@ -152,14 +161,24 @@ class TrackingFastPath:
                         _FROM_DATABASE.inc()
                 if target is not None:
                     await self._redirect(scope, send, target)
-                    metrics.record_request("GET", _ROUTE, 302, time.perf_counter() - start)
                     return
                 scope[_UNKNOWN] = code  # follow() answers 404 without a second read
         await self.app(scope, receive, send)
 
     async def _redirect(self, scope: Scope, send: Send, target: Target) -> None:
-        referer = next((v for k, v in scope["headers"] if k == b"referer"), None)
-        clicks.add(target, referer.decode("latin-1") if referer is not None else None)
-        headers = [(b"location", _location(target.url)), *self._fixed]
-        await send({"type": "http.response.start", "status": 302, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
+        referer = None
+        for name, value in scope["headers"]:
+            if name == b"referer":
+                referer = value.decode("latin-1")
+                break
+        clicks.add(target, referer)
+        TrackingFastPath.served += 1
+        start, body = self._answers(target.url)
+        await send(start)
+        await send(body)
+
+    def _answer(self, url: str) -> tuple[Message, Message]:
+        """The two ASGI messages of a 302 to ``url`` (servers only read them)."""
+        headers = [(b"location", _location(url)), *self._fixed]
+        start: Message = {"type": "http.response.start", "status": 302, "headers": headers}
+        return start, {"type": "http.response.body", "body": b""}
