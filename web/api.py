@@ -12,11 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
 from assignments.models import Assignment
-from assignments.reach import CampaignReach, ReachFigures, campaign_reach
+from assignments.reach import CampaignReach, ReachFigures, dashboard_reach
 from content import rendering, workflow
 from content.models import Campaign, CampaignUnit, Post
 from gaung.db import get_session
@@ -105,13 +105,25 @@ class AssignmentPage(BaseModel):
 
 
 class FiguresOut(BaseModel):
+    """One scope's figures (the dashboard's), counts of assignments unless named otherwise."""
+
     assignments: int
-    reported: int
+    reported: int = Field(description="Reposts reported or verified")
     verified: int
     declined: int
-    potential_reach: int
+    rejected: int
+    expired: int
+    potential_reach: int = Field(description="Followers at report time of reported reposts")
+    verified_reach: int = Field(description="Followers at report time of verified reposts")
     clicks: int
+    deleted_after_verification: int
+    measured: int = Field(description="Reposts with a metrics snapshot")
+    impressions: int | None = Field(description="null: no platform returned any")
+    engagement: int | None = Field(description="Likes + reposts + replies; null: none returned")
+    median_repost_seconds: float | None = Field(description="Dispatch to repost, median")
     completion_rate: float
+    verification_rate: float | None = Field(description="Verified among the checked reposts")
+    verified_rate: float
 
 
 class TimelinePointOut(BaseModel):
@@ -129,15 +141,33 @@ class ReposterOut(BaseModel):
     repost_url: str | None
     reported_at: datetime | None
     status: str
+    verified_at: datetime | None
+    flagged_gone_at: datetime | None = Field(description="A verified repost later seen deleted")
+    impressions: int | None
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+
+
+class ApiCallsOut(BaseModel):
+    verification: int
+    metrics: int
 
 
 class ReachOut(BaseModel):
     campaign_id: int
+    as_of: datetime | None = Field(
+        description="When the figures were computed, for a big campaign read from its "
+        "snapshot (at most a few minutes old); null: computed for this request"
+    )
     total: FiguresOut
     by_platform: dict[str, FiguresOut]
     by_unit: dict[str, FiguresOut]
     timeline: list[TimelinePointOut]
-    reposters: list[ReposterOut]
+    reposters: list[ReposterOut] = Field(
+        description="The first reposters (as on the dashboard); the CSV export has all"
+    )
+    api_calls: dict[str, ApiCallsOut] = Field(description="Platform API calls, by platform")
 
 
 def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
@@ -176,17 +206,24 @@ def post_out(post: Post) -> PostOut:
 
 
 def figures_out(figures: ReachFigures) -> FiguresOut:
-    return FiguresOut(**asdict(figures), completion_rate=figures.completion_rate)
+    return FiguresOut(
+        **asdict(figures),
+        completion_rate=figures.completion_rate,
+        verification_rate=figures.verification_rate,
+        verified_rate=figures.verified_rate,
+    )
 
 
 def reach_out(reach: CampaignReach) -> ReachOut:
     return ReachOut(
         campaign_id=reach.campaign_id,
+        as_of=reach.as_of,
         total=figures_out(reach.total),
         by_platform={k: figures_out(v) for k, v in reach.by_platform.items()},
         by_unit={k: figures_out(v) for k, v in reach.by_unit.items()},
         timeline=[TimelinePointOut(**p._asdict()) for p in reach.timeline],
         reposters=[ReposterOut(**asdict(r)) for r in reach.reposters],
+        api_calls={k: ApiCallsOut(**asdict(v)) for k, v in reach.api_calls.items()},
     )
 
 
@@ -262,10 +299,11 @@ def campaign_assignments(
 def reach(
     campaign_id: CampaignId, user: User = Depends(staff), session: Session = Depends(get_session)
 ) -> ReachOut:
-    """Completion, potential reach (followers of reposting accounts) and clicks."""
+    """The dashboard's figures: completion, verification, potential reach (followers of
+    reposting accounts), clicks and measured impressions, per platform and unit."""
     campaign = workflow.get_campaign(session, user, campaign_id)
     assert campaign.id is not None
-    return reach_out(campaign_reach(session, campaign.id))
+    return reach_out(dashboard_reach(session, campaign.id))
 
 
 def _response_name(operation: dict[str, Any]) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from assignments import reach as reach_module
 from assignments.models import AssignmentStatus
+from assignments.reach import campaign_reach, store_snapshot
 from gaung.db import utcnow
 from roster.models import Role
 from tests.factories import (
@@ -123,6 +126,32 @@ def test_reach_counts_reported_reposts(client: TestClient, session: Session) -> 
     assert reach["total"]["completion_rate"] == 0.5
     assert reach["by_platform"]["x"]["reported"] == 1
     assert [r["repost_url"] for r in reach["reposters"]] == ["https://x.com/asn/status/99"]
+    # The dashboard's other figures too; nothing measured is null, never 0.
+    assert reach["total"]["verified"] == 0
+    assert reach["total"]["verification_rate"] == 0.0
+    assert reach["total"]["impressions"] is None
+    assert reach["as_of"] is None  # computed for this request
+
+
+def test_a_big_campaign_s_reach_is_read_from_its_snapshot_and_dated(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agency = make_agency(session)
+    editor = make_user(session, agency)
+    campaign = make_campaign(session, agency, editor)
+    post = make_post(session, campaign, editor)
+    make_assignment(session, post, make_asn(session, make_unit(session, agency)))
+    assert campaign.id is not None
+    store_snapshot(session, campaign_reach(session, campaign.id), 1.5)
+    session.commit()
+    make_assignment(session, post, make_asn(session, make_unit(session, agency)))  # since then
+    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 1)
+    login_staff(client, make_user(session, agency, role=Role.SUPERVISOR))
+
+    reach = client.get(f"/api/campaigns/{campaign.id}/reach").json()
+
+    assert reach["total"]["assignments"] == 1  # the snapshot's, not a live aggregate
+    assert reach["as_of"] is not None
 
 
 def test_ids_and_offsets_beyond_the_database_range_are_bad_input_not_a_crash(
