@@ -49,6 +49,7 @@ def get_locale() -> str:
     return _current.get() or get_settings().default_locale
 
 
+@lru_cache(maxsize=256)  # every request asks (Accept-Language); parsing a tag is not free
 def coerce_locale(value: str | None) -> str | None:
     """A supported locale for a tag like 'en-US' or 'id_ID', else None."""
     if not value:
