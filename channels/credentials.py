@@ -59,6 +59,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("telegram.bot_token", N_("Telegram bot token")),
     Spec("whatsapp.access_token", N_("WhatsApp Cloud API access token")),
     Spec("smtp.password", N_("SMTP password")),
+    Spec("webhook.token", N_("Message gateway token (webhook)")),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}
 

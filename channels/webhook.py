@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from channels import http
+from channels.credentials import overlay
 from channels.messaging import (
     OutgoingMessage,
     PermanentSendError,
@@ -69,7 +70,7 @@ class WebhookMessenger:
 
     @property
     def settings(self) -> WebhookSettings:
-        return self._settings or get_settings().webhook
+        return self._settings or overlay("webhook", get_settings().webhook)
 
     def configured(self) -> bool:
         return bool(self.settings.url)

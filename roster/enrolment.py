@@ -32,7 +32,13 @@ from gaung.settings import PLATFORMS, get_settings
 from roster import ownership
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
 from roster.nip import NipError, check_nip
-from scheduler.outbox import ADDRESS_FIELD, INBOX_LINK, OutboxMessage, OutboxStatus
+from scheduler.outbox import (
+    ADDRESS_FIELD,
+    INBOX_LINK,
+    PERSON_MESSENGERS,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 # Bump when the consent text below changes: a form opened on the old text is refused.
 CONSENT_VERSION = "2026-11"
@@ -57,7 +63,12 @@ CONSENT_POINTS = (
         "Personal Data Protection)."
     ),
 )
-MESSENGERS = ("email", "telegram", "whatsapp")
+# Why a phone number is required, for each messenger that reaches people by phone
+# (ADDRESS_FIELD "phone"); the roster import and the inbox settings say the same.
+PHONE_NEEDED = {
+    "whatsapp": N_("A phone number is needed to send messages by WhatsApp."),
+    "webhook": N_("A phone number is needed to send messages by SMS (your agency's gateway)."),
+}
 REVIEWERS = frozenset({Role.EDITOR, Role.APPROVER, Role.ADMIN})
 NAME_MAX = 200
 REASON_MAX = 500
@@ -65,7 +76,7 @@ LABEL_MAX = 200
 INVITATION_MAX_DAYS = 365
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-# E.164 after normalisation: WhatsApp needs the international form.
+# E.164 after normalisation: WhatsApp and SMS gateways need the international form.
 _PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
 _HANDLES = {
     "x": re.compile(r"[a-z0-9_]{1,15}"),
@@ -268,7 +279,7 @@ def _check_fields(
     elif len(name) > NAME_MAX:
         errors["name"] = GaungError(N_("At most %(limit)s characters."), limit=NAME_MAX)
     unit_id = invitation.unit_id or _unit_of_agency(session, invitation, form.unit_id, errors)
-    messenger = form.messenger if form.messenger in MESSENGERS else ""
+    messenger = form.messenger if form.messenger in PERSON_MESSENGERS else ""
     if not messenger:
         errors["messenger"] = GaungError(N_("Choose how Gaung should reach you."))
     if form.email.strip():
@@ -283,8 +294,8 @@ def _check_fields(
             errors["phone"] = GaungError(
                 N_("Enter a mobile number such as 0812 3456 7890 or +62 812 3456 7890.")
             )
-    elif messenger == "whatsapp":
-        errors["phone"] = GaungError(N_("A phone number is needed to send messages by WhatsApp."))
+    elif messenger in PHONE_NEEDED:
+        errors["phone"] = GaungError(PHONE_NEEDED[messenger])
     handles = _check_handles(form, errors)
     _check_consent(form, errors)
     if errors or nip is None or unit_id is None:

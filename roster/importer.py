@@ -27,9 +27,10 @@ from sqlmodel import Session, col, select
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.settings import PLATFORMS, get_settings
+from roster.enrolment import PHONE_NEEDED
 from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
+from scheduler.outbox import PERSON_MESSENGERS
 
-MESSENGERS = ("email", "telegram", "whatsapp")
 BASE_COLUMNS = ("nip", "name", "unit", "email", "phone", "messenger", "consent_at")
 PLATFORM_FIELDS = ("handle", "user_id", "followers")
 COLUMNS = BASE_COLUMNS + tuple(f"{p}_{f}" for p in PLATFORMS for f in PLATFORM_FIELDS)
@@ -218,12 +219,12 @@ def _phone(row: _Row) -> str | None:
 
 def _messenger(row: _Row, email: str | None, phone: str | None) -> str:
     value = row.get("messenger").lower() or "email"
-    if value not in MESSENGERS:
-        row.error("messenger", N_("Use one of: %(choices)s."), choices=", ".join(MESSENGERS))
+    if value not in PERSON_MESSENGERS:
+        row.error("messenger", N_("Use one of: %(choices)s."), choices=", ".join(PERSON_MESSENGERS))
     elif value == "email" and email is None and not row.get("email"):
         row.error("email", N_("An e-mail address is needed to send messages by e-mail."))
-    elif value == "whatsapp" and phone is None and not row.get("phone"):
-        row.error("phone", N_("A phone number is needed to send messages by WhatsApp."))
+    elif value in PHONE_NEEDED and phone is None and not row.get("phone"):
+        row.error("phone", PHONE_NEEDED[value])
     return value
 
 

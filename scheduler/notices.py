@@ -22,10 +22,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
 from gaung.db import utcnow
-from scheduler.outbox import NAME, NO_ADDRESS, OutboxMessage, OutboxStatus
+from scheduler.outbox import (
+    ADDRESS_FIELD,
+    NAME,
+    NO_ADDRESS,
+    PERSON_MESSENGERS,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 _table = OutboxMessage.__table__  # type: ignore[attr-defined]
-KNOWN_MESSENGERS = ("email", "telegram", "whatsapp")
 # Rows per INSERT: bounded statements, still few round trips for 100,000 ASN.
 CHUNK = 1000
 
@@ -55,8 +61,13 @@ class Person:
 def address(
     messenger: str, email: str | None, telegram_chat_id: str | None, phone: str | None
 ) -> str | None:
-    """The ASN's address on their messenger (None when they have none there)."""
-    return {"email": email, "telegram": telegram_chat_id, "whatsapp": phone}.get(messenger) or None
+    """The ASN's address on their messenger (None when they have none there).
+
+    Read through ``ADDRESS_FIELD``, like the assignment notices, so both agree on it.
+    """
+    columns = {"email": email, "telegram_chat_id": telegram_chat_id, "phone": phone}
+    column = ADDRESS_FIELD.get(messenger)
+    return (columns[column] if column else None) or None
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ def message_row(
     now = now or utcnow()
     whatsapp = person.messenger == "whatsapp"
     error = None
-    if person.messenger not in KNOWN_MESSENGERS:
+    if person.messenger not in PERSON_MESSENGERS:
         error = "unknown messenger"
     elif person.recipient is None:
         error = NO_ADDRESS

@@ -121,6 +121,9 @@ ADDRESS_FIELD = {
     "whatsapp": "phone",
     "webhook": "phone",  # the agency's own gateway, e.g. an SMS bridge (channels.webhook)
 }
+# The messengers a person can choose: exactly those Gaung can address them on, so the
+# enrolment form, the roster import, the inbox settings and the outbox never disagree.
+PERSON_MESSENGERS = tuple(ADDRESS_FIELD)
 COLUMNS = (
     "key",
     "assignment_id",
@@ -229,7 +232,7 @@ def _insert_variant(
         *((_asn.c.messenger == m, _asn.c[field]) for m, field in ADDRESS_FIELD.items()),
         else_=null(),
     )
-    known = _asn.c.messenger.in_(list(ADDRESS_FIELD))
+    known = _asn.c.messenger.in_(PERSON_MESSENGERS)
     whatsapp = _asn.c.messenger == "whatsapp"
     key = literal(f"post:{post_id}:asn:") + cast(_asn.c.id, String)
     rows = (

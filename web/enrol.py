@@ -32,6 +32,7 @@ from web.deps import (
     session_alive,
     verify_csrf,
 )
+from web.inbox_settings import messenger_choices
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,11 +93,7 @@ def _form_page(
         "platforms": [(p, display_name(p)) for p in PLATFORMS],
         "consent_points": [_(point) for point in enrolment.CONSENT_POINTS],
         "consent_version": enrolment.CONSENT_VERSION,
-        "messengers": [
-            ("email", _("E-mail")),
-            ("telegram", "Telegram"),
-            ("whatsapp", "WhatsApp"),
-        ],
+        "messengers": [(choice.value, choice.label) for choice in messenger_choices()],
     }
     return render(request, "enrol/form.html", context, status_code=400 if errors else 200)
 

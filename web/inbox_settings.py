@@ -23,13 +23,22 @@ from gaung import i18n
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError
 from gaung.i18n import gettext as _
+from roster.enrolment import PHONE_NEEDED
 from roster.models import Asn
+from scheduler.outbox import PERSON_MESSENGERS
 from scheduler.telegram_poll import schedule_poll
 from web.deps import current_asn, render, verify_csrf
 
 router = APIRouter(prefix="/inbox/settings", include_in_schema=False)
 
-MESSENGER_CHOICES = ("email", "telegram", "whatsapp")
+# How each messenger is named to people; brand names read the same in every language.
+MESSENGER_LABELS = {
+    "email": N_("E-mail"),
+    "telegram": "Telegram",
+    "whatsapp": "WhatsApp",
+    "webhook": N_("SMS (agency gateway)"),
+}
+_OFFERED_WHEN_SET_UP = frozenset({"webhook"})
 _FLASH_KEY = "inbox_flash"
 _LINK_KEY = "telegram_link"  # the deep link just handed out: (url, expiry iso) in the session
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
@@ -58,7 +67,7 @@ class Preferences:
 
 
 def normalise_phone(value: str) -> str:
-    """A WhatsApp number in international format; Indonesian 08... numbers become +628...."""
+    """A mobile number in international format; Indonesian 08... numbers become +628...."""
     digits = re.sub(r"[\s().-]", "", value)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -68,7 +77,7 @@ def normalise_phone(value: str) -> str:
         digits = "+" + digits
     if not _E164.match(digits):
         raise GaungError(
-            N_("Enter the WhatsApp number in international format, e.g. +6281234567890."),
+            N_("Enter the mobile number in international format, e.g. +6281234567890."),
             field="phone",
         )
     return digits
@@ -89,10 +98,33 @@ def _email(value: str) -> str:
 
 
 def available_messengers() -> dict[str, bool]:
-    """Each messenger and whether Gaung can send through it now."""
+    """Each messenger a person can choose and whether Gaung can send through it now."""
     found = {name: bool(m.configured()) for name, m in MESSENGERS.items() if name != "telegram"}
     found["telegram"] = telegram_updates.linking_available()
-    return {name: found.get(name, False) for name in MESSENGER_CHOICES}
+    return {name: found.get(name, False) for name in PERSON_MESSENGERS}
+
+
+@dataclass(frozen=True)
+class MessengerChoice:
+    """One messenger as offered to a person: its slug, label and whether it can send now."""
+
+    value: str
+    label: str
+    available: bool
+
+
+def messenger_choices(chosen: str | None = None) -> list[MessengerChoice]:
+    """The messengers to offer, in PERSON_MESSENGERS order, labelled in the current language.
+
+    The agency's own gateway only once it is set up (or when it is the person's choice
+    already): most agencies never run one, and an option nobody can pick is clutter. The
+    others are shown even when not set up yet, disabled, as before.
+    """
+    return [
+        MessengerChoice(name, _(MESSENGER_LABELS[name]), available)
+        for name, available in available_messengers().items()
+        if available or name == chosen or name not in _OFFERED_WHEN_SET_UP
+    ]
 
 
 def apply(session: Session, asn: Asn, wanted: Preferences) -> bool:
@@ -100,7 +132,7 @@ def apply(session: Session, asn: Asn, wanted: Preferences) -> bool:
 
     Nothing is stored when anything is wrong (GaungError names the field). Commits.
     """
-    if wanted.messenger not in MESSENGER_CHOICES:
+    if wanted.messenger not in PERSON_MESSENGERS:
         raise GaungError(N_("Choose how Gaung should reach you."), field="messenger")
     if wanted.locale not in i18n.LOCALES:
         raise GaungError(N_("Choose a language."), field="locale")
@@ -108,8 +140,8 @@ def apply(session: Session, asn: Asn, wanted: Preferences) -> bool:
     phone = normalise_phone(wanted.phone) if wanted.phone.strip() else None
     if wanted.messenger == "email" and email is None:
         raise GaungError(N_("Enter the e-mail address for your messages."), field="email")
-    if wanted.messenger == "whatsapp" and phone is None:
-        raise GaungError(N_("Enter your WhatsApp number."), field="phone")
+    if wanted.messenger in PHONE_NEEDED and phone is None:
+        raise GaungError(PHONE_NEEDED[wanted.messenger], field="phone")
     if email is not None and _taken(session, asn, email):
         raise GaungError(N_("This e-mail address is used by another ASN."), field="email")
     changing = wanted.messenger != asn.messenger
@@ -158,9 +190,11 @@ def _page(
     if link:
         schedule_poll(session)  # keeps polling alive while the ASN waits on this page
         session.commit()
+    choices = messenger_choices(asn.messenger)
     context: dict[str, Any] = {
         "values": values,
-        "available": available_messengers(),
+        "messengers": choices,
+        "available": {choice.value: choice.available for choice in choices},
         "telegram_linked": bool(asn.telegram_chat_id),
         "telegram_link": link,
         "locales": {"id": "Bahasa Indonesia", "en": "English"},

@@ -15,6 +15,7 @@ from channels import credentials, facebook, instagram, x
 from channels.credentials import SPECS, CredentialError, credential, overlay
 from channels.email import EmailMessenger
 from channels.telegram import TelegramMessenger
+from channels.webhook import WebhookMessenger
 from channels.whatsapp import WhatsAppMessenger
 from gaung.crypto import KEYS_ENV
 from gaung.db import make_engine, set_engine
@@ -69,6 +70,7 @@ def test_every_channel_factory_uses_the_stored_values(store: Session) -> None:
     assert TelegramMessenger().settings.bot_token == "stored-telegram.bot_token"
     assert WhatsAppMessenger().settings.access_token == "stored-whatsapp.access_token"
     assert EmailMessenger().settings.password == "stored-smtp.password"
+    assert WebhookMessenger().settings.token == "stored-webhook.token"
     graph = overlay("graph", get_settings().graph)
     assert (graph.access_token, graph.app_secret) == (
         "stored-graph.access_token",
@@ -76,6 +78,18 @@ def test_every_channel_factory_uses_the_stored_values(store: Session) -> None:
     )
     assert facebook.from_settings().connected()
     assert not get_settings().graph.access_token  # the settings object is left alone
+
+
+def test_the_message_gateway_token_can_be_stored_instead_of_the_environment(
+    store: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings().webhook, "token", "env-gateway-token")
+    assert credential("webhook.token") == "env-gateway-token"
+
+    _save(store, "webhook.token", "stored-gateway-token")
+
+    assert credential("webhook.token") == "stored-gateway-token"
+    assert overlay("webhook", get_settings().webhook).token == "stored-gateway-token"
 
 
 def test_instagram_needs_its_user_id_besides_the_token(

@@ -24,7 +24,7 @@ from roster.models import (
     Unit,
     User,
 )
-from scheduler.outbox import INBOX_LINK, OutboxMessage
+from scheduler.outbox import ADDRESS_FIELD, INBOX_LINK, OutboxMessage
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.roster.helpers import VALID_NIP, form, invitation
 
@@ -180,6 +180,26 @@ def test_whatsapp_needs_a_phone_which_is_stored_in_international_form(
     assert asn.email is None
     # No WhatsApp template for a sign-in link and no e-mail: no message, but still enrolled.
     assert session.exec(select(OutboxMessage)).all() == []
+
+
+def test_the_sms_gateway_needs_a_phone_which_is_stored_in_international_form(
+    session: Session, place: Place
+) -> None:
+    _, unit, editor = place
+    link = invitation(session, editor)
+    with pytest.raises(enrolment.EnrolmentInvalid) as raised:
+        enrolment.enrol(session, link, form(unit, messenger="webhook", phone=""))
+    assert set(raised.value.errors) == {"phone"}
+    assert "SMS" in raised.value.errors["phone"].message
+
+    asn = enrolment.enrol(session, link, form(unit, messenger="webhook", phone="0812 3456 7890"))
+
+    assert (asn.messenger, asn.phone) == ("webhook", "+6281234567890")
+
+
+def test_every_messenger_that_reaches_people_by_phone_says_why_it_needs_one() -> None:
+    by_phone = {messenger for messenger, field in ADDRESS_FIELD.items() if field == "phone"}
+    assert set(enrolment.PHONE_NEEDED) == by_phone
 
 
 @pytest.mark.parametrize(

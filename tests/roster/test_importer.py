@@ -141,6 +141,38 @@ def test_every_error_in_the_file_is_reported_at_once(session: Session) -> None:
     }
 
 
+def test_an_unknown_messenger_is_refused_with_every_choice_named(session: Session) -> None:
+    agency = make_agency(session)
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, _csv(_row(1, messenger="pigeon")))
+
+    [error] = caught.value.errors
+    assert (error.line, error.field) == (2, "messenger")
+    assert error.render() == "Use one of: email, telegram, whatsapp, webhook."
+
+
+def test_the_sms_gateway_messenger_is_imported_with_its_phone(session: Session) -> None:
+    agency = make_agency(session)
+
+    import_roster(session, agency, _csv(_row(1, messenger="webhook", phone="+6281234567890")))
+
+    asn = session.exec(select(Asn).where(Asn.nip == "199001012015031001")).one()
+    assert (asn.messenger, asn.phone) == ("webhook", "+6281234567890")
+
+
+def test_the_sms_gateway_messenger_without_a_phone_names_its_line(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(_row(1), _row(2, messenger="webhook", phone=""))
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    assert [(e.line, e.field) for e in caught.value.errors] == [(3, "phone")]
+    assert "SMS" in str(caught.value.errors[0])
+    assert _count(session, Asn) == 0
+
+
 def test_duplicates_inside_the_file_are_refused(session: Session) -> None:
     agency = make_agency(session)
     data = _csv(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from gaung.security import make_magic_token
+from gaung.settings import WebhookSettings, get_settings
 from roster import enrolment
 from roster.models import (
     Agency,
@@ -25,6 +27,8 @@ from scheduler.models import WorkItem
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.roster.helpers import VALID_NIP
 from tests.web.conftest import csrf_from, login_asn
+
+EN = {"Accept-Language": "en"}
 
 
 @pytest.fixture
@@ -71,6 +75,38 @@ def test_the_form_shows_the_agency_units_and_the_versioned_consent(
     assert f'value="{enrolment.CONSENT_VERSION}"' in page.text
     assert 'name="consent"' in page.text
     assert "<script>" not in page.text  # strict CSP: no inline script
+
+
+def test_the_sms_gateway_is_offered_only_once_the_agency_sets_it_up(
+    client: TestClient, link: Invitation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "webhook", WebhookSettings())
+    page = client.get(f"/enrol/{link.token}", headers=EN).text
+    assert 'value="webhook"' not in page
+    assert 'value="email"' in page
+
+    configured = WebhookSettings(url="https://sms.kominfo.go.id/send")
+    monkeypatch.setattr(get_settings(), "webhook", configured)
+    page = client.get(f"/enrol/{link.token}", headers=EN).text
+    assert re.search(r'value="webhook"\s*> SMS \(agency gateway\)<', page)
+    assert "Mobile number (WhatsApp or SMS)" in page
+
+
+def test_enrolling_by_sms_needs_a_phone_number(
+    client: TestClient, session: Session, link: Invitation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured = WebhookSettings(url="https://sms.kominfo.go.id/send")
+    monkeypatch.setattr(get_settings(), "webhook", configured)
+
+    refused = _submit(client, session, link, messenger="webhook", phone="")
+    enrolled = _submit(client, session, link, messenger="webhook", phone="0812 3456 7890")
+
+    assert refused.status_code == 400
+    assert 'id="phone-error"' in refused.text
+    assert "SMS (gateway instansi Anda)" in refused.text
+    assert enrolled.status_code == 303
+    asn = session.exec(select(Asn).where(Asn.nip == VALID_NIP)).one()
+    assert (asn.messenger, asn.phone) == ("webhook", "+6281234567890")
 
 
 def test_enrolling_signs_the_person_in_and_shows_their_codes(

@@ -10,13 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from gaung.settings import TelegramSettings, get_settings
+from gaung.settings import TelegramSettings, WebhookSettings, get_settings
 from roster.models import Asn
 from scheduler.models import WorkItem
-from scheduler.outbox import OutboxKind, OutboxMessage
+from scheduler.outbox import PERSON_MESSENGERS, OutboxKind, OutboxMessage
 from scheduler.telegram_poll import KEY as POLL_KEY
 from tests.factories import make_agency, make_asn, make_unit
 from tests.web.conftest import csrf_from, login_asn
+from web.inbox_settings import MESSENGER_LABELS, available_messengers
 
 EN = {"Accept-Language": "en"}
 BOT = "GaungKominfoBot"
@@ -28,6 +29,14 @@ def telegram(monkeypatch: pytest.MonkeyPatch) -> TelegramSettings:
     """A bot that can link chats (token and username set); updates by polling."""
     configured = TelegramSettings(bot_token="123:AAE-settings-test", bot_username=BOT)
     monkeypatch.setattr(get_settings(), "telegram", configured)
+    return configured
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch) -> WebhookSettings:
+    """The agency's own message gateway (an SMS bridge) is set up."""
+    configured = WebhookSettings(url="https://sms.kominfo.go.id/send", token="gateway-token")
+    monkeypatch.setattr(get_settings(), "webhook", configured)
     return configured
 
 
@@ -107,7 +116,17 @@ def test_saving_preferences_stores_them_and_switches_the_language(
     [
         ({"email": "not-an-address"}, "email", "Enter a valid e-mail address."),
         ({"email": ""}, "email", "Enter the e-mail address for your messages."),
-        ({"messenger": "whatsapp"}, "phone", "Enter your WhatsApp number."),
+        (
+            {"messenger": "whatsapp"},
+            "phone",
+            "A phone number is needed to send messages by WhatsApp.",
+        ),
+        (
+            {"messenger": "webhook"},
+            "phone",
+            "A phone number is needed to send messages by SMS (your agency's gateway).",
+        ),
+        ({"phone": "12345"}, "phone", "Enter the mobile number in international format"),
         ({"messenger": "pigeon"}, "messenger", "Choose how Gaung should reach you."),
         ({"locale": "fr"}, "locale", "Choose a language."),
     ],
@@ -194,6 +213,66 @@ def test_a_messenger_gaung_cannot_use_yet_is_refused(
     assert re.search(r'value="telegram"[^>]*disabled', page.text)
     assert response.status_code == 400
     assert _stored(session, asn).messenger == "email"
+
+
+def test_every_messenger_a_person_can_choose_has_a_label() -> None:
+    assert tuple(MESSENGER_LABELS) == PERSON_MESSENGERS
+
+
+def test_the_sms_gateway_is_available_once_the_agency_sets_it_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(get_settings(), "webhook", WebhookSettings())
+    assert available_messengers()["webhook"] is False
+
+    monkeypatch.setattr(get_settings(), "webhook", WebhookSettings(url="https://sms.example/send"))
+    assert available_messengers()["webhook"] is True
+
+
+def test_choosing_the_sms_gateway_with_a_phone_is_stored(
+    client: TestClient, session: Session, asn: Asn, gateway: WebhookSettings
+) -> None:
+    login_asn(client, asn)
+
+    response = client.post(
+        "/inbox/settings",
+        data=_form(
+            client, messenger="webhook", phone="0812 3456 7890", email=asn.email or "", locale="en"
+        ),
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 303
+    saved = _stored(session, asn)
+    assert (saved.messenger, saved.phone) == ("webhook", "+6281234567890")
+    page = client.get("/inbox/settings").text  # in English, as chosen
+    assert re.search(r'value="webhook"\s+checked\s*> SMS \(agency gateway\)<', page)
+
+
+def test_the_sms_gateway_is_not_offered_before_the_agency_sets_it_up(
+    client: TestClient, session: Session, asn: Asn
+) -> None:
+    login_asn(client, asn)  # no webhook.url configured
+
+    page = client.get("/inbox/settings").text
+    response = client.post(  # a forged choice
+        "/inbox/settings",
+        data=_form(client, messenger="webhook", phone="+6281234567890", email=asn.email or ""),
+        headers=EN,
+    )
+
+    assert 'value="webhook"' not in page
+    assert "SMS (gateway instansi)" not in page
+    assert response.status_code == 400
+    assert "This messenger is not available yet." in response.text
+    assert _stored(session, asn).messenger == "email"
+
+
+def test_the_phone_field_is_for_whatsapp_or_sms(client: TestClient, asn: Asn) -> None:
+    login_asn(client, asn)
+
+    assert "Mobile number (WhatsApp or SMS)" in client.get("/inbox/settings", headers=EN).text
+    assert "Nomor ponsel (WhatsApp atau SMS)" in client.get("/inbox/settings").text
 
 
 def test_the_form_needs_its_csrf_token(client: TestClient, session: Session, asn: Asn) -> None:
