@@ -128,7 +128,6 @@ async def follow(request: Request, code: str) -> Response:
     return RedirectResponse(target.url, status_code=302, headers=_HEADERS)
 
 
-@lru_cache(maxsize=1024)
 def _location(url: str) -> bytes:
     """The Location header exactly as Starlette's RedirectResponse quotes it."""
     return quote(url, safe=":/%#?=@[]!$&'()*+,;").encode("latin-1")
