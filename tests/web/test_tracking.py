@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import string
 import threading
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -212,6 +213,19 @@ def test_a_click_on_an_assignment_erased_meanwhile_is_dropped_alone(
     assert buffer.stop() == 2
     clicks = session.exec(select(Click)).all()
     assert [(c.assignment_id, c.source) for c in clicks] == [(assignment.id, "x")]
+
+
+def test_click_times_are_stored_to_the_second_in_utc(db: Engine, session: Session) -> None:
+    assignment = _assignment(session)
+    target = Target(POST_LINK, assignment.id or 0, assignment.campaign_id)
+    buffer = ClickBuffer(engine=lambda: db)
+    moment = datetime(2026, 11, 23, 7, 30, 15, 800_000, tzinfo=UTC)
+    buffer.add(target, None, at=moment.timestamp())
+    buffer.add(target, None, at=moment.timestamp() + 1)
+
+    assert buffer.stop() == 2
+    stored = sorted(c.at for c in session.exec(select(Click)).all())
+    assert stored == [moment.replace(microsecond=0), moment.replace(second=16, microsecond=0)]
 
 
 def test_the_buffer_flushes_by_itself_when_enough_clicks_wait(db: Engine, session: Session) -> None:
