@@ -25,8 +25,8 @@ from sqlmodel import Field, Session, SQLModel
 from assignments.models import Assignment, AssignmentStatus
 from gaung.db import utcnow
 from gaung.errors import N_
-from scheduler import queue
-from scheduler.models import WorkItem
+from kernel import queue
+from kernel.models import WorkItem
 
 
 class Check(StrEnum):

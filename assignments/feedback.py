@@ -18,12 +18,12 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from assignments import reporting
-from content import audit, workflow
+from content import workflow
 from content.models import Campaign
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
 from gaung.text import clean_text
-from roster import privacy
+from kernel import audit
 from roster.models import Asn, Role, User
 
 TEXT_MAX = 2000
@@ -165,10 +165,10 @@ def mark_handled(session: Session, user: User, feedback_id: int) -> Feedback:
     return feedback
 
 
-# --- the ASN's own data (roster.privacy) ---------------------------------------------------
+# --- the ASN's own data (registered with roster.privacy by wiring) ---------------------------------------------------
 
 
-def _export(session: Session, asn: Asn) -> dict[str, Any]:
+def export_personal_data(session: Session, asn: Asn) -> dict[str, Any]:
     rows = session.exec(
         select(Feedback).where(Feedback.asn_id == asn.id).order_by(col(Feedback.id))
     )
@@ -185,15 +185,10 @@ def _export(session: Session, asn: Asn) -> dict[str, Any]:
     }
 
 
-def _erase(session: Session, asn: Asn) -> None:
+def erase_personal_data(session: Session, asn: Asn) -> None:
     # What the public asked stays with the campaign; who relayed it and the link to their
     # repost do not.
     session.execute(
         update(Feedback).where(col(Feedback.asn_id) == asn.id).values(asn_id=None, link=None),
         execution_options={"synchronize_session": False},
     )
-
-
-if _export not in privacy.EXPORTERS:
-    privacy.EXPORTERS.append(_export)
-    privacy.ERASERS.append(_erase)

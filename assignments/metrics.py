@@ -12,6 +12,7 @@ campaign (the daily follower refresh) is counted under ``campaign_id = 0``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -20,10 +21,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel
 
-from channels.platforms import Metrics
 from gaung.db import utcnow
 
 NO_CAMPAIGN = 0  # ApiUsage.campaign_id of work done for the whole roster
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Counts as the platform reports them; None means "not returned", never zero."""
+
+    impressions: int | None = None
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
 
 
 class Window(StrEnum):

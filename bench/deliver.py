@@ -40,9 +40,9 @@ from bench.dispatch import _seed
 from gaung.db import make_engine, set_engine
 from gaung.migrate import upgrade
 from gaung.settings import TelegramSettings, get_settings
+from kernel.outbox import OutboxMessage, OutboxStatus
 from scheduler.deliver import deliver_due
 from scheduler.dispatch import dispatch_post
-from scheduler.outbox import OutboxMessage, OutboxStatus
 
 TOKEN = "123:bench"  # noqa: S105 - a fake bot's token
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]

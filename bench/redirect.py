@@ -317,7 +317,7 @@ def main() -> None:
             env["GAUNG_BENCH_302"] = json.dumps(same)
             bare_port = _free_port()
             bare_code = (
-                "import uvicorn; from gaung.cli import uvicorn_options; "
+                "import uvicorn; from cli.main import uvicorn_options; "
                 f"uvicorn.run('bench.redirect:bare_app', **uvicorn_options(port={bare_port}))"
             )
             bare = _serve([sys.executable, "-c", bare_code], env, log)

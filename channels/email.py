@@ -19,7 +19,6 @@ from channels.messaging import (
     PermanentSendError,
     SendResult,
     TransientSendError,
-    register,
 )
 from gaung.db import utcnow
 from gaung.settings import SmtpSettings, get_settings
@@ -118,4 +117,4 @@ class EmailMessenger:
             smtp.send_message(email)
 
 
-messenger = register(EmailMessenger())
+messenger = EmailMessenger()

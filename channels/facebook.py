@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from assignments.metrics import Metrics
 from channels.credentials import overlay
 from channels.graph import (
     GraphClient,
@@ -29,14 +30,7 @@ from channels.graph import (
     GraphPermissionError,
     to_channel_error,
 )
-from channels.platforms import (
-    AccountInfo,
-    Metrics,
-    NotConnected,
-    PostRef,
-    RepostMatch,
-    Unverifiable,
-)
+from channels.platforms import AccountInfo, NotConnected, PostRef, RepostMatch, Unverifiable
 from gaung.settings import GraphSettings, get_settings
 
 SLUG = "facebook"

@@ -22,13 +22,7 @@ from typing import Any
 import httpx
 
 from channels import http
-from channels.platforms import (
-    AuthError,
-    ChannelError,
-    PostGone,
-    RateLimited,
-    Unverifiable,
-)
+from channels.platforms import AuthError, ChannelError, PostGone, RateLimited, Unverifiable
 
 # Graph's rate limits use a rolling one-hour window; without an estimate, wait a slice of it.
 DEFAULT_RETRY = timedelta(minutes=5)

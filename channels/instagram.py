@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from assignments.metrics import Metrics
 from channels.credentials import overlay
 from channels.graph import (
     GraphClient,
@@ -27,18 +28,8 @@ from channels.graph import (
     GraphPermissionError,
     to_channel_error,
 )
-from channels.platforms import (
-    AccountInfo,
-    Metrics,
-    NotConnected,
-    PostRef,
-    RepostMatch,
-    Unverifiable,
-)
+from channels.platforms import AccountInfo, NotConnected, PostRef, RepostMatch, Unverifiable
 from gaung.settings import GraphSettings, get_settings
-
-if TYPE_CHECKING:
-    from channels.instagram_private import InstagrapiPlatform
 
 SLUG = "instagram"
 MEDIA_FIELDS = "id,permalink,caption,timestamp,username"
@@ -224,14 +215,8 @@ def ig_user_id(settings: GraphSettings) -> str:
     return settings.ig_user_id
 
 
-def from_settings(
-    settings: GraphSettings | None = None,
-) -> InstagramPlatform | InstagrapiPlatform:
-    if settings is None and get_settings().instagram.backend == "instagrapi":
-        # Opt-in private API backend (README: terms and ban risks); imported only when chosen.
-        from channels import instagram_private
-
-        return instagram_private.from_settings()
+def from_settings(settings: GraphSettings | None = None) -> InstagramPlatform:
+    """The Graph backend; the composition root picks instagrapi instead when configured."""
     graph = settings or overlay("graph", get_settings().graph)
     user_id = ig_user_id(graph)
     if not graph.access_token or not user_id:

@@ -31,13 +31,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
 
+from assignments.metrics import Metrics
 from channels.instagram import parse_permalink
 from channels.platforms import (
     AccountGone,
     AccountInfo,
     AuthError,
     ChannelError,
-    Metrics,
     NotConnected,
     PostGone,
     PostRef,

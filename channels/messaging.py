@@ -9,7 +9,7 @@ errors, so the outbox can decide what to do without knowing the provider:
 - ``PermanentSendError``: retrying cannot help (blocked bot, invalid number, bad
   address, revoked token); ``reason`` says why, for the operator.
 
-Importing this module registers every messenger in ``MESSENGERS`` under its slug.
+The composition root (``wiring``) puts each messenger in ``MESSENGERS`` under its slug.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any, Protocol, TypeVar
 
 import jinja2
 
-from content.limits import LIMITS
 from gaung import i18n
 from gaung.i18n import gettext as _
 from gaung.settings import PROJECT_ROOT
+from kernel.limits import LIMITS
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "messages"
 
@@ -157,8 +157,3 @@ def render_assignment_message(
         text = env.get_template("assignment.txt.j2").render(context)
         html = env.get_template("assignment.html.j2").render(context)
     return subject, text, html
-
-
-# The messengers import the contract above, so they are imported after it is defined:
-# importing channels.messaging (or any one messenger first) fills MESSENGERS.
-from channels import email, telegram, webhook, whatsapp  # noqa: E402, F401

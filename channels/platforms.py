@@ -10,24 +10,23 @@ platform without credentials or without an API for something degrades the same w
 - ``PostGone``: the post was deleted or never existed.
 - ``AccountGone``: the looked-up account does not exist or is suspended.
 
-Each module ``channels/<slug>.py`` defines ``from_settings() -> SocialPlatform``; the registry
-imports it lazily, so settings are read at use time and a module's import cost is paid only
-when that platform is used.
+Each module ``channels/<slug>.py`` defines ``from_settings() -> SocialPlatform``; the
+composition root (``wiring``) registers it under its slug, and the registry calls it at use
+time, so settings are read when the platform is used.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from assignments.metrics import Metrics
 from gaung.errors import N_, GaungError
+from kernel.limits import display_name
 
 RepostKind = Literal["repost", "quote"]
-
-DISPLAY_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
 
 
 @dataclass(frozen=True)
@@ -54,23 +53,9 @@ class PostRef:
 
 
 @dataclass(frozen=True)
-class Metrics:
-    """Counts as the platform reports them; None means "not returned", never zero."""
-
-    impressions: int | None = None
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-
-
-@dataclass(frozen=True)
 class RepostMatch:
     post: PostRef
     kind: RepostKind
-
-
-def display_name(slug: str) -> str:
-    return DISPLAY_NAMES.get(slug, slug)
 
 
 class ChannelError(GaungError):
@@ -143,18 +128,13 @@ class SocialPlatform(Protocol):
         ...
 
 
-def _lazy(slug: str) -> Callable[[], SocialPlatform]:
-    def factory() -> SocialPlatform:
-        module = importlib.import_module(f"channels.{slug}")
-        platform: SocialPlatform = module.from_settings()
-        return platform
-
-    return factory
+# Slug -> factory building the platform from current settings (read at use time). Filled by
+# the composition root (wiring.wire); nothing registers itself on import.
+PLATFORMS: dict[str, Callable[[], SocialPlatform]] = {}
 
 
-PLATFORMS: dict[str, Callable[[], SocialPlatform]] = {
-    slug: _lazy(slug) for slug in ("x", "facebook", "instagram")
-}
+def register(slug: str, factory: Callable[[], SocialPlatform]) -> None:
+    PLATFORMS[slug] = factory
 
 
 def get_platform(slug: str) -> SocialPlatform:

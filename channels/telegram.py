@@ -25,7 +25,6 @@ from channels.messaging import (
     SendResult,
     TransientSendError,
     parse_retry_after,
-    register,
 )
 from gaung.settings import TelegramSettings, get_settings
 
@@ -126,4 +125,4 @@ class TelegramMessenger:
             raise TransientSendError(detail=f"Telegram: {type(exc).__name__}") from None
 
 
-messenger = register(TelegramMessenger())
+messenger = TelegramMessenger()

@@ -39,9 +39,9 @@ from gaung import i18n
 from gaung.db import utcnow
 from gaung.i18n import gettext as _
 from gaung.settings import TelegramSettings
+from kernel.notices import Person, Rendered, message_row, queue_rows
+from kernel.outbox import OutboxKind
 from roster.models import Asn, AsnStatus
-from scheduler.notices import Person, Rendered, message_row, queue_rows
-from scheduler.outbox import OutboxKind
 
 log = logging.getLogger(__name__)
 

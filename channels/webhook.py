@@ -33,7 +33,6 @@ from channels.messaging import (
     SendResult,
     TransientSendError,
     parse_retry_after,
-    register,
 )
 from gaung.settings import WebhookSettings, get_settings
 
@@ -106,4 +105,4 @@ class WebhookMessenger:
             raise TransientSendError(detail=f"webhook: {type(exc).__name__}") from None
 
 
-messenger = register(WebhookMessenger())
+messenger = WebhookMessenger()

@@ -26,7 +26,6 @@ from channels.messaging import (
     SendResult,
     TransientSendError,
     parse_retry_after,
-    register,
 )
 from gaung.settings import WhatsAppSettings, get_settings
 
@@ -150,4 +149,4 @@ class WhatsAppMessenger:
             raise TransientSendError(detail=f"WhatsApp: {type(exc).__name__}") from None
 
 
-messenger = register(WhatsAppMessenger())
+messenger = WhatsAppMessenger()

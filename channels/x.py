@@ -22,6 +22,7 @@ import requests
 import tweepy
 from requests.adapters import BaseAdapter
 
+from assignments.metrics import Metrics
 from channels import http
 from channels.credentials import credential
 from channels.platforms import (
@@ -29,7 +30,6 @@ from channels.platforms import (
     AccountInfo,
     AuthError,
     ChannelError,
-    Metrics,
     NotConnected,
     PostGone,
     PostRef,

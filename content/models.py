@@ -1,4 +1,4 @@
-"""Campaigns, posts and the audit log."""
+"""Campaigns and posts."""
 
 from __future__ import annotations
 
@@ -80,16 +80,3 @@ class Post(SQLModel, table=True):
     def official_url(self, platform: str) -> str | None:
         value: str | None = getattr(self, f"official_url_{platform}", None)
         return value
-
-
-class AuditLog(SQLModel, table=True):
-    __tablename__ = "audit_log"
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
-    agency_id: int | None = Field(default=None, foreign_key="agency.id", index=True)
-    actor_id: int | None = Field(default=None, foreign_key="user.id")
-    actor_label: str = Field(max_length=200)  # "user:3 siti@..." or "system"
-    action: str = Field(max_length=60)  # e.g. post.submitted, post.approved
-    entity: str = Field(max_length=40)
-    entity_id: int | None = None
-    detail: str = Field(default="", max_length=4000)

@@ -22,11 +22,11 @@ from urllib.parse import urlsplit
 import jinja2
 from twitter_text import parse_tweet
 
-from content.limits import LIMITS, PlatformLimits
 from content.models import CampaignKind, Post
 from gaung.errors import GaungError
 from gaung.i18n import gettext as _
 from gaung.settings import PROJECT_ROOT, get_settings
+from kernel.limits import LIMITS, PlatformLimits
 from roster.models import Agency
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "platforms"

@@ -25,16 +25,16 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from content import audit
-from content.limits import LIMITS
-from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from content.reminder_hours import normalise_hours
 from content.rendering import RenditionError, check_link, disclosure_tag_for, validate
+from content.schedule import dispatch_key, schedule_dispatch
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from kernel import audit, queue
+from kernel.audit import AuditLog
+from kernel.limits import LIMITS
 from roster.models import Agency, Role, Unit, User
-from scheduler import queue
-from scheduler.dispatch import dispatch_key, schedule_dispatch
-from scheduler.reminders import normalise_hours
 
 WRITERS = frozenset({Role.EDITOR, Role.ADMIN})
 REVIEWERS = frozenset({Role.APPROVER, Role.ADMIN})

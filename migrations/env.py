@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from gaung.db import get_engine
-from gaung.models import metadata
+from wiring.models import metadata
 
 
 def _run(connection: Connection) -> None:

@@ -23,22 +23,16 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
-from channels.platforms import display_name
-from content import audit
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
 from gaung.settings import PLATFORMS, get_settings
+from kernel import audit
+from kernel.limits import display_name
+from kernel.outbox import ADDRESS_FIELD, INBOX_LINK, PERSON_MESSENGERS, OutboxMessage, OutboxStatus
 from roster import ownership
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
 from roster.nip import NipError, check_nip
-from scheduler.outbox import (
-    ADDRESS_FIELD,
-    INBOX_LINK,
-    PERSON_MESSENGERS,
-    OutboxMessage,
-    OutboxStatus,
-)
 
 # Bump when the consent text below changes: a form opened on the old text is refused.
 CONSENT_VERSION = "2026-11"

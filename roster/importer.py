@@ -27,9 +27,9 @@ from sqlmodel import Session, col, select
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.settings import PLATFORMS, get_settings
+from kernel.outbox import PERSON_MESSENGERS
 from roster.enrolment import PHONE_NEEDED
 from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
-from scheduler.outbox import PERSON_MESSENGERS
 
 BASE_COLUMNS = ("nip", "name", "unit", "email", "phone", "messenger", "consent_at")
 PLATFORM_FIELDS = ("handle", "user_id", "followers")

@@ -61,7 +61,7 @@ class User(SQLModel, table=True):
     locale: str = Field(default="id", max_length=8)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
-    # Bumped (gaung.security) on a password change or deactivation: ends every session.
+    # Bumped (roster.security) on a password change or deactivation: ends every session.
     session_epoch: int = 0
 
 

@@ -5,7 +5,7 @@ it in their bio (X description, Instagram biography, a Facebook Page's "about") 
 Facebook profile, in a public post whose link they submit. "Check" queues an
 ``ownership_check`` work item: the platform is never called inside a web request.
 
-The job (``run_check``) looks the account up through the platform channel and, when the
+The job (``scheduler.ownership.run_check``) looks the account up through the platform channel and, when the
 code is there, records the platform user id, followers and ``ownership_verified_at``. An
 account (platform user id) someone else already enrolled is refused. When the platform
 cannot be read (no credentials, a personal Facebook profile, a personal Instagram
@@ -21,21 +21,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from channels.platforms import (
-    AccountGone,
-    ChannelError,
-    NotConnected,
-    RateLimited,
-    SocialPlatform,
-    Unverifiable,
-    display_name,
-    get_platform,
-)
-from content import audit
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
+from kernel import audit, queue
+from kernel.limits import display_name
 from roster.models import Asn, OwnershipCheck, OwnershipState, Role, SocialAccount, User
-from scheduler import queue
 
 CODE_PREFIX = "GAUNG-"
 # No 0/O, 1/I/L: the code is read off a phone and typed into a bio.
@@ -164,43 +154,10 @@ def request_check(
     return check
 
 
-# --- the job -----------------------------------------------------------------------------
+# --- recording a check's outcome (the job is scheduler.ownership) --------------------
 
 
-def run_check(
-    session: Session, account_id: int, platform: SocialPlatform | None = None
-) -> str | None:
-    """Check one account's code on its platform; returns the new state (None: nothing to do).
-
-    Raises queue.RetryLater on a rate limit. Commits.
-    """
-    account = session.get(SocialAccount, account_id)
-    check = checks_for(session, [account_id]).get(account_id)
-    if account is None or check is None or check.state != OwnershipState.CHECKING:
-        return None
-    if account.ownership_verified_at is not None:
-        return _finish(session, check, OwnershipState.VERIFIED, DETAIL_VERIFIED)
-    if is_expired(check):
-        return _finish(session, check, OwnershipState.NOT_FOUND, DETAIL_EXPIRED)
-    try:
-        channel = platform or get_platform(account.platform)
-        if check.proof_url:
-            state, detail = _check_post(session, channel, account, check)
-        else:
-            state, detail = _check_bio(session, channel, account, check)
-    except RateLimited as exc:
-        session.rollback()
-        raise queue.RetryLater(exc.reset_at, str(exc)) from exc
-    except (NotConnected, Unverifiable):
-        state, detail = OwnershipState.MANUAL, DETAIL_MANUAL
-    except AccountGone:
-        state, detail = OwnershipState.ERROR, DETAIL_GONE
-    except ChannelError:
-        state, detail = OwnershipState.ERROR, DETAIL_ERROR
-    return _finish(session, check, state, detail)
-
-
-def _finish(session: Session, check: OwnershipCheck, state: str, detail: str) -> str:
+def finish(session: Session, check: OwnershipCheck, state: str, detail: str) -> str:
     check.state = state
     check.detail = detail
     check.checked_at = utcnow()
@@ -209,30 +166,7 @@ def _finish(session: Session, check: OwnershipCheck, state: str, detail: str) ->
     return state
 
 
-def _check_bio(
-    session: Session, channel: SocialPlatform, account: SocialAccount, check: OwnershipCheck
-) -> tuple[str, str]:
-    info = channel.lookup_account(account.handle)
-    if not code_found(check.code, info.bio):
-        return OwnershipState.NOT_FOUND, DETAIL_NOT_IN_BIO
-    return _verified(session, account, info.user_id, info.followers)
-
-
-def _check_post(
-    session: Session, channel: SocialPlatform, account: SocialAccount, check: OwnershipCheck
-) -> tuple[str, str]:
-    assert check.proof_url is not None
-    post = channel.fetch_post(check.proof_url)
-    if not code_found(check.code, post.text):
-        return OwnershipState.NOT_FOUND, DETAIL_NOT_IN_POST
-    # The post proves control of its author, which must be the enrolled account itself.
-    owner = channel.lookup_account(account.handle)
-    if post.author_id is None or post.author_id != owner.user_id:
-        return OwnershipState.NOT_FOUND, DETAIL_WRONG_AUTHOR
-    return _verified(session, account, owner.user_id, owner.followers)
-
-
-def _verified(
+def record_owner(
     session: Session,
     account: SocialAccount,
     user_id: str,
@@ -285,7 +219,7 @@ def confirm_manually(
         raise GaungError(N_("A user id has no spaces and at most 64 characters."), field="user_id")
     if user_id and _taken_by_other(session, account, user_id):
         raise GaungError(DETAIL_TAKEN, field="user_id", platform=display_name(account.platform))
-    _verified(session, account, user_id, followers)
+    record_owner(session, account, user_id, followers)
     check = checks_for(session, [account_id]).get(account_id)
     if check is not None:
         check.state, check.detail, check.checked_at = (

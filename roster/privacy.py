@@ -15,8 +15,9 @@ transaction and keeps only what campaign statistics need, anonymously:
 - the audit row says that someone left, by id, with nothing personal (ids only are ever
   written to the log by roster.enrolment, so nothing earlier needs scrubbing).
 
-Modules holding more about a person register a function in ``ERASERS`` (and ``EXPORTERS``)
-so leaving reaches them in the same transaction.
+Packages holding more about a person (assignments, feedback) provide an exporter and an
+eraser; the composition root (``wiring``) puts them in ``EXPORTERS`` and ``ERASERS``, so
+leaving reaches them in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,19 +26,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from assignments.evidence import Evidence
-from assignments.models import Assignment, Click
-from content import audit
-from content.models import Campaign
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
+from kernel import audit
+from kernel.outbox import OutboxMessage, OutboxStatus
 from roster.enrolment import CONSENT_POINTS, CONSENT_VERSION
 from roster.models import Agency, Asn, AsnStatus, OwnershipCheck, SocialAccount, Unit
-from scheduler.outbox import OutboxMessage, OutboxStatus
 
 EXPORT_FORMAT = "gaung.personal-data.v1"
 LEFT_ERROR = "recipient left Gaung"
@@ -78,7 +76,6 @@ def export(session: Session, asn: Asn) -> dict[str, Any]:
         },
         "consent": _consent(asn),
         "accounts": _accounts(session, asn.id),
-        "assignments": _assignments(session, asn.id),
         "messages": _messages(session, asn.id),
     }
     for exporter in EXPORTERS:
@@ -120,71 +117,6 @@ def _accounts(session: Session, asn_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def _assignments(session: Session, asn_id: int) -> list[dict[str, Any]]:
-    rows = list(
-        session.exec(
-            select(Assignment, Campaign.title)
-            .join(Campaign, col(Campaign.id) == col(Assignment.campaign_id))
-            .where(Assignment.asn_id == asn_id)
-            .order_by(col(Assignment.id))
-        )
-    )
-    ids = [a.id for a, _ in rows if a.id is not None]
-    clicks = _click_counts(session, ids)
-    evidence = _evidence(session, ids)
-    return [
-        {
-            "id": a.id,
-            "campaign": title,
-            "platform": a.platform,
-            "status": a.status,
-            "deadline": _time(a.deadline),
-            "tracking_code": a.code,
-            "repost_url": a.repost_url,
-            "reported_at": _time(a.reported_at),
-            "followers_at_report": a.followers_at_report,
-            "verified_at": _time(a.verified_at),
-            "decline_reason": a.decline_reason,
-            "clicks": clicks.get(a.id or 0, 0),
-            "evidence": evidence.get(a.id or 0, []),
-        }
-        for a, title in rows
-    ]
-
-
-def _click_counts(session: Session, assignment_ids: list[int]) -> dict[int, int]:
-    if not assignment_ids:
-        return {}
-    query = (
-        select(Click.assignment_id, func.count())
-        .where(col(Click.assignment_id).in_(assignment_ids))
-        .group_by(col(Click.assignment_id))
-    )
-    return {assignment_id: count for assignment_id, count in session.exec(query)}
-
-
-def _evidence(session: Session, assignment_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {}
-    if not assignment_ids:
-        return found
-    query = (
-        select(Evidence)
-        .where(col(Evidence.assignment_id).in_(assignment_ids))
-        .order_by(col(Evidence.seen_at))
-    )
-    for row in session.exec(query):
-        found.setdefault(row.assignment_id, []).append(
-            {
-                "check": row.check,
-                "outcome": row.outcome,
-                "reason": row.reason,
-                "url": row.url,
-                "seen_at": _time(row.seen_at),
-            }
-        )
-    return found
-
-
 def _messages(session: Session, asn_id: int) -> list[dict[str, Any]]:
     query = (
         select(OutboxMessage)
@@ -214,7 +146,14 @@ def leave(session: Session, asn: Asn) -> None:
         raise GaungError(N_("You have already left Gaung."))
     asn_id = asn.id
     try:
-        accounts = _detach_assignments(session, asn_id)
+        # Others' rows first: assignments refer to the accounts deleted below.
+        for eraser in ERASERS:
+            eraser(session, asn)
+        accounts = [
+            a
+            for a in session.exec(select(SocialAccount.id).where(SocialAccount.asn_id == asn_id))
+            if a is not None
+        ]
         _erase_messages(session, asn_id)
         if accounts:
             owned = col(OwnershipCheck.account_id).in_(accounts)
@@ -222,8 +161,6 @@ def leave(session: Session, asn: Asn) -> None:
             mine = col(SocialAccount.id).in_(accounts)
             session.execute(delete(SocialAccount).where(mine), execution_options=_BULK)
         session.expire_all()  # the set-based statements bypassed the objects in the session
-        for eraser in ERASERS:
-            eraser(session, asn)
         _anonymise(asn)
         session.add(asn)
         audit.record(
@@ -239,27 +176,6 @@ def leave(session: Session, asn: Asn) -> None:
     except BaseException:
         session.rollback()
         raise
-
-
-def _detach_assignments(session: Session, asn_id: int) -> list[int]:
-    """Anonymise the ASN's assignments and their evidence; returns the ASN's account ids."""
-    accounts = list(session.exec(select(SocialAccount.id).where(SocialAccount.asn_id == asn_id)))
-    mine = select(Assignment.id).where(Assignment.asn_id == asn_id)
-    session.execute(
-        update(Evidence)
-        .where(col(Evidence.assignment_id).in_(mine.scalar_subquery()))
-        .values(url=None, platform_post_id=None, detail=""),
-        execution_options=_BULK,
-    )
-    session.execute(
-        update(Assignment)
-        .where(col(Assignment.asn_id) == asn_id)
-        .values(
-            asn_id=None, account_id=None, repost_url=None, repost_key=None, decline_reason=None
-        ),
-        execution_options=_BULK,
-    )
-    return [a for a in accounts if a is not None]
 
 
 def _erase_messages(session: Session, asn_id: int) -> None:

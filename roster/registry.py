@@ -19,10 +19,10 @@ from datetime import datetime
 from markupsafe import escape
 from sqlmodel import Session, col, select
 
-from channels.platforms import display_name
 from gaung import i18n
 from gaung.errors import N_, GaungError
 from gaung.settings import PLATFORMS, get_settings
+from kernel.limits import display_name
 from roster.enrolment import normalise_handle
 from roster.models import Agency, Asn, AsnStatus, SocialAccount
 

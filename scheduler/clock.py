@@ -22,9 +22,9 @@ from sqlalchemy.engine import Engine
 
 from gaung.db import utcnow
 from gaung.settings import get_settings
+from kernel.jobs import run_due
+from kernel.recurring import enqueue_due
 from scheduler.deliver import deliver_due
-from scheduler.jobs import run_due
-from scheduler.recurring import enqueue_due
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ webhook gateway deduplicates by the outbox key) gets the row queued again instea
 resend carries the same key, so the provider answers it without delivering twice.
 
 To keep the window between claim and send small, a worker only claims what the
-cluster-wide rate window (scheduler.ratelimit) lets it send within about
+cluster-wide rate window (kernel.ratelimit) lets it send within about
 ``CLAIM_HORIZON_SECONDS``.
 """
 
@@ -39,17 +39,17 @@ from channels.messaging import (
     TransientSendError,
 )
 from gaung.db import is_postgres, utcnow
-from gaung.security import magic_link_url
 from gaung.settings import get_settings
+from kernel import queue, ratelimit
+from kernel.outbox import INBOX_LINK, NAME, OutboxMessage, OutboxStatus
 from roster.models import Asn
-from scheduler import queue, ratelimit
-from scheduler.outbox import INBOX_LINK, NAME, OutboxMessage, OutboxStatus
+from roster.security import magic_link_url
 
 log = logging.getLogger(__name__)
 
 CLAIM_HORIZON_SECONDS = 2.0
 # Sends run in threads: providers answer in tens to hundreds of milliseconds, and the
-# shared rate window (scheduler.ratelimit), not the thread count, is what bounds the rate.
+# shared rate window (kernel.ratelimit), not the thread count, is what bounds the rate.
 SEND_THREADS = 16
 LOST = "worker lost between send and record; not resent"
 LOST_RESENT = "worker lost between send and record; resent with the same idempotency key"

@@ -28,11 +28,10 @@ from content.models import Campaign, CampaignKind, Post
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.i18n import gettext as _
-from gaung.settings import PLATFORMS, get_settings
+from gaung.settings import PLATFORMS
+from kernel.notices import Person, Rendered, message_row, queue_rows
+from kernel.outbox import INBOX_LINK, NAME, OutboxKind, OutboxMessage
 from roster.models import Asn, AsnStatus
-from scheduler.notices import Person, Rendered, message_row, queue_rows
-from scheduler.outbox import INBOX_LINK, NAME, OutboxKind, OutboxMessage
-from scheduler.recurring import recurring
 from scheduler.reminders import PLATFORM_NAMES, REMINDABLE
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,6 @@ def message_key(day: str, asn_id: int) -> str:
     return f"digest:{day}:asn:{asn_id}"
 
 
-@recurring("digest", DAY, offset=timedelta(hours=get_settings().reminders.digest_hour_utc))
 def digest_job(engine: Engine, payload: dict[str, Any]) -> None:
     period = datetime.fromisoformat(str(payload["period"]))
     sent = send_digests(engine, period)

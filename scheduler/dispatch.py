@@ -20,17 +20,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
-from content import audit
 from content.models import Campaign, CampaignUnit, Post, PostStatus
 from content.rendering import TRACKING_PLACEHOLDER, disclosure_tag_for, fill_tracking_url, render
 from gaung.db import utcnow
 from gaung.errors import GaungError, NotFoundError
 from gaung.settings import get_settings
+from kernel import audit
 from roster.eligibility import eligible_accounts
 from roster.models import Agency
-from scheduler import queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +53,6 @@ _table = Assignment.__table__  # type: ignore[attr-defined]
 _post = Post.__table__  # type: ignore[attr-defined]
 
 
-def dispatch_key(post_id: int) -> str:
-    """Idempotency key of a post's dispatch work item."""
-    return f"dispatch:post:{post_id}"
-
-
-def schedule_dispatch(session: Session, post: Post, run_at: datetime | None = None) -> WorkItem:
-    """Queue the post's dispatch (once) for ``run_at``, default its scheduled time or now.
-
-    Joins the caller's transaction, e.g. the one that approves the post.
-    """
-    assert post.id is not None
-    return queue.enqueue(
-        session,
-        kind="dispatch",
-        key=dispatch_key(post.id),
-        payload={"post_id": post.id},
-        run_at=run_at or post.scheduled_at or utcnow(),
-    )
-
-
-@job("dispatch")
 def dispatch_job(engine: Engine, payload: dict[str, Any]) -> None:
     post_id = int(payload["post_id"])
     try:
@@ -212,5 +188,3 @@ def _insert(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
 
 
 # Registers the outbox hook wherever dispatch runs (worker, `gaung demo`, the console);
-# imported last because scheduler.outbox needs after_assignments defined above.
-from scheduler import outbox  # noqa: E402, F401

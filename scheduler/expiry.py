@@ -20,10 +20,8 @@ from sqlmodel import Session, col, select
 from assignments.models import Assignment, AssignmentStatus
 from content.models import Campaign, Post
 from gaung.db import utcnow
-from scheduler import dispatch, queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem, WorkStatus
-from scheduler.recurring import recurring
+from kernel import queue
+from kernel.models import WorkItem, WorkStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ def schedule_expiry(session: Session, post_id: int, deadline: datetime) -> WorkI
     )
 
 
-def _on_dispatch(conn: Connection, post_id: int) -> None:
+def on_dispatch(conn: Connection, post_id: int) -> None:
     with Session(bind=conn) as session:
         post = session.get(Post, post_id)
         campaign = session.get(Campaign, post.campaign_id) if post else None
@@ -57,11 +55,6 @@ def _on_dispatch(conn: Connection, post_id: int) -> None:
             schedule_expiry(session, post_id, campaign.deadline)
 
 
-if _on_dispatch not in dispatch.after_assignments:
-    dispatch.after_assignments.append(_on_dispatch)
-
-
-@job("expire")
 def expire_job(engine: Engine, payload: dict[str, Any]) -> None:
     expire_post(engine, int(payload["post_id"]))
 
@@ -108,7 +101,11 @@ def _expire(session: Session, deadline_before: datetime, *where: Any) -> int:
     return int(session.connection().execute(statement).rowcount or 0)
 
 
-@recurring("expire_sweep", timedelta(days=1), offset=timedelta(hours=20))
+# The daily sweep catches posts whose expire item was lost: 20:00 UTC (03:00 WIB).
+SWEEP_EVERY = timedelta(days=1)
+SWEEP_AT = timedelta(hours=20)
+
+
 def expire_sweep_job(engine: Engine, payload: dict[str, Any]) -> None:
     sweep(engine)
 

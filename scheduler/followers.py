@@ -13,7 +13,7 @@ them current and stamps ``followers_at`` with the date of the count.
   still be refreshed on demand.
 
 The daily item is keyed by its period (``followers@2026-11-23T19:00:00+00:00``), so it runs
-once across the cluster however many workers tick (scheduler.recurring). Humas's "refresh"
+once across the cluster however many workers tick (kernel.recurring). Humas's "refresh"
 button queues ``followers_account`` for one account; no platform is called inside a request.
 """
 
@@ -41,11 +41,9 @@ from channels.platforms import (
     get_platform,
 )
 from gaung.db import utcnow
+from kernel import queue
+from kernel.models import WorkItem
 from roster.models import Asn, AsnStatus, SocialAccount
-from scheduler import queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
-from scheduler.recurring import recurring
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +65,10 @@ class RefreshResult:
     api_calls: int = 0
 
 
-@recurring("followers", EVERY, AT)
 def followers_job(engine: Engine, payload: dict[str, Any]) -> None:
     refresh_all(engine, since=datetime.fromisoformat(str(payload["period"])))
 
 
-@job("followers_account")
 def followers_account_job(engine: Engine, payload: dict[str, Any]) -> None:
     refresh_account(engine, int(payload["account_id"]))
 

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from assignments.evidence import Check, Outcome, Reason, record
 from assignments.metrics import (
     SPANS,
+    Metrics,
     PostMetrics,
     Purpose,
     RepostMetrics,
@@ -43,7 +44,6 @@ from channels.facebook import parse_permalink
 from channels.platforms import (
     AuthError,
     ChannelError,
-    Metrics,
     NotConnected,
     PostGone,
     RateLimited,
@@ -55,9 +55,8 @@ from channels.x import parse_status_url
 from content.models import Post
 from gaung.db import utcnow
 from gaung.errors import GaungError
-from scheduler import dispatch, queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
+from kernel import queue
+from kernel.models import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ def schedule_official(session: Session, post: Post) -> list[WorkItem]:
     ]
 
 
-def _on_dispatch(conn: Connection, post_id: int) -> None:
+def on_dispatch(conn: Connection, post_id: int) -> None:
     """Dispatch hook: the official posts' measurements exist iff the dispatch does."""
     with Session(bind=conn) as session:
         post = session.get(Post, post_id)
@@ -149,11 +148,6 @@ def _on_dispatch(conn: Connection, post_id: int) -> None:
             schedule_official(session, post)
 
 
-if _on_dispatch not in dispatch.after_assignments:
-    dispatch.after_assignments.append(_on_dispatch)
-
-
-@job("measure")
 def measure_job(engine: Engine, payload: dict[str, Any]) -> None:
     measure_post(engine, int(payload["post_id"]), str(payload["window"]))
 

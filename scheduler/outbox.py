@@ -1,6 +1,6 @@
 """The messenger outbox: one row per message, written in the dispatch transaction.
 
-Importing this module registers ``_write_outbox`` as a dispatch hook, so a post's
+The composition root (``wiring``) registers ``write_outbox`` as a dispatch hook, so a post's
 assignment notices exist if and only if its assignments do. Each ASN gets one
 message per post listing all their platforms (idempotency key
 ``post:{post_id}:asn:{asn_id}``); ``scheduler.deliver`` sends them.
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     ColumnElement,
-    Index,
     String,
     Subquery,
     case,
@@ -28,102 +26,31 @@ from sqlalchemy import (
     null,
     select,
 )
-from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.expression import Executable
-from sqlmodel import Field, SQLModel
 
 from assignments.models import Assignment
 from channels.messaging import render_assignment_message
-from content.limits import LIMITS
 from content.models import Campaign, CampaignKind, Post
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.settings import PLATFORMS
+from kernel.limits import LIMITS
+from kernel.outbox import (
+    ADDRESS_FIELD,
+    INBOX_LINK,
+    NAME,
+    NO_ADDRESS,
+    PERSON_MESSENGERS,
+    WHATSAPP_TEMPLATE,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+)
 from roster.models import Asn
-from scheduler.dispatch import after_assignments
 
-
-class OutboxStatus(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"  # claimed: a send is being attempted under a lease
-    SENT = "sent"
-    FAILED = "failed"
-    # The worker died after claiming, maybe after sending: never resent blindly.
-    UNKNOWN = "unknown"
-    # An unknown one Humas chose to send again: the copy is a new message (web/messages_console).
-    RESENT = "resent"
-
-
-class OutboxKind(StrEnum):
-    ASSIGNMENT = "assignment"
-    REMINDER = "reminder"
-    DIGEST = "digest"
-    TELEGRAM_LINKED = "telegram_linked"
-
-
-class OutboxMessage(SQLModel, table=True):
-    __tablename__ = "outbox_message"
-    __table_args__ = (
-        Index("ix_outbox_message_due", "status", "run_at"),
-        # Urgent messages only (scheduler.deliver claims them first without a sort).
-        Index(
-            "ix_outbox_message_urgent",
-            "status",
-            "run_at",
-            sqlite_where=sql_text("priority > 0"),
-            postgresql_where=sql_text("priority > 0"),
-        ),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True, max_length=200)  # idempotency key, also sent to the provider
-    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
-    # The campaign it is about (None for a digest), so Humas sees failures per campaign.
-    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
-    kind: str = Field(default=OutboxKind.ASSIGNMENT, max_length=20)
-    # Higher goes first (urgent hoax clarifications: 1).
-    priority: int = 0
-    asn_id: int = Field(foreign_key="asn.id", index=True)
-    messenger: str = Field(max_length=20)
-    recipient: str | None = Field(default=None, max_length=254)
-    subject: str = Field(max_length=500)
-    text: str = Field(max_length=5000)
-    html: str | None = Field(default=None, max_length=20000)
-    template: str | None = Field(default=None, max_length=100)
-    params: str | None = Field(default=None, max_length=4000)  # JSON object
-    status: str = Field(default=OutboxStatus.QUEUED, max_length=20)
-    attempts: int = 0
-    run_at: datetime = Field(default_factory=utcnow)
-    lease_until: datetime | None = None
-    worker: str | None = Field(default=None, max_length=100)
-    provider_id: str | None = Field(default=None, max_length=200)
-    last_error: str | None = Field(default=None, max_length=4000)
-    # Failed only after transient errors used up every attempt: Humas may retry it.
-    retryable: bool = False
-    created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
-
-
-# Replaced by the personal magic link when the message is sent.
-INBOX_LINK = "[[gaung:inbox-link]]"
-# In WhatsApp params only: replaced by the ASN's name when the message is sent.
-NAME = "[[gaung:asn-name]]"
-# The WhatsApp template every assignment notice uses: {{1}} name, {{2}} campaign,
-# {{3}} deadline, {{4}} inbox link. It must be approved in the WhatsApp Business account.
-WHATSAPP_TEMPLATE = "gaung_assignment"
-NO_ADDRESS = "no address"
-# Which Asn column holds the address for each messenger.
-ADDRESS_FIELD = {
-    "email": "email",
-    "telegram": "telegram_chat_id",
-    "whatsapp": "phone",
-    "webhook": "phone",  # the agency's own gateway, e.g. an SMS bridge (channels.webhook)
-}
-# The messengers a person can choose: exactly those Gaung can address them on, so the
-# enrolment form, the roster import, the inbox settings and the outbox never disagree.
-PERSON_MESSENGERS = tuple(ADDRESS_FIELD)
 COLUMNS = (
     "key",
     "assignment_id",
@@ -151,11 +78,7 @@ _post = Post.__table__  # type: ignore[attr-defined]
 _campaign = Campaign.__table__  # type: ignore[attr-defined]
 
 
-def message_key(post_id: int, asn_id: int) -> str:
-    return f"post:{post_id}:asn:{asn_id}"
-
-
-def _write_outbox(conn: Connection, post_id: int) -> None:
+def write_outbox(conn: Connection, post_id: int) -> None:
     """Queue one notice per ASN with assignments for the post (dispatch hook).
 
     Set-based for 100,000 ASN: each (locale, platforms) variant is rendered once in
@@ -297,11 +220,3 @@ class _Renderer:
         # The name goes in at send time: JSON-escaping it in SQL is not worth the risk.
         params = json.dumps({"1": NAME, "2": self.title, "3": deadline_text, "4": INBOX_LINK})
         return subject, text, html, params
-
-
-if _write_outbox not in after_assignments:
-    after_assignments.append(_write_outbox)
-
-# Reminders are scheduled by a dispatch hook too; importing them here registers it wherever
-# dispatch runs (after the notices above, which the reminders' rows never collide with).
-from scheduler import reminders  # noqa: E402, F401

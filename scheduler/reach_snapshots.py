@@ -29,10 +29,8 @@ from assignments.reach import (
 )
 from content.models import Campaign, Post
 from gaung.db import utcnow
-from scheduler import dispatch, queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
-from scheduler.recurring import recurring
+from kernel import queue
+from kernel.models import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ def stale(snapshot_time: datetime | None, now: datetime | None = None) -> bool:
     return snapshot_time is None or snapshot_time < (now or utcnow()) - EVERY
 
 
-def _on_dispatch(conn: Connection, post_id: int) -> None:
+def on_dispatch(conn: Connection, post_id: int) -> None:
     """A dispatch that made a campaign big: snapshot it before anyone opens the dashboard.
 
     (A campaign that grows big over several smaller posts gets its first snapshot queued by
@@ -77,11 +75,6 @@ def _on_dispatch(conn: Connection, post_id: int) -> None:
             schedule(session, post.campaign_id)
 
 
-if _on_dispatch not in dispatch.after_assignments:
-    dispatch.after_assignments.append(_on_dispatch)
-
-
-@job("reach_snapshot")
 def reach_snapshot_job(engine: Engine, payload: dict[str, Any]) -> None:
     take_snapshot(engine, int(payload["campaign_id"]))
 
@@ -103,7 +96,6 @@ def take_snapshot(engine: Engine, campaign_id: int) -> ReachSnapshot | None:
     return snapshot
 
 
-@recurring("reach_refresh", EVERY)
 def reach_refresh_job(engine: Engine, payload: dict[str, Any]) -> None:
     refresh_active(engine)
 

@@ -25,23 +25,20 @@ from sqlmodel import Session
 from assignments.models import Assignment, AssignmentStatus
 from channels.messaging import environment
 from content.models import Campaign, CampaignKind, Post
+from content.reminder_hours import hours_for
 from gaung import i18n
 from gaung.db import utcnow
-from gaung.errors import N_, GaungError
 from gaung.i18n import gettext as _
-from gaung.settings import PLATFORMS, get_settings
+from gaung.settings import PLATFORMS
+from kernel import notices, queue
+from kernel.models import WorkItem
+from kernel.outbox import INBOX_LINK, NAME, OutboxKind
 from roster.models import Asn, AsnStatus
 
 # notices as a module: it imports scheduler.outbox, whose last line imports this module.
-from scheduler import dispatch, notices, queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
-from scheduler.outbox import INBOX_LINK, NAME, OutboxKind
 
 log = logging.getLogger(__name__)
 
-MAX_HOURS = 30 * 24  # a reminder more than 30 days ahead is a typo
-MAX_TIMES = 5
 # Still to do: not reported, verified, declined or expired. A rejected link needs a new one.
 REMINDABLE = (AssignmentStatus.PENDING, AssignmentStatus.REJECTED)
 # WhatsApp template (must be approved): {{1}} name, {{2}} campaign, {{3}} open count,
@@ -58,59 +55,6 @@ _post = Post.__table__  # type: ignore[attr-defined]
 # --- reminder times ---------------------------------------------------------------------
 
 
-def parse_hours(text: str | None, *, field: str = "reminder_hours") -> tuple[int, ...]:
-    """ "24, 3" -> (24, 3): distinct whole hours from 1 to 720, at most 5, largest first.
-
-    "0" (or nothing) gives no reminders. Raises GaungError naming the bad value.
-    """
-    hours: set[int] = set()
-    for part in (text or "").replace(";", ",").split(","):
-        value = part.strip().lower().removesuffix("h").strip()
-        if not value or value == "0":
-            continue
-        if not value.isdigit() or not 1 <= int(value) <= MAX_HOURS:
-            raise GaungError(
-                N_("“%(value)s” is not a number of hours from 1 to %(limit)s."),
-                field=field,
-                value=part.strip(),
-                limit=MAX_HOURS,
-            )
-        hours.add(int(value))
-    if len(hours) > MAX_TIMES:
-        raise GaungError(
-            N_("At most %(limit)s reminder times; you entered %(actual)s."),
-            field=field,
-            limit=MAX_TIMES,
-            actual=len(hours),
-        )
-    return tuple(sorted(hours, reverse=True))
-
-
-def normalise_hours(text: str | None) -> str | None:
-    """The stored form of a campaign's reminder times: "24,3"; "0" = none; None = the default."""
-    if text is None or not text.strip():
-        return None
-    return ",".join(str(h) for h in parse_hours(text)) or "0"
-
-
-def default_hours() -> tuple[int, ...]:
-    try:
-        return parse_hours(get_settings().reminders.default_hours)
-    except GaungError:
-        log.error("settings reminders.default_hours is invalid; no default reminders")
-        return ()
-
-
-def hours_for(campaign_hours: str | None) -> tuple[int, ...]:
-    """A campaign's reminder times: its own, else the default from settings."""
-    if campaign_hours is None:
-        return default_hours()
-    try:
-        return parse_hours(campaign_hours)
-    except GaungError:
-        return default_hours()
-
-
 # --- scheduling at dispatch -------------------------------------------------------------
 
 
@@ -122,7 +66,7 @@ def message_key(campaign_id: int, asn_id: int, hours: int) -> str:
     return f"reminder:{campaign_id}:{asn_id}:{hours}"
 
 
-def _on_dispatch(conn: Connection, post_id: int) -> None:
+def on_dispatch(conn: Connection, post_id: int) -> None:
     """Dispatch hook: queue the campaign's reminders that are still ahead (once per campaign)."""
     campaign = conn.execute(
         select(_campaign.c.id, _campaign.c.deadline, _campaign.c.reminder_hours)
@@ -144,14 +88,9 @@ def _on_dispatch(conn: Connection, post_id: int) -> None:
             )
 
 
-if _on_dispatch not in dispatch.after_assignments:
-    dispatch.after_assignments.append(_on_dispatch)
-
-
 # --- the reminder job -------------------------------------------------------------------
 
 
-@job("reminder")
 def reminder_job(engine: Engine, payload: dict[str, Any]) -> None:
     sent = send_reminders(engine, int(payload["campaign_id"]), int(payload["hours"]))
     log.info(

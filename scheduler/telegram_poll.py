@@ -18,9 +18,8 @@ from sqlmodel import Session
 
 from channels import telegram_updates
 from gaung.db import utcnow
-from scheduler import queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
+from kernel import queue
+from kernel.models import WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,6 @@ def schedule_poll(session: Session) -> WorkItem | None:
     return item
 
 
-@job("telegram_poll")
 def telegram_poll_job(engine: Engine, payload: dict[str, Any]) -> None:
     if not telegram_updates.polling_enabled():
         return

@@ -40,10 +40,10 @@ from content.models import Campaign, Post
 from gaung.db import utcnow
 from gaung.errors import GaungError
 from gaung.settings import get_settings
+from kernel import queue
+from kernel.models import WorkItem
 from roster.models import SocialAccount
-from scheduler import dispatch, measure, queue
-from scheduler.jobs import job
-from scheduler.models import WorkItem
+from scheduler import measure
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def schedule_post_round(
     )
 
 
-def _on_dispatch(conn: Connection, post_id: int) -> None:
+def on_dispatch(conn: Connection, post_id: int) -> None:
     """Dispatch hook: the first search round exists iff the X assignments do.
 
     It runs one interval after dispatch: searching at once would bill a call that can only
@@ -89,16 +89,10 @@ def _on_dispatch(conn: Connection, post_id: int) -> None:
             schedule_post_round(session, post_id, 0, utcnow() + VERIFY_INTERVAL)
 
 
-if _on_dispatch not in dispatch.after_assignments:
-    dispatch.after_assignments.append(_on_dispatch)
-
-
-@job("verify_post")
 def verify_post_job(engine: Engine, payload: dict[str, Any]) -> None:
     verify_post(engine, int(payload["post_id"]), int(payload.get("round", 0)))
 
 
-@job("verify_link")
 def verify_link_job(engine: Engine, payload: dict[str, Any]) -> None:
     verify_link(engine, int(payload["assignment_id"]))
 

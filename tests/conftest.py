@@ -22,7 +22,11 @@ from sqlmodel import Session
 
 from gaung.db import make_engine, set_engine
 from gaung.migrate import upgrade
-from gaung.models import metadata
+from wiring import wire
+from wiring.models import metadata
+
+# The composition root, as every entry point calls it (tests/test_wiring.py compares them).
+wire()
 
 PG_ADMIN_URL = os.environ.get("GAUNG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

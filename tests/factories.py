@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 from assignments.models import Assignment
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from gaung.db import utcnow
-from gaung.security import hash_password
 from roster.models import Agency, Asn, AsnStatus, Role, SocialAccount, Unit, User
+from roster.security import hash_password
 
 PASSWORD = "rahasia-gaung-123"
 T = TypeVar("T")

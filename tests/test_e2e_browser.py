@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from assignments.models import Assignment, AssignmentStatus
 from content.models import Campaign
-from gaung.security import make_magic_token
 from roster.models import Role, SocialAccount
+from roster.security import make_magic_token
 from tests.factories import PASSWORD, make_agency, make_asn, make_unit, make_user
 
 pytestmark = pytest.mark.slow

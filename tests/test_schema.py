@@ -13,7 +13,7 @@ from tests.factories import make_agency, make_asn, make_unit
 def test_migrated_schema_has_every_model_table(session: Session) -> None:
     from sqlalchemy import inspect
 
-    from gaung.models import metadata
+    from wiring.models import metadata
 
     names = set(inspect(session.get_bind()).get_table_names())
     assert set(metadata.tables) <= names

@@ -32,7 +32,7 @@ from sqlmodel import Session
 from gaung.db import make_engine, utcnow
 from gaung.migrate import upgrade
 from gaung.settings import PROJECT_ROOT
-from scheduler.outbox import OutboxMessage, OutboxStatus
+from kernel.outbox import OutboxMessage, OutboxStatus
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import make_agency, make_asn, make_unit
 

@@ -48,6 +48,7 @@ from web.deps import LoginRequired, optional_user, render, verify_csrf
 from web.headers import SecurityHeadersMiddleware
 from web.metrics import MetricsMiddleware
 from web.metrics import router as metrics_router
+from wiring import wire
 
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
 LANG_COOKIE = "lang"
@@ -209,6 +210,7 @@ class GaungApp(FastAPI):
 
 
 def create_app() -> FastAPI:
+    wire()  # every uvicorn worker process builds its app here
     settings = get_settings()
     https = settings.base_url.startswith("https://")
     secure_cookies = https if settings.auth.secure_cookies is None else settings.auth.secure_cookies

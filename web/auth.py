@@ -1,6 +1,6 @@
 """Sign-in: staff with email and password, ASN with the magic link from their messages.
 
-Staff sign-in is throttled per e-mail and per client address (gaung.throttle): once a
+Staff sign-in is throttled per e-mail and per client address (kernel.throttle): once a
 key has too many failures, attempts are refused with 429 until its window ends, with
 the same answer whether or not the account exists.
 """
@@ -12,12 +12,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from content import audit
-from gaung import i18n, throttle
+from gaung import i18n
 from gaung.db import get_session, utcnow
-from gaung.security import end_sessions, hash_password, read_magic_token, verify_password
 from gaung.settings import get_settings
+from kernel import audit, throttle
 from roster.models import Asn, AsnStatus, User
+from roster.security import end_sessions, hash_password, read_magic_token, verify_password
 from web.deps import begin_session, client_address, end_session, render, verify_csrf
 
 router = APIRouter(include_in_schema=False)

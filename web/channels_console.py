@@ -18,10 +18,10 @@ from sqlmodel import Session
 
 from channels import credentials
 from channels.credentials import Spec
-from content import audit
 from gaung import crypto, i18n
 from gaung.db import get_session
 from gaung.settings import get_settings
+from kernel import audit
 from roster.models import Role, User
 from web.deps import render, require_role, verify_csrf
 

@@ -19,11 +19,12 @@ from starlette.datastructures import FormData, UploadFile
 
 from content import rendering, workflow
 from content.media import save_image
-from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORMS, get_settings
+from kernel.audit import AuditLog
 from roster.models import Agency, Role, Unit, User
 from web.deps import render, require_role, verify_csrf
 from web.messages_console import campaign_delivery

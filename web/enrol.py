@@ -17,21 +17,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from channels.platforms import display_name
 from gaung import i18n
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.settings import PLATFORMS
+from kernel.limits import display_name
 from roster import enrolment, ownership, registry
 from roster.models import Agency, Asn, AsnStatus, Invitation, OwnershipState, SocialAccount, Unit
-from web.deps import (
-    LoginRequired,
-    begin_session,
-    end_session,
-    render,
-    session_alive,
-    verify_csrf,
-)
+from web.deps import LoginRequired, begin_session, end_session, render, session_alive, verify_csrf
 from web.inbox_settings import messenger_choices
 
 router = APIRouter(include_in_schema=False)

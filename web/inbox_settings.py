@@ -23,9 +23,9 @@ from gaung import i18n
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError
 from gaung.i18n import gettext as _
+from kernel.outbox import PERSON_MESSENGERS
 from roster.enrolment import PHONE_NEEDED
 from roster.models import Asn
-from scheduler.outbox import PERSON_MESSENGERS
 from scheduler.telegram_poll import schedule_poll
 from web.deps import current_asn, render, verify_csrf
 

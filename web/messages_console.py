@@ -22,14 +22,15 @@ from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from assignments import feedback as feedback_service
-from content import audit, workflow
+from content import workflow
 from content.models import Campaign
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.i18n import gettext as _
+from kernel import audit
+from kernel.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Asn, Role, User
 from scheduler import reminders
-from scheduler.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from web.deps import render, require_role, verify_csrf
 
 router = APIRouter(prefix="/console", include_in_schema=False)

@@ -39,8 +39,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gaung.db import get_engine, utcnow
 from gaung.settings import get_settings
-from scheduler.models import WorkItem, WorkStatus
-from scheduler.outbox import OutboxMessage, OutboxStatus
+from kernel.models import WorkItem, WorkStatus
+from kernel.outbox import OutboxMessage, OutboxStatus
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

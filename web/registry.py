@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from channels.platforms import display_name
 from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.settings import PLATFORMS, get_settings
+from kernel.limits import display_name
 from roster import registry
 from web.deps import render
 

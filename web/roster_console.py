@@ -14,13 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, func, or_, select
 from starlette.datastructures import UploadFile
 
-from channels.platforms import display_name
-from content import audit
-from content.models import AuditLog
 from gaung import i18n
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.settings import get_settings
+from kernel import audit
+from kernel.audit import AuditLog
+from kernel.limits import display_name
 from roster import enrolment, ownership
 from roster.importer import COLUMNS, RosterImportError, import_roster
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User

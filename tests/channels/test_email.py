@@ -11,12 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from channels.email import EmailMessenger, message_id_for
-from channels.messaging import (
-    MESSENGERS,
-    OutgoingMessage,
-    PermanentSendError,
-    TransientSendError,
-)
+from channels.messaging import MESSENGERS, OutgoingMessage, PermanentSendError, TransientSendError
 from gaung.settings import SmtpSettings
 from tests.channels.conftest import SmtpServer, SmtpTlsServer, smtp_free_port
 

@@ -10,13 +10,7 @@ import pytest
 import respx
 
 from channels.instagram import InstagramPlatform, from_settings, parse_permalink
-from channels.platforms import (
-    AuthError,
-    NotConnected,
-    PostGone,
-    SocialPlatform,
-    Unverifiable,
-)
+from channels.platforms import AuthError, NotConnected, PostGone, SocialPlatform, Unverifiable
 from gaung.settings import GraphSettings
 
 BASE = "https://graph.test"

@@ -17,18 +17,12 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assignments.metrics import Metrics
 from channels import sandbox
 from channels.facebook import from_settings as facebook_from
 from channels.instagram import from_settings as instagram_from
 from channels.messaging import OutgoingMessage
-from channels.platforms import (
-    AccountGone,
-    AuthError,
-    Metrics,
-    PostGone,
-    RateLimited,
-    Unverifiable,
-)
+from channels.platforms import AccountGone, AuthError, PostGone, RateLimited, Unverifiable
 from channels.sandbox import behaviour, fields
 from channels.sandbox.behaviour import Assignee, Official
 from channels.sandbox.server import SandboxServer

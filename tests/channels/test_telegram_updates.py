@@ -31,9 +31,9 @@ from channels.telegram_updates import (
 )
 from gaung.db import utcnow
 from gaung.settings import TelegramSettings, get_settings
+from kernel import queue
+from kernel.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Asn, AsnStatus
-from scheduler import queue
-from scheduler.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from scheduler.telegram_poll import KEY, schedule_poll, telegram_poll_job
 from tests.factories import make_agency, make_asn, make_unit
 

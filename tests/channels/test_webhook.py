@@ -17,17 +17,12 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from channels.messaging import (
-    MESSENGERS,
-    OutgoingMessage,
-    PermanentSendError,
-    TransientSendError,
-)
+from channels.messaging import MESSENGERS, OutgoingMessage, PermanentSendError, TransientSendError
 from channels.webhook import WebhookMessenger
 from gaung.db import utcnow
 from gaung.settings import WebhookSettings, get_settings
+from kernel.outbox import OutboxMessage, OutboxStatus
 from scheduler.deliver import LOST_RESENT, claim, deliver_due, outgoing
-from scheduler.outbox import OutboxMessage, OutboxStatus
 from tests.factories import make_agency, make_asn, make_unit
 
 URL = "https://sms-gateway.kominfo.go.id/v1/messages"

@@ -12,12 +12,7 @@ import respx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channels.messaging import (
-    MESSENGERS,
-    OutgoingMessage,
-    PermanentSendError,
-    TransientSendError,
-)
+from channels.messaging import MESSENGERS, OutgoingMessage, PermanentSendError, TransientSendError
 from channels.whatsapp import WhatsAppMessenger, template_components
 from gaung.settings import WhatsAppSettings
 from tests.channels.conftest import WA_API, WA_PHONE_NUMBER_ID, WA_TOKEN

@@ -10,11 +10,11 @@ import respx
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assignments.metrics import Metrics
 from channels import platforms
 from channels.platforms import (
     AccountGone,
     AuthError,
-    Metrics,
     NotConnected,
     PostGone,
     RateLimited,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from channels.platforms import Metrics, RateLimited
+from assignments.metrics import Metrics
+from channels.platforms import RateLimited
 from channels.x import XPlatform
 from tests.channels import fakes_x
 from tests.channels.fakes_x import BASE_URL, FakeX

@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from content import x_weighted_length
-from content.limits import LIMITS
 from content.models import CampaignKind, Post
 from content.rendering import (
     SAMPLE_TRACKING_CODE,
@@ -29,6 +28,7 @@ from content.rendering import (
 )
 from gaung.i18n import use_locale
 from gaung.settings import get_settings
+from kernel.limits import LIMITS
 from roster.models import Agency
 
 TAG = "#InfoResmiASN"

@@ -10,12 +10,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from content import workflow
-from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from content.rendering import RenditionError
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from kernel.audit import AuditLog
+from kernel.models import WorkItem
 from roster.models import Agency, Role, User
-from scheduler.models import WorkItem
 from tests.factories import make_agency, make_campaign, make_post, make_unit, make_user
 
 

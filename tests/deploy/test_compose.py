@@ -14,7 +14,7 @@ import pytest
 import typer
 import yaml
 
-from gaung.cli import app
+from cli.main import app
 from gaung.settings import PROJECT_ROOT
 
 DEPLOY = PROJECT_ROOT / "deploy"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from cli.main import uvicorn_options
 from gaung import logging as gaung_logging
-from gaung.cli import uvicorn_options
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from content.models import AuditLog
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from kernel.audit import AuditLog
+from kernel.outbox import ADDRESS_FIELD, INBOX_LINK, OutboxMessage
 from roster import enrolment
 from roster.models import (
     Agency,
@@ -24,7 +25,6 @@ from roster.models import (
     Unit,
     User,
 )
-from scheduler.outbox import ADDRESS_FIELD, INBOX_LINK, OutboxMessage
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.roster.helpers import VALID_NIP, form, invitation
 

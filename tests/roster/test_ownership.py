@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from assignments.metrics import Metrics
 from channels import platforms
 from channels.platforms import (
     AccountGone,
     AccountInfo,
     AuthError,
-    Metrics,
     NotConnected,
     PostRef,
     RateLimited,
@@ -25,10 +25,13 @@ from channels.platforms import (
     Unverifiable,
 )
 from channels.x import XPlatform
-from content.models import AuditLog
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from kernel import jobs, queue
+from kernel.audit import AuditLog
+from kernel.models import WorkItem, WorkStatus
 from roster import enrolment, ownership
+from scheduler.ownership import run_check
 from roster.eligibility import eligible_accounts
 from roster.models import (
     Agency,
@@ -39,8 +42,6 @@ from roster.models import (
     Role,
     SocialAccount,
 )
-from scheduler import jobs, queue
-from scheduler.models import WorkItem, WorkStatus
 from tests.channels import fakes_x
 from tests.channels.fakes_x import BASE_URL, FakeX
 from tests.factories import make_agency, make_asn, make_unit, make_user
@@ -192,7 +193,7 @@ def test_the_code_in_the_bio_verifies_the_account_with_its_id_and_followers(
             )
         }
     )
-    assert ownership.run_check(session, accounts["x"].id or 0, fake) == OwnershipState.VERIFIED
+    assert run_check(session, accounts["x"].id or 0, fake) == OwnershipState.VERIFIED
     account = session.get_one(SocialAccount, accounts["x"].id)
     assert account.platform_user_id == "4242"
     assert account.followers == 1800
@@ -200,7 +201,7 @@ def test_the_code_in_the_bio_verifies_the_account_with_its_id_and_followers(
     assert account.followers_at is not None
     assert _check(session, account).state == OwnershipState.VERIFIED
     # A job run again later (a retried item) does nothing.
-    assert ownership.run_check(session, account.id or 0, fake) is None
+    assert run_check(session, account.id or 0, fake) is None
     assert fake.lookups == ["sitirahayu_"]
 
 
@@ -208,7 +209,7 @@ def test_no_code_in_the_bio_leaves_the_account_unverified(session: Session) -> N
     asn, accounts = _enrolled(session)
     _requested(session, asn, accounts["x"])
     fake = FakePlatform(accounts={"sitirahayu_": AccountInfo("x", "4242", "s", 1800, bio="Hi")})
-    assert ownership.run_check(session, accounts["x"].id or 0, fake) == OwnershipState.NOT_FOUND
+    assert run_check(session, accounts["x"].id or 0, fake) == OwnershipState.NOT_FOUND
     assert session.get_one(SocialAccount, accounts["x"].id).ownership_verified_at is None
     assert "bio" in _check(session, accounts["x"]).detail
     # The person fixes their bio and checks again: a second job with its own key.
@@ -226,7 +227,7 @@ def test_an_account_someone_else_enrolled_is_refused(session: Session) -> None:
     fake = FakePlatform(
         accounts={"sitirahayu_": AccountInfo("x", taken_id or "", "s", 900, bio=code)}
     )
-    assert ownership.run_check(session, accounts["x"].id or 0, fake) == OwnershipState.TAKEN
+    assert run_check(session, accounts["x"].id or 0, fake) == OwnershipState.TAKEN
     account = session.get_one(SocialAccount, accounts["x"].id)
     assert account.platform_user_id is None
     assert account.ownership_verified_at is None
@@ -244,7 +245,7 @@ def test_an_account_someone_else_enrolled_is_refused(session: Session) -> None:
 def test_channel_errors_leave_a_clear_state(session: Session, error: Exception, state: str) -> None:
     asn, accounts = _enrolled(session)
     _requested(session, asn, accounts["x"])
-    assert ownership.run_check(session, accounts["x"].id or 0, FakePlatform(error=error)) == state
+    assert run_check(session, accounts["x"].id or 0, FakePlatform(error=error)) == state
     check = _check(session, accounts["x"])
     assert check.state == state
     assert check.detail
@@ -256,7 +257,7 @@ def test_a_rate_limit_puts_the_job_back_at_the_reset_time(session: Session) -> N
     _requested(session, asn, accounts["x"])
     reset = datetime(2030, 1, 1, tzinfo=UTC)
     with pytest.raises(queue.RetryLater) as raised:
-        ownership.run_check(
+        run_check(
             session, accounts["x"].id or 0, FakePlatform(error=RateLimited("x", reset))
         )
     assert raised.value.at == reset
@@ -270,7 +271,7 @@ def test_a_facebook_post_with_the_code_from_the_page_itself_verifies_it(session:
     page = AccountInfo("facebook", "5500", "humas.biro", 2100)
     post = PostRef("facebook", "5500_123", link, "5500", "Humas Biro", None, f"Kode: {code}")
     fake = FakePlatform(slug="facebook", accounts={"humas.biro": page}, posts={link: post})
-    assert ownership.run_check(session, accounts["facebook"].id or 0, fake) == "verified"
+    assert run_check(session, accounts["facebook"].id or 0, fake) == "verified"
     assert session.get_one(SocialAccount, accounts["facebook"].id).platform_user_id == "5500"
 
 
@@ -281,7 +282,7 @@ def test_a_facebook_post_by_another_account_does_not_prove_ownership(session: Se
     page = AccountInfo("facebook", "5500", "humas.biro", 2100)
     post = PostRef("facebook", "77_9", link, "77", "Small", None, code)
     fake = FakePlatform(slug="facebook", accounts={"humas.biro": page}, posts={link: post})
-    assert ownership.run_check(session, accounts["facebook"].id or 0, fake) == "not_found"
+    assert run_check(session, accounts["facebook"].id or 0, fake) == "not_found"
     assert "not from" in _check(session, accounts["facebook"]).detail
 
 

@@ -11,11 +11,12 @@ from sqlmodel import Session, select
 from assignments.evidence import Evidence, record
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.reach import campaign_reach
-from content.models import AuditLog, PostStatus
+from content.models import PostStatus
 from gaung.errors import GaungError
+from kernel.audit import AuditLog
+from kernel.outbox import OutboxMessage, OutboxStatus
 from roster import privacy, registry
 from roster.models import Asn, AsnStatus, OwnershipCheck, SocialAccount
-from scheduler.outbox import OutboxMessage, OutboxStatus
 from tests.factories import (
     make_agency,
     make_asn,

@@ -7,16 +7,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from content.models import Post, PostStatus
+from content.schedule import schedule_dispatch
 from gaung.settings import PROJECT_ROOT
+from kernel.models import WorkItem, WorkStatus
 from roster.models import Role
 from scheduler.clock import start_background, worker_id
-from scheduler.dispatch import schedule_dispatch
-from scheduler.models import WorkItem, WorkStatus
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 WAIT_SECONDS = 60  # generous upper bound for a loaded CI machine; not a timing assertion
@@ -66,12 +67,9 @@ def test_worker_process_runs_due_work_and_stops_on_sigterm(
     db: Engine, db_url: str, session: Session
 ) -> None:
     post, item = _queued_dispatch(session)
-    code = (
-        "from gaung.db import get_engine; from scheduler.clock import run_worker; "
-        "run_worker(get_engine())"
-    )
     env = {**os.environ, "GAUNG_DATABASE_URL": db_url}
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env)
+    gaung = Path(sys.executable).with_name("gaung")  # the console script, as an operator runs it
+    proc = subprocess.Popen([str(gaung), "worker"], cwd=PROJECT_ROOT, env=env)
     try:
         row = _wait_until_done(db, item)
         proc.send_signal(signal.SIGTERM)

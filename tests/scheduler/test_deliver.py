@@ -20,11 +20,11 @@ from channels.messaging import MESSENGERS
 from content.models import PostStatus
 from gaung.db import utcnow
 from gaung.settings import TelegramSettings, WhatsAppSettings, get_settings
+from kernel import ratelimit
+from kernel.outbox import INBOX_LINK, OutboxMessage, OutboxStatus
 from roster.models import Agency, Asn, Role
-from scheduler import ratelimit
 from scheduler.deliver import LOST, claim, deliver_due, outgoing
 from scheduler.dispatch import dispatch_post
-from scheduler.outbox import INBOX_LINK, OutboxMessage, OutboxStatus
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 TG_TOKEN = "123456789:AAE-outbox-test-token"

@@ -12,13 +12,13 @@ from sqlmodel import Session, col, select
 from assignments.models import Assignment, AssignmentStatus
 from content.models import Campaign, CampaignKind, Post, PostStatus
 from gaung.db import utcnow
+from kernel import recurring
+from kernel.jobs import run_due
+from kernel.models import WorkItem, WorkStatus
+from kernel.outbox import INBOX_LINK, OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Agency, Asn, Role, Unit, User
-from scheduler import recurring
 from scheduler.digest import DAY, MAX_LISTED, message_key, send_digests
 from scheduler.dispatch import dispatch_post
-from scheduler.jobs import run_due
-from scheduler.models import WorkItem, WorkStatus
-from scheduler.outbox import INBOX_LINK, OutboxKind, OutboxMessage, OutboxStatus
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 _assignment = Assignment.__table__  # type: ignore[attr-defined]

@@ -12,9 +12,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
-from content.models import AuditLog, Campaign, Post, PostStatus
+from content.models import Campaign, Post, PostStatus
 from content.rendering import TRACKING_PLACEHOLDER
 from gaung.errors import GaungError
+from kernel.audit import AuditLog
 from roster.models import Agency, Asn, AsnStatus, Role, Unit, User
 from scheduler import dispatch
 from scheduler.dispatch import dispatch_post

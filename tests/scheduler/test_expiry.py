@@ -11,10 +11,10 @@ from sqlmodel import Session, select
 from assignments.models import Assignment, AssignmentStatus
 from content.models import Campaign, PostStatus
 from gaung.db import utcnow
+from kernel.models import WorkItem
+from kernel.queue import RetryLater
 from scheduler.dispatch import dispatch_post
 from scheduler.expiry import GRACE, expire_post, expiry_key, sweep
-from scheduler.models import WorkItem
-from scheduler.queue import RetryLater
 from scheduler.verify import schedule_post_round
 from tests.factories import (
     make_agency,
@@ -77,7 +77,6 @@ def test_expiry_waits_for_the_last_verification_round(db: Engine, session: Sessi
 
 
 def test_dispatch_queues_the_expiry_just_after_the_deadline(db: Engine, session: Session) -> None:
-    import scheduler.expiry  # noqa: F401 - registers the dispatch hook, as load_jobs does
 
     agency = make_agency(session)
     unit = make_unit(session, agency)

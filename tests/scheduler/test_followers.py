@@ -16,12 +16,12 @@ from channels.instagram import InstagramPlatform
 from channels.platforms import SocialPlatform
 from channels.x import XPlatform
 from gaung.db import utcnow
+from kernel import recurring
+from kernel.models import WorkItem
+from kernel.queue import RetryLater
 from roster.eligibility import eligible_accounts
 from roster.models import Asn, AsnStatus, SocialAccount
-from scheduler import recurring
 from scheduler.followers import refresh_account, refresh_all
-from scheduler.models import WorkItem
-from scheduler.queue import RetryLater
 from tests.channels import fakes_x
 from tests.channels.fakes_x import BASE_URL, FakeX
 from tests.factories import make_agency, make_asn, make_unit
@@ -182,7 +182,6 @@ def test_people_who_left_are_not_looked_up(
 def test_the_daily_refresh_is_queued_once_per_day_across_processes(
     db: Engine, session: Session
 ) -> None:
-    import scheduler.followers  # noqa: F401 - registers the recurring job, as load_jobs does
 
     moment = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
     recurring._enqueued.clear()

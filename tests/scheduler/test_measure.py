@@ -28,12 +28,12 @@ from channels.platforms import SocialPlatform
 from channels.x import XPlatform
 from content.models import Post, PostStatus
 from gaung.db import utcnow
+from kernel import jobs
+from kernel.models import WorkItem
+from kernel.queue import RetryLater
 from roster.models import SocialAccount
-from scheduler import jobs
 from scheduler.dispatch import dispatch_post
 from scheduler.measure import SLOT, measure_post
-from scheduler.models import WorkItem
-from scheduler.queue import RetryLater
 from scheduler.verify import verify_post
 from tests.channels import fakes_x
 from tests.channels.fakes_x import BASE_URL, FakeX
@@ -289,7 +289,6 @@ def test_verification_queues_the_three_windows_once_per_slot(
 
 
 def test_dispatch_queues_the_official_posts_measurements(session: Session, db: Engine) -> None:
-    import scheduler.measure  # noqa: F401 - registers the dispatch hook, as load_jobs does
 
     agency = make_agency(session)
     unit = make_unit(session, agency)

@@ -10,19 +10,19 @@ from sqlmodel import Session, col, select
 
 from assignments.models import Assignment
 from content.models import CampaignKind, Post, PostStatus
-from roster.models import Agency, Asn, Role, Unit, User
-from scheduler import dispatch
-from scheduler.dispatch import dispatch_post
-from scheduler.outbox import (
+from kernel.outbox import (
     INBOX_LINK,
     NAME,
     NO_ADDRESS,
     WHATSAPP_TEMPLATE,
     OutboxMessage,
     OutboxStatus,
-    _write_outbox,
     message_key,
 )
+from roster.models import Agency, Asn, Role, Unit, User
+from scheduler import dispatch
+from scheduler.dispatch import dispatch_post
+from scheduler.outbox import write_outbox
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 
@@ -191,10 +191,10 @@ def test_dispatching_again_writes_no_second_message(db: Engine, session: Session
     assert dispatch_post(db, post.id) == 0
     # Even the hook itself, run again on the same post, adds nothing.
     with db.begin() as conn:
-        _write_outbox(conn, post.id)
+        write_outbox(conn, post.id)
 
     assert len(_messages(session)) == 2
 
 
 def test_the_hook_is_registered_once() -> None:
-    assert dispatch.after_assignments.count(_write_outbox) == 1
+    assert dispatch.after_assignments.count(write_outbox) == 1

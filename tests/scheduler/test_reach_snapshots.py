@@ -12,9 +12,9 @@ from assignments import reach as reach_module
 from assignments.reach import ReachSnapshot, from_payload
 from content.models import Campaign, PostStatus
 from gaung.db import utcnow
-from scheduler import jobs
+from kernel import jobs
+from kernel.models import WorkItem
 from scheduler.dispatch import dispatch_post
-from scheduler.models import WorkItem
 from scheduler.reach_snapshots import refresh_active, schedule, stale, take_snapshot
 from tests.factories import (
     make_agency,
@@ -92,7 +92,6 @@ def test_a_dispatch_that_makes_a_campaign_big_queues_its_snapshot(
     campaign = make_campaign(session, agency, editor)
     post = make_post(session, campaign, editor, status=PostStatus.APPROVED)
     make_asn(session, unit)
-    jobs.load_jobs()  # the hooks, as a worker has them
     assert post.id is not None
 
     dispatch_post(db, post.id)
@@ -108,7 +107,6 @@ def test_a_small_dispatch_queues_no_snapshot(db: Engine, session: Session) -> No
     editor = make_user(session, agency)
     post = make_post(session, make_campaign(session, agency, editor), editor, status="approved")
     make_asn(session, make_unit(session, agency))
-    jobs.load_jobs()
     assert post.id is not None
 
     dispatch_post(db, post.id)

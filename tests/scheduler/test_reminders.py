@@ -13,24 +13,19 @@ from sqlmodel import Session, col, select
 
 from assignments.models import Assignment, AssignmentStatus
 from content.models import Campaign, CampaignKind, Post, PostStatus
+from content.reminder_hours import normalise_hours, parse_hours
 from gaung.db import utcnow
 from gaung.errors import GaungError
 from gaung.settings import get_settings
+from kernel import queue
+from kernel.jobs import run_due
+from kernel.models import WorkItem, WorkStatus
+from kernel.outbox import INBOX_LINK, OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Agency, Asn, AsnStatus, Role, Unit, User
-from scheduler import dispatch, queue
+from scheduler import dispatch
 from scheduler.deliver import claim
 from scheduler.dispatch import dispatch_post
-from scheduler.jobs import run_due
-from scheduler.models import WorkItem, WorkStatus
-from scheduler.outbox import INBOX_LINK, OutboxKind, OutboxMessage, OutboxStatus
-from scheduler.reminders import (
-    _on_dispatch,
-    message_key,
-    normalise_hours,
-    parse_hours,
-    send_reminders,
-    work_key,
-)
+from scheduler.reminders import message_key, on_dispatch, send_reminders, work_key
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 _work = WorkItem.__table__  # type: ignore[attr-defined]
@@ -200,7 +195,7 @@ def test_a_campaign_can_turn_reminders_off(db: Engine, session: Session) -> None
 
 
 def test_the_reminder_hook_is_registered_once() -> None:
-    assert dispatch.after_assignments.count(_on_dispatch) == 1
+    assert dispatch.after_assignments.count(on_dispatch) == 1
 
 
 # --- sending ----------------------------------------------------------------------------

@@ -23,11 +23,11 @@ from sqlmodel import Session, col, select
 from content.models import Campaign, CampaignKind, PostStatus
 from gaung import i18n
 from gaung.settings import SmtpSettings, get_settings
+from kernel import ratelimit
+from kernel.outbox import OutboxMessage, OutboxStatus
 from roster.models import Agency, Asn, Role
-from scheduler import ratelimit
 from scheduler.deliver import deliver_due
 from scheduler.dispatch import dispatch_post
-from scheduler.outbox import OutboxMessage, OutboxStatus
 from scheduler.reminders import send_reminders
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 from web.app import create_app

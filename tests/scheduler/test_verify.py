@@ -23,11 +23,11 @@ from assignments.reporting import report_repost
 from channels.x import OEMBED_URL, XPlatform
 from content.models import Post, PostStatus
 from gaung.db import utcnow
+from kernel import jobs
+from kernel.models import WorkItem
+from kernel.queue import RetryLater
 from roster.models import Asn, SocialAccount
-from scheduler import jobs
 from scheduler.dispatch import dispatch_post
-from scheduler.models import WorkItem
-from scheduler.queue import RetryLater
 from scheduler.verify import post_round_key, verify_link, verify_post
 from tests.channels import fakes_x
 from tests.channels.fakes_x import BASE_URL, FakeX
@@ -215,7 +215,6 @@ def test_no_round_is_queued_after_the_campaign_deadline(
 
 
 def test_dispatch_queues_the_first_search_round(session: Session, db: Engine) -> None:
-    import scheduler.verify  # noqa: F401 - registers the dispatch hook, as load_jobs does
 
     agency = make_agency(session)
     unit = make_unit(session, agency)

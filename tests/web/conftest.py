@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from gaung.security import make_magic_token
 from gaung.settings import get_settings
 from roster.models import Asn, User
+from roster.security import make_magic_token
 from tests.factories import PASSWORD
 from web.app import create_app
 

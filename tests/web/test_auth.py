@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from gaung.security import make_magic_token
 from roster.models import AsnStatus, Role
+from roster.security import make_magic_token
 from tests.factories import PASSWORD, make_agency, make_asn, make_unit, make_user
 from tests.web.conftest import csrf_from, login_asn, login_staff
 from web.auth import safe_next

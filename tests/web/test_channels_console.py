@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from channels import credentials
 from channels.credentials import credential
-from content.models import AuditLog
 from gaung.crypto import KEYS_ENV
 from gaung.settings import get_settings
+from kernel.audit import AuditLog
 from roster.models import Role, User
 from tests.factories import make_agency, make_user
 from tests.web.conftest import csrf_from, login_staff

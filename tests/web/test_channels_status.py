@@ -13,14 +13,7 @@ from assignments.metrics import count_calls
 from gaung.db import utcnow
 from gaung.settings import get_settings
 from roster.models import Role
-from tests.factories import (
-    make_agency,
-    make_asn,
-    make_campaign,
-    make_post,
-    make_unit,
-    make_user,
-)
+from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 from tests.web.conftest import login_staff
 
 

@@ -11,9 +11,10 @@ from httpx import Response
 from PIL import Image
 from sqlmodel import Session, select
 
-from content.models import AuditLog, Campaign, CampaignUnit, Post, PostStatus
+from content.models import Campaign, CampaignUnit, Post, PostStatus
+from kernel.audit import AuditLog
+from kernel.models import WorkItem, WorkStatus
 from roster.models import Role
-from scheduler.models import WorkItem, WorkStatus
 from tests.factories import make_agency, make_campaign, make_post, make_unit, make_user
 from tests.web.conftest import csrf_from, login_staff
 

@@ -21,8 +21,8 @@ from assignments.reporting import report_repost
 from content.models import Campaign, PostStatus
 from gaung.db import utcnow
 from gaung.i18n import use_locale
+from kernel.models import WorkItem
 from roster.models import Agency, Asn, Role, SocialAccount
-from scheduler.models import WorkItem
 from tests.factories import (
     make_agency,
     make_asn,

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from gaung.security import make_magic_token
 from gaung.settings import WebhookSettings, get_settings
+from kernel.models import WorkItem
 from roster import enrolment
 from roster.models import (
     Agency,
@@ -23,7 +23,7 @@ from roster.models import (
     SocialAccount,
     Unit,
 )
-from scheduler.models import WorkItem
+from roster.security import make_magic_token
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.roster.helpers import VALID_NIP
 from tests.web.conftest import csrf_from, login_asn

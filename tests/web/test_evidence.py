@@ -11,10 +11,11 @@ from sqlmodel import Session, select
 from assignments.evidence import Check, Outcome, Reason, record
 from assignments.metrics import RepostMetrics
 from assignments.models import AssignmentStatus
-from content.models import AuditLog, Campaign
+from content.models import Campaign
 from gaung.db import utcnow
+from kernel.audit import AuditLog
+from kernel.models import WorkItem
 from roster.models import Agency, Role, SocialAccount
-from scheduler.models import WorkItem
 from tests.factories import (
     make_agency,
     make_asn,

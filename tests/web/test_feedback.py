@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 from assignments import feedback as service
 from assignments.feedback import TEXT_MAX, Feedback
 from assignments.models import Assignment
-from content.models import AuditLog, Campaign, Post, PostStatus
+from content.models import Campaign, Post, PostStatus
 from gaung.errors import GaungError, NotFoundError
+from kernel.audit import AuditLog
 from roster.models import Agency, Asn, Role
 from tests.factories import (
     make_agency,

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from gaung.settings import TelegramSettings, WebhookSettings, get_settings
+from kernel.models import WorkItem
+from kernel.outbox import PERSON_MESSENGERS, OutboxKind, OutboxMessage
 from roster.models import Asn
-from scheduler.models import WorkItem
-from scheduler.outbox import PERSON_MESSENGERS, OutboxKind, OutboxMessage
 from scheduler.telegram_poll import KEY as POLL_KEY
 from tests.factories import make_agency, make_asn, make_unit
 from tests.web.conftest import csrf_from, login_asn

@@ -21,14 +21,15 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from content.models import AuditLog, Campaign, Post, PostStatus
+from content.models import Campaign, Post, PostStatus
 from gaung.db import utcnow
 from gaung.settings import TelegramSettings, WhatsAppSettings, get_settings
+from kernel import ratelimit
+from kernel.audit import AuditLog
+from kernel.outbox import OutboxMessage, OutboxStatus
 from roster.models import Agency, Asn, Role, Unit, User
-from scheduler import ratelimit
 from scheduler.deliver import LOST, claim, deliver_due, mark_lost
 from scheduler.dispatch import dispatch_post
-from scheduler.outbox import OutboxMessage, OutboxStatus
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 from tests.web.conftest import csrf_from, login_staff
 

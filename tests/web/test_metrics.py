@@ -26,8 +26,8 @@ from assignments.models import Assignment, Click
 from content.models import PostStatus
 from gaung.db import utcnow
 from gaung.settings import PROJECT_ROOT, get_settings
-from scheduler import queue
-from scheduler.outbox import OutboxMessage, OutboxStatus
+from kernel import queue
+from kernel.outbox import OutboxMessage, OutboxStatus
 from tests.factories import (
     make_agency,
     make_asn,

@@ -7,8 +7,8 @@ import json
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from gaung.security import make_magic_token
 from roster.models import Asn, AsnStatus, SocialAccount
+from roster.security import make_magic_token
 from tests.factories import make_agency, make_asn, make_unit
 from tests.web.conftest import csrf_from, login_asn
 

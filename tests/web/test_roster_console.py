@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from content.models import AuditLog
+from kernel.audit import AuditLog
+from kernel.outbox import OutboxMessage
 from roster import enrolment
 from roster.importer import COLUMNS
 from roster.models import (
@@ -24,7 +25,6 @@ from roster.models import (
     Unit,
     User,
 )
-from scheduler.outbox import OutboxMessage
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.roster.helpers import form, invitation
 from tests.web.conftest import csrf_from, login_staff

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from gaung.security import hash_password
 from gaung.settings import get_settings
 from roster.models import User
+from roster.security import hash_password
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.web.conftest import csrf_from, login_asn, login_staff
 from web import deps

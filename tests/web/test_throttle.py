@@ -12,12 +12,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.requests import Request
 
-from content.models import AuditLog
-from gaung import throttle
 from gaung.db import utcnow
 from gaung.settings import get_settings
-from scheduler.jobs import JOBS
-from scheduler.recurring import RECURRING
+from kernel import throttle
+from kernel.audit import AuditLog
+from kernel.jobs import JOBS
+from kernel.recurring import RECURRING
 from tests.factories import PASSWORD, make_agency, make_user
 from tests.web.conftest import csrf_from
 from web.app import create_app

@@ -16,10 +16,10 @@ from assignments.models import Assignment, AssignmentStatus
 from channels import sandbox
 from channels.sandbox.server import SandboxServer, configure
 from channels.sandbox.state import World
+from cli.demo import seed
 from gaung.db import session_scope
-from gaung.demo import seed
 from gaung.settings import get_settings
-from scheduler.jobs import run_due
+from kernel.jobs import run_due
 
 
 def _free_port() -> int:

@@ -27,12 +27,12 @@ from content.media import save_image
 from content.models import CampaignKind, Post
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
-from gaung.security import hash_password, magic_link_url
 from gaung.settings import get_settings
+from kernel import queue
 from roster import enrolment
 from roster.importer import COLUMNS, import_roster
 from roster.models import Agency, Asn, AsnStatus, Role, SocialAccount, Unit, User
-from scheduler import queue
+from roster.security import hash_password, magic_link_url
 from scheduler.dispatch import dispatch_post
 from scheduler.verify import post_round_key
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from gaung.settings import get_settings
-from scheduler import ratelimit
-from scheduler.ratelimit import Slots
+from kernel import ratelimit
+from kernel.ratelimit import Slots
 
 
 class FakeClock:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from content import audit
-from content.models import AuditLog
 from content.rendering import RenditionError
 from gaung.i18n import gettext, use_locale
+from kernel import audit
+from kernel.audit import AuditLog
 from roster.models import Role
 from tests.factories import make_agency, make_user
 

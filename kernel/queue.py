@@ -43,7 +43,7 @@ from sqlmodel import Session, col
 
 from gaung.db import is_postgres, utcnow
 from gaung.settings import get_settings
-from scheduler.models import WorkItem, WorkStatus
+from kernel.models import WorkItem, WorkStatus
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from sqlmodel import Session, col
 
 from assignments.models import Assignment
 from content.models import PostStatus
+from content.schedule import schedule_dispatch
 from gaung.db import utcnow
+from kernel import queue
+from kernel.jobs import JOBS, register, run_due
+from kernel.models import WorkItem, WorkStatus
 from roster.models import Role
-from scheduler import queue
-from scheduler.dispatch import schedule_dispatch
-from scheduler.jobs import JOBS, job, run_due
-from scheduler.models import WorkItem, WorkStatus
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 
@@ -28,17 +28,18 @@ def calls() -> Iterator[list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
     later_at = utcnow() + timedelta(hours=2)
 
-    @job("test.ok")
     def ok(engine: Engine, payload: dict[str, Any]) -> None:
         seen.append(payload)
 
-    @job("test.boom")
     def boom(engine: Engine, payload: dict[str, Any]) -> None:
         raise ValueError("handler exploded")
 
-    @job("test.later")
     def later(engine: Engine, payload: dict[str, Any]) -> None:
         raise queue.RetryLater(later_at, "rate limited")
+
+    register("test.ok", ok)
+    register("test.boom", boom)
+    register("test.later", later)
 
     seen.append({"later_at": later_at})
     yield seen
@@ -91,11 +92,11 @@ def test_run_due_stops_at_the_limit(
 
 
 def test_job_kind_cannot_be_registered_twice(calls: list[dict[str, Any]]) -> None:
-    with pytest.raises(ValueError, match="already registered"):
+    def again(engine: Engine, payload: dict[str, Any]) -> None:
+        """Never registered."""
 
-        @job("test.ok")
-        def again(engine: Engine, payload: dict[str, Any]) -> None:
-            """Never registered."""
+    with pytest.raises(ValueError, match="already registered"):
+        register("test.ok", again)
 
 
 def test_a_due_dispatch_item_is_dispatched_end_to_end(db: Engine, session: Session) -> None:

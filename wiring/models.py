@@ -10,8 +10,12 @@ from assignments.reach import ReachSnapshot
 from channels.credentials import ChannelCredential
 from channels.instagram_private import ChannelSession
 from channels.telegram_updates import TelegramCursor
-from content.models import AuditLog, Campaign, CampaignKind, CampaignUnit, Post, PostStatus
-from gaung.throttle import LoginFailure
+from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from kernel.audit import AuditLog
+from kernel.models import WorkItem, WorkStatus
+from kernel.outbox import OutboxMessage, OutboxStatus
+from kernel.ratelimit import RateWindow
+from kernel.throttle import LoginFailure
 from roster.models import (
     Agency,
     Asn,
@@ -24,9 +28,6 @@ from roster.models import (
     Unit,
     User,
 )
-from scheduler.models import WorkItem, WorkStatus
-from scheduler.outbox import OutboxMessage, OutboxStatus
-from scheduler.ratelimit import RateWindow
 
 metadata = SQLModel.metadata
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Row
 
 from gaung.db import utcnow
-from scheduler.outbox import (
+from kernel.outbox import (
     ADDRESS_FIELD,
     NAME,
     NO_ADDRESS,

@@ -10,8 +10,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from channels import credentials
+from cli.main import app, encrypted_columns
 from gaung import crypto
-from gaung.cli import app, encrypted_columns
 
 runner = CliRunner()
 KEY_A, KEY_B, KEY_C = (Fernet.generate_key().decode() for _ in range(3))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from kernel.notices import Person, Rendered, message_row, queue_rows
+from kernel.outbox import NAME, NO_ADDRESS, OutboxMessage, OutboxStatus
 from roster.models import Asn
-from scheduler.notices import Person, Rendered, message_row, queue_rows
-from scheduler.outbox import NAME, NO_ADDRESS, OutboxMessage, OutboxStatus
 from tests.factories import make_agency, make_asn, make_unit
 
 RENDERED = Rendered(

@@ -10,7 +10,6 @@ period begins.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from gaung.db import utcnow
-from scheduler import queue
-from scheduler.jobs import JobHandler, job, load_jobs
+from kernel import jobs, queue
+from kernel.jobs import JobHandler
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +44,18 @@ RECURRING: dict[str, Recurring] = {}
 _enqueued: dict[str, datetime] = {}
 
 
-def recurring(
-    kind: str, every: timedelta, offset: timedelta = timedelta(0)
-) -> Callable[[JobHandler], JobHandler]:
-    """Register a job handler that runs once per ``every`` (payload: ``{"period": iso}``)."""
+def register(
+    kind: str, handler: JobHandler, every: timedelta, offset: timedelta = timedelta(0)
+) -> None:
+    """Run ``handler`` once per ``every`` across the cluster (payload: ``{"period": iso}``)."""
     if every <= timedelta(0):
         raise ValueError("a recurring job needs a positive interval")
-
-    def register(handler: JobHandler) -> JobHandler:
-        RECURRING[kind] = Recurring(kind, every, offset)
-        return job(kind)(handler)
-
-    return register
+    jobs.register(kind, handler)
+    RECURRING[kind] = Recurring(kind, every, offset)
 
 
 def enqueue_due(engine: Engine, now: datetime | None = None) -> int:
     """Queue the current period's item of every recurring job not yet queued by this process."""
-    load_jobs()
     now = now or utcnow()
     due = [
         (spec, spec.period_start(now))

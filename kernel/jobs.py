@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from scheduler import queue
-from scheduler.models import WorkItem
+from kernel import queue
+from kernel.models import WorkItem
 
 log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Engine, dict[str, Any]], None]
+# Filled by the composition root (wiring.wire); nothing registers itself on import.
 JOBS: dict[str, JobHandler] = {}
-# Modules whose import registers handlers; later issues append theirs (deliver, verify, ...).
-JOB_MODULES: list[str] = ["scheduler.dispatch", "scheduler.outbox", "scheduler.verify"]
-JOB_MODULES.append("gaung.throttle")
-JOB_MODULES.append("scheduler.ownership")
-JOB_MODULES.extend(["scheduler.reminders", "scheduler.digest", "scheduler.telegram_poll"])
-JOB_MODULES.extend(
-    ["scheduler.measure", "scheduler.followers", "scheduler.expiry", "scheduler.reach_snapshots"]
-)
 
 
-def job(kind: str) -> Callable[[JobHandler], JobHandler]:
-    """Register the decorated function as the handler of work items of ``kind``."""
-
-    def register(handler: JobHandler) -> JobHandler:
-        if JOBS.get(kind, handler) is not handler:
-            raise ValueError(f"job kind {kind!r} is already registered")
-        JOBS[kind] = handler
-        return handler
-
-    return register
-
-
-def load_jobs() -> None:
-    for module in JOB_MODULES:
-        importlib.import_module(module)
+def register(kind: str, handler: JobHandler) -> None:
+    """Make ``handler`` run work items of ``kind``; a second, different handler is an error."""
+    if JOBS.get(kind, handler) is not handler:
+        raise ValueError(f"job kind {kind!r} is already registered")
+    JOBS[kind] = handler
 
 
 def run_due(engine: Engine, worker: str, *, limit: int = 10) -> int:
@@ -49,7 +31,6 @@ def run_due(engine: Engine, worker: str, *, limit: int = 10) -> int:
     Items are claimed one by one so a slow item does not hold leases on others that
     another worker could run meanwhile. Errors are logged per item, never raised.
     """
-    load_jobs()
     ran = 0
     while ran < limit:
         claimed = queue.claim(engine, worker=worker, kinds=sorted(JOBS), limit=1)

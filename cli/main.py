@@ -27,9 +27,9 @@ from gaung.db import get_engine, is_postgres, session_scope
 from gaung.errors import GaungError
 from gaung.i18n import set_locale
 from gaung.migrate import upgrade
-from gaung.security import hash_password
 from gaung.settings import get_settings
 from roster.models import Agency, Role, User
+from roster.security import hash_password
 
 if TYPE_CHECKING:
     from channels.sandbox.server import SandboxServer
@@ -188,8 +188,10 @@ def serve(
     import uvicorn
 
     from gaung.logging import configure
+    from wiring import wire
 
     configure()
+    wire()  # the clock below runs in this process; web.app.create_app wires each worker
 
     if sandbox:
         os.environ["GAUNG_SANDBOX__ENABLED"] = "true"  # for this process and its settings
@@ -296,8 +298,10 @@ def worker() -> None:
     """Run a queue worker (start as many as you like on PostgreSQL)."""
     from gaung.logging import configure
     from scheduler.clock import run_worker
+    from wiring import wire
 
     configure()
+    wire()
     run_worker(get_engine())
 
 
@@ -316,7 +320,7 @@ def _reset(engine: Engine, yes: bool) -> None:
     if is_postgres(engine):
         if not yes:
             raise CliError("--reset on PostgreSQL drops every Gaung table; add --yes to confirm.")
-        from gaung.models import metadata
+        from wiring.models import metadata
 
         with engine.begin() as conn:
             metadata.drop_all(conn)
@@ -330,7 +334,10 @@ def _reset(engine: Engine, yes: bool) -> None:
 
 
 def _demo(reset: bool, yes: bool) -> None:
-    from gaung.demo import seed
+    from cli.demo import seed
+    from wiring import wire
+
+    wire()  # the demo dispatches posts: the same hooks as a worker
 
     engine = get_engine()
     if reset:
@@ -494,7 +501,7 @@ def backup(
 def encrypted_columns() -> list[tuple[sa.Table, list[sa.Column[Any]]]]:
     """Every table with EncryptedString columns, found in the models' metadata."""
     from gaung.crypto import EncryptedString
-    from gaung.models import metadata
+    from wiring.models import metadata
 
     found = []
     for table in metadata.sorted_tables:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from gaung.cli import app
+from cli.main import app
 from tests.factories import make_agency, make_asn, make_unit
 
 runner = CliRunner()

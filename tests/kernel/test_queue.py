@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from gaung.db import utcnow
 from gaung.settings import get_settings
-from scheduler import queue
-from scheduler.models import WorkItem, WorkStatus
+from kernel import queue
+from kernel.models import WorkItem, WorkStatus
 
 
 def _enqueue(session: Session, key: str, *, kind: str = "test", delay: float = -1) -> WorkItem:

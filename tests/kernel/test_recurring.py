@@ -12,10 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from gaung.db import make_engine
-from scheduler import recurring
-from scheduler.jobs import JOBS, run_due
-from scheduler.models import WorkItem, WorkStatus
-from scheduler.recurring import Recurring, enqueue_due
+from kernel import recurring
+from kernel.jobs import JOBS, run_due
+from kernel.models import WorkItem, WorkStatus
+from kernel.recurring import Recurring, enqueue_due
 
 KIND = "test.tick"
 EVERY = timedelta(minutes=10)
@@ -50,9 +50,10 @@ def ticks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     # Only this job recurs here: other modules' recurring jobs must not run in these tests.
     monkeypatch.setattr(recurring, "RECURRING", {})
 
-    @recurring.recurring(KIND, EVERY)
     def tick(engine: Engine, payload: dict[str, Any]) -> None:
         seen.append(payload)
+
+    recurring.register(KIND, tick, EVERY)
 
     yield seen
     JOBS.pop(KIND, None)
@@ -146,4 +147,4 @@ def test_an_offset_shifts_the_period_boundaries() -> None:
 
 def test_a_recurring_job_needs_a_positive_interval() -> None:
     with pytest.raises(ValueError, match="positive"):
-        recurring.recurring("test.never", timedelta(0))
+        recurring.register("test.never", lambda engine, payload: None, timedelta(0))

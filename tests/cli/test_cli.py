@@ -12,12 +12,12 @@ from sqlmodel import Session, func, select
 from typer.testing import CliRunner
 
 from assignments.models import AssignmentStatus
+from cli.main import app
 from content.models import Campaign, Post, PostStatus
-from gaung.cli import app
-from gaung.security import verify_password
 from gaung.settings import get_settings
 from roster.importer import COLUMNS
 from roster.models import Agency, Asn, Role, User
+from roster.security import verify_password
 from tests.factories import (
     make_agency,
     make_asn,

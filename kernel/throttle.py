@@ -32,7 +32,6 @@ from sqlmodel import Field, Session, SQLModel
 
 from gaung.db import utcnow
 from gaung.settings import get_settings
-from scheduler.recurring import recurring
 
 ACCOUNT = "account"
 ADDRESS = "address"
@@ -150,7 +149,9 @@ def purge(session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-@recurring("login_failure.purge", every=timedelta(hours=1))
+PURGE_EVERY = timedelta(hours=1)
+
+
 def purge_job(engine: Engine, payload: dict[str, Any]) -> None:
     with Session(engine) as session:
         purge(session)

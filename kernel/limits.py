@@ -27,3 +27,9 @@ LIMITS: dict[str, PlatformLimits] = {
         image_required=True,
     ),
 }
+
+
+def display_name(slug: str) -> str:
+    """The platform's name as people write it ("X", "Facebook"); unknown slugs as given."""
+    limits = LIMITS.get(slug)
+    return limits.name if limits else slug

@@ -1,0 +1,104 @@
+"""The outbox vocabulary: the message row, its states and kinds, and who is addressed where.
+
+Every message to an ASN is one ``outbox_message`` row written in the same transaction as
+the change it tells about (assignments, reminders, digests, confirmations), so a crash never
+leaves a message without its cause or the other way round. ``scheduler.deliver`` sends them.
+
+Texts hold ``INBOX_LINK`` where the personal magic link goes: the link is a sign-in
+credential, so it is minted at send time instead of resting in the database for days.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index
+from sqlalchemy import text as sql_text
+from sqlmodel import Field, SQLModel
+
+from gaung.db import utcnow
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed: a send is being attempted under a lease
+    SENT = "sent"
+    FAILED = "failed"
+    # The worker died after claiming, maybe after sending: never resent blindly.
+    UNKNOWN = "unknown"
+    # An unknown one Humas chose to send again: the copy is a new message (web/messages_console).
+    RESENT = "resent"
+
+
+class OutboxKind(StrEnum):
+    ASSIGNMENT = "assignment"
+    REMINDER = "reminder"
+    DIGEST = "digest"
+    TELEGRAM_LINKED = "telegram_linked"
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "run_at"),
+        # Urgent messages only (scheduler.deliver claims them first without a sort).
+        Index(
+            "ix_outbox_message_urgent",
+            "status",
+            "run_at",
+            sqlite_where=sql_text("priority > 0"),
+            postgresql_where=sql_text("priority > 0"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)  # idempotency key, also sent to the provider
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    # The campaign it is about (None for a digest), so Humas sees failures per campaign.
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    kind: str = Field(default=OutboxKind.ASSIGNMENT, max_length=20)
+    # Higher goes first (urgent hoax clarifications: 1).
+    priority: int = 0
+    asn_id: int = Field(foreign_key="asn.id", index=True)
+    messenger: str = Field(max_length=20)
+    recipient: str | None = Field(default=None, max_length=254)
+    subject: str = Field(max_length=500)
+    text: str = Field(max_length=5000)
+    html: str | None = Field(default=None, max_length=20000)
+    template: str | None = Field(default=None, max_length=100)
+    params: str | None = Field(default=None, max_length=4000)  # JSON object
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=20)
+    attempts: int = 0
+    run_at: datetime = Field(default_factory=utcnow)
+    lease_until: datetime | None = None
+    worker: str | None = Field(default=None, max_length=100)
+    provider_id: str | None = Field(default=None, max_length=200)
+    last_error: str | None = Field(default=None, max_length=4000)
+    # Failed only after transient errors used up every attempt: Humas may retry it.
+    retryable: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+# Replaced by the personal magic link when the message is sent.
+INBOX_LINK = "[[gaung:inbox-link]]"
+# In WhatsApp params only: replaced by the ASN's name when the message is sent.
+NAME = "[[gaung:asn-name]]"
+# The WhatsApp template every assignment notice uses: {{1}} name, {{2}} campaign,
+# {{3}} deadline, {{4}} inbox link. It must be approved in the WhatsApp Business account.
+WHATSAPP_TEMPLATE = "gaung_assignment"
+NO_ADDRESS = "no address"
+# Which Asn column holds the address for each messenger.
+ADDRESS_FIELD = {
+    "email": "email",
+    "telegram": "telegram_chat_id",
+    "whatsapp": "phone",
+    "webhook": "phone",  # the agency's own gateway, e.g. an SMS bridge (channels.webhook)
+}
+# The messengers a person can choose: exactly those Gaung can address them on, so the
+# enrolment form, the roster import, the inbox settings and the outbox never disagree.
+PERSON_MESSENGERS = tuple(ADDRESS_FIELD)
+
+
+def message_key(post_id: int, asn_id: int) -> str:
+    return f"post:{post_id}:asn:{asn_id}"

@@ -1,0 +1,142 @@
+"""The composition root: the one place that fills Gaung's registries.
+
+Every entry point calls :func:`wire` before it does anything else (``gaung worker``,
+``gaung serve`` and the web app factory, ``gaung demo``, the test fixtures), so they all run
+the same jobs, dispatch hooks, messengers, platforms and privacy erasers. No module
+registers itself by being imported: a job, hook or channel that is not listed here does not
+run anywhere, and one that is runs everywhere.
+
+The registries live in the layers that use them (``kernel.jobs``, ``kernel.recurring``,
+``scheduler.dispatch``, ``channels.messaging``, ``channels.platforms``, ``roster.privacy``);
+this module only decides what goes in them, and in which order.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from assignments import feedback
+from assignments import privacy as assignment_privacy
+from channels import (
+    email,
+    facebook,
+    instagram,
+    instagram_private,
+    messaging,
+    platforms,
+    telegram,
+    webhook,
+    whatsapp,
+    x,
+)
+from channels.platforms import SocialPlatform
+from gaung.settings import get_settings
+from kernel import jobs, recurring, throttle
+from roster import privacy
+from scheduler import (
+    digest,
+    dispatch,
+    expiry,
+    followers,
+    measure,
+    outbox,
+    ownership,
+    reach_snapshots,
+    reminders,
+    telegram_poll,
+    verify,
+)
+
+_lock = threading.Lock()
+
+
+def _instagram() -> SocialPlatform:
+    """Graph by default; the opt-in private-API backend when ``instagram.backend`` says so."""
+    if get_settings().instagram.backend == "instagrapi":
+        return instagram_private.from_settings()
+    return instagram.from_settings()
+
+
+def _wire_jobs() -> None:
+    jobs.register("dispatch", dispatch.dispatch_job)
+    jobs.register("verify_post", verify.verify_post_job)
+    jobs.register("verify_link", verify.verify_link_job)
+    jobs.register("measure", measure.measure_job)
+    jobs.register("followers_account", followers.followers_account_job)
+    jobs.register(ownership.JOB_KIND, ownership.ownership_check)
+    jobs.register("reminder", reminders.reminder_job)
+    jobs.register("telegram_poll", telegram_poll.telegram_poll_job)
+    jobs.register("expire", expiry.expire_job)
+    jobs.register("reach_snapshot", reach_snapshots.reach_snapshot_job)
+    digest_at = timedelta(hours=get_settings().reminders.digest_hour_utc)
+    recurring.register("digest", digest.digest_job, digest.DAY, digest_at)
+    recurring.register("followers", followers.followers_job, followers.EVERY, followers.AT)
+    recurring.register("expire_sweep", expiry.expire_sweep_job, expiry.SWEEP_EVERY, expiry.SWEEP_AT)
+    recurring.register("reach_refresh", reach_snapshots.reach_refresh_job, reach_snapshots.EVERY)
+    recurring.register("login_failure.purge", throttle.purge_job, throttle.PURGE_EVERY)
+
+
+def _wire_dispatch_hooks() -> None:
+    # Order matters: the notices first, so a notice exists whenever a reminder may follow.
+    hooks = [
+        outbox.write_outbox,
+        reminders.on_dispatch,
+        verify.on_dispatch,
+        measure.on_dispatch,
+        expiry.on_dispatch,
+        reach_snapshots.on_dispatch,
+    ]
+    dispatch.after_assignments[:] = hooks
+
+
+def _wire_channels() -> None:
+    for messenger in (email.messenger, telegram.messenger, webhook.messenger, whatsapp.messenger):
+        messaging.register(messenger)
+    platforms.register("x", x.from_settings)
+    platforms.register("facebook", facebook.from_settings)
+    platforms.register("instagram", _instagram)
+
+
+def _wire_privacy() -> None:
+    privacy.EXPORTERS[:] = [
+        assignment_privacy.export_personal_data,
+        feedback.export_personal_data,
+    ]
+    privacy.ERASERS[:] = [
+        assignment_privacy.erase_personal_data,
+        feedback.erase_personal_data,
+    ]
+
+
+def wire() -> dict[str, Any]:
+    """Fill every registry (idempotent) and return what is in them, see :func:`describe`."""
+    with _lock:
+        _wire_jobs()
+        _wire_dispatch_hooks()
+        _wire_channels()
+        _wire_privacy()
+    return describe()
+
+
+def _name(obj: Any) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def describe() -> dict[str, Any]:
+    """The registries as names, e.g. for comparing what two entry points wired."""
+    return {
+        "jobs": {kind: _name(handler) for kind, handler in sorted(jobs.JOBS.items())},
+        "recurring": {
+            kind: [spec.every.total_seconds(), spec.offset.total_seconds()]
+            for kind, spec in sorted(recurring.RECURRING.items())
+        },
+        "dispatch_hooks": [_name(hook) for hook in dispatch.after_assignments],
+        "messengers": {slug: _name(type(m)) for slug, m in sorted(messaging.MESSENGERS.items())},
+        "platforms": {
+            slug: _name(factory) for slug, factory in sorted(platforms.PLATFORMS.items())
+        },
+        "exporters": [_name(f) for f in privacy.EXPORTERS],
+        "erasers": [_name(f) for f in privacy.ERASERS],
+    }
