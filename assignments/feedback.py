@@ -165,7 +165,7 @@ def mark_handled(session: Session, user: User, feedback_id: int) -> Feedback:
     return feedback
 
 
-# --- the ASN's own data (registered with roster.privacy by wiring) ---------------------------------------------------
+# --- the ASN's own data (wiring registers these with roster.privacy) -------------------
 
 
 def export_personal_data(session: Session, asn: Asn) -> dict[str, Any]:

@@ -5,12 +5,13 @@ it in their bio (X description, Instagram biography, a Facebook Page's "about") 
 Facebook profile, in a public post whose link they submit. "Check" queues an
 ``ownership_check`` work item: the platform is never called inside a web request.
 
-The job (``scheduler.ownership.run_check``) looks the account up through the platform channel and, when the
-code is there, records the platform user id, followers and ``ownership_verified_at``. An
-account (platform user id) someone else already enrolled is refused. When the platform
-cannot be read (no credentials, a personal Facebook profile, a personal Instagram
-account) the check waits for Humas, who confirms by hand (``confirm_manually``, audited).
-A rate limit puts the job back at the platform's reset time.
+The job (``scheduler.ownership.run_check``) looks the account up through the platform
+channel and, when the code is there, records the platform user id, followers and
+``ownership_verified_at``. An account (platform user id) someone else already enrolled is
+refused. When the platform cannot be read (no credentials, a personal Facebook profile, a
+personal Instagram account) the check waits for Humas, who confirms by hand
+(``confirm_manually``, audited). A rate limit puts the job back at the platform's reset
+time.
 """
 
 from __future__ import annotations

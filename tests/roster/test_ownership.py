@@ -31,7 +31,6 @@ from kernel import jobs, queue
 from kernel.audit import AuditLog
 from kernel.models import WorkItem, WorkStatus
 from roster import enrolment, ownership
-from scheduler.ownership import run_check
 from roster.eligibility import eligible_accounts
 from roster.models import (
     Agency,
@@ -42,6 +41,7 @@ from roster.models import (
     Role,
     SocialAccount,
 )
+from scheduler.ownership import run_check
 from tests.channels import fakes_x
 from tests.channels.fakes_x import BASE_URL, FakeX
 from tests.factories import make_agency, make_asn, make_unit, make_user
@@ -257,9 +257,7 @@ def test_a_rate_limit_puts_the_job_back_at_the_reset_time(session: Session) -> N
     _requested(session, asn, accounts["x"])
     reset = datetime(2030, 1, 1, tzinfo=UTC)
     with pytest.raises(queue.RetryLater) as raised:
-        run_check(
-            session, accounts["x"].id or 0, FakePlatform(error=RateLimited("x", reset))
-        )
+        run_check(session, accounts["x"].id or 0, FakePlatform(error=RateLimited("x", reset)))
     assert raised.value.at == reset
     assert _check(session, accounts["x"]).state == OwnershipState.CHECKING
 
