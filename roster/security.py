@@ -31,8 +31,7 @@ def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
 
 
-@event.listens_for(User, "before_update")
-def _end_sessions_on_credential_change(_mapper: Any, _conn: Any, user: User) -> None:
+def end_sessions_on_credential_change(_mapper: Any, _conn: Any, user: User) -> None:
     """A new password or a deactivation ends the user's sessions, whichever code made it.
 
     A mapper event rather than a call in each place that edits users, so a future form or
@@ -71,3 +70,9 @@ def read_magic_token(token: str) -> tuple[int, int] | None:
 def magic_link_url(asn_id: int, login_epoch: int) -> str:
     base = get_settings().base_url.rstrip("/")
     return f"{base}/inbox/login/{make_magic_token(asn_id, login_epoch)}"
+
+
+def install_session_guard() -> None:
+    """Listen for credential changes on User (the composition root calls this once)."""
+    if not event.contains(User, "before_update", end_sessions_on_credential_change):
+        event.listen(User, "before_update", end_sessions_on_credential_change)

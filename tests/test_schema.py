@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -39,3 +40,23 @@ def test_a_platform_account_belongs_to_one_person(session: Session) -> None:
     )
     with pytest.raises(IntegrityError):
         session.commit()
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    """Alembic's autogenerate finds nothing to add, drop or alter on the migrated database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from wiring.models import metadata
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "render_as_batch": engine.dialect.name == "sqlite",
+                "target_metadata": metadata,
+            },
+        )
+        differences = compare_metadata(context, metadata)
+    assert differences == [], "\n".join(map(repr, differences))

@@ -17,6 +17,8 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from assignments import feedback
 from assignments import privacy as assignment_privacy
 from channels import (
@@ -34,7 +36,8 @@ from channels import (
 from channels.platforms import SocialPlatform
 from gaung.settings import get_settings
 from kernel import jobs, recurring, throttle
-from roster import privacy
+from roster import privacy, security
+from roster.models import User
 from scheduler import (
     digest,
     dispatch,
@@ -113,6 +116,7 @@ def _wire_privacy() -> None:
 def wire() -> dict[str, Any]:
     """Fill every registry (idempotent) and return what is in them, see :func:`describe`."""
     with _lock:
+        security.install_session_guard()
         _wire_jobs()
         _wire_dispatch_hooks()
         _wire_channels()
@@ -139,4 +143,9 @@ def describe() -> dict[str, Any]:
         },
         "exporters": [_name(f) for f in privacy.EXPORTERS],
         "erasers": [_name(f) for f in privacy.ERASERS],
+        "model_events": {
+            "User.before_update": event.contains(
+                User, "before_update", security.end_sessions_on_credential_change
+            )
+        },
     }
