@@ -287,7 +287,8 @@ def backoff(attempts: int) -> timedelta:
     """Exponential delay after ``attempts`` tries, with jitter so retries do not stampede."""
     exponent = min(max(attempts - 1, 0), 20)
     ceiling = min(BACKOFF_BASE * (2**exponent), BACKOFF_CAP)
-    return ceiling * random.uniform(0.5, 1.0)
+    delay: timedelta = ceiling * random.uniform(0.5, 1.0)
+    return delay
 
 
 def fail(

@@ -24,6 +24,7 @@ from content.models import Campaign
 from gaung.db import get_session, utcnow
 from gaung.errors import N_
 from gaung.i18n import gettext as _
+from kernel.limits import display_name
 from roster.models import Asn, Role, SocialAccount, User
 from scheduler.followers import SCHEDULED
 from web.deps import render, require_role
@@ -133,7 +134,7 @@ def statuses(session: Session, user: User) -> list[PlatformStatus]:
         rows.append(
             PlatformStatus(
                 slug=slug,
-                name=platforms.display_name(slug),
+                name=display_name(slug),
                 state=_state(slug, connected),
                 uses=_(USES[slug]) if slug in USES else "",
                 fallback=_(FALLBACKS[slug]) if slug in FALLBACKS else "",

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from assignments import feedback as feedback_service
 from content import workflow
 from content.models import Campaign
+from content.reminder_hours import hours_for
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.i18n import gettext as _
@@ -88,7 +89,7 @@ def campaign_delivery(session: Session, campaign: Campaign) -> dict[str, Any]:
     found = counts(session, campaign.id)
     return {
         "delivery": {
-            "reminder_hours": reminders.hours_for(campaign.reminder_hours),
+            "reminder_hours": hours_for(campaign.reminder_hours),
             "reminder_default": campaign.reminder_hours is None,
             "counts": found,
             "problems": sum(found.get(s, 0) for s in PROBLEMS),

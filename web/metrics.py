@@ -138,7 +138,7 @@ before_scrape: list[Callable[[], None]] = []
 def _process_metrics() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 
@@ -175,7 +175,7 @@ def route_of(scope: Scope) -> str:
     if isinstance(path, str):
         return path
     if scope.get("path", "").startswith(("/static/", "/media/")):
-        return "/" + scope["path"].split("/")[1]
+        return "/" + str(scope["path"]).split("/")[1]
     return "(unmatched)"
 
 
