@@ -30,16 +30,15 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from assignments.evidence import VerifyCursor
 from assignments.metrics import SPANS, ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
+from assignments.reposters import MISSING, REPOSTED, Reposter, iter_reposters
 from content.models import Campaign
 from gaung.db import utcnow
 from gaung.errors import N_, NotFoundError
 from gaung.i18n import format_number, format_ratio
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORMS
-from roster.models import Asn, SocialAccount, Unit
+from roster.models import Unit
 
-MISSING = "—"  # shown for an ASN who left (their assignment keeps no link to them)
-_REPOSTED = (AssignmentStatus.REPORTED, AssignmentStatus.VERIFIED)
 # Clicks are counted per assignment by an index-only scan of this (the aggregate's biggest
 # input: millions of rows for a big campaign). Declared here, next to the query that needs it.
 CLICKS_BY_ASSIGNMENT = Index(
@@ -163,24 +162,6 @@ class ApiCalls:
         return self.verification + self.metrics
 
 
-@dataclass(frozen=True)
-class Reposter:
-    asn_name: str
-    unit: str
-    platform: str
-    handle: str
-    followers: int | None
-    repost_url: str | None
-    reported_at: datetime | None
-    status: str
-    verified_at: datetime | None = None
-    flagged_gone_at: datetime | None = None
-    impressions: int | None = None
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-
-
 @dataclass
 class CampaignReach:
     campaign_id: int
@@ -254,7 +235,7 @@ def _sum_if(condition: ColumnElement[bool], value: Any) -> Any:
 def _figure_columns() -> list[Any]:
     """Aggregates of one group of assignments, labelled with ReachFigures field names."""
     status = col(Assignment.status)
-    reposted = status.in_(_REPOSTED)
+    reposted = status.in_(REPOSTED)
     verified = status == AssignmentStatus.VERIFIED
     followers = col(Assignment.followers_at_report)
     gone = and_(verified, col(Assignment.flagged_gone_at).is_not(None))
@@ -458,7 +439,7 @@ def _python_medians(session: Session, campaign_id: int) -> _Medians:
     days = func.julianday(col(Assignment.reported_at)) - func.julianday(col(Assignment.created_at))
     query = sa_select(col(Assignment.platform), col(Assignment.unit_id), days * 86400.0).where(
         col(Assignment.campaign_id) == campaign_id,
-        col(Assignment.status).in_(_REPOSTED),
+        col(Assignment.status).in_(REPOSTED),
         col(Assignment.reported_at).is_not(None),
     )
     samples: dict[tuple[str | None, int | None], list[float]] = {}
@@ -573,7 +554,7 @@ def _timeline(session: Session, campaign_id: int) -> list[TimelinePoint]:
         session,
         col(Assignment.reported_at),
         Assignment.campaign_id == campaign_id,
-        col(Assignment.status).in_(_REPOSTED),
+        col(Assignment.status).in_(REPOSTED),
         col(Assignment.reported_at).is_not(None),
     )
     clicks = _hourly(session, col(Click.at), Click.campaign_id == campaign_id)
@@ -581,82 +562,6 @@ def _timeline(session: Session, campaign_id: int) -> list[TimelinePoint]:
         TimelinePoint(hour, reposts.get(hour, 0), clicks.get(hour, 0))
         for hour in sorted(reposts.keys() | clicks.keys())
     ]
-
-
-# --- who reposted ---------------------------------------------------------------------------
-
-
-def iter_reposters(
-    session: Session, campaign_id: int, *, limit: int | None = None
-) -> Iterator[Reposter]:
-    """Reported and verified reposts in report order, with their latest metrics.
-
-    The page (``limit``) is chosen from the assignments alone before anything is joined, and
-    metrics are looked up per chunk of rows, so the first page of a big campaign stays cheap
-    and the CSV streams in constant memory.
-    """
-    page = (
-        sa_select(
-            col(Assignment.id), col(Assignment.asn_id), col(Assignment.unit_id),
-            col(Assignment.account_id), col(Assignment.platform),
-            col(Assignment.followers_at_report), col(Assignment.repost_url),
-            col(Assignment.reported_at), col(Assignment.status), col(Assignment.verified_at),
-            col(Assignment.flagged_gone_at),
-        )
-        .where(col(Assignment.campaign_id) == campaign_id, col(Assignment.status).in_(_REPOSTED))
-        .order_by(col(Assignment.reported_at), col(Assignment.id))
-    )  # fmt: skip
-    if limit is not None:
-        page = page.limit(limit)
-    rows = page.subquery("page")
-    query = (
-        sa_select(rows, col(Asn.name), col(Unit.name).label("unit_name"), col(SocialAccount.handle))
-        .select_from(rows)
-        .join(Unit, col(Unit.id) == rows.c.unit_id)
-        .outerjoin(Asn, col(Asn.id) == rows.c.asn_id)
-        .outerjoin(SocialAccount, col(SocialAccount.id) == rows.c.account_id)
-        .order_by(rows.c.reported_at, rows.c.id)
-    )
-    # Streamed (a server-side cursor on PostgreSQL): the CSV of a big campaign has many rows.
-    options = {"stream_results": True, "yield_per": CHUNK}
-    result = session.connection().execute(query, execution_options=options).mappings()
-    for chunk in result.partitions(CHUNK):
-        latest = _latest_of(session, [row["id"] for row in chunk])
-        for row in chunk:
-            yield _reposter(row, latest.get(row["id"]))
-
-
-CHUNK = 2000
-
-
-def _latest_of(session: Session, assignment_ids: list[int]) -> dict[int, RepostMetrics]:
-    """Each assignment's most recent metrics snapshot."""
-    query = (
-        select(RepostMetrics)
-        .where(col(RepostMetrics.assignment_id).in_(assignment_ids))
-        .order_by(col(RepostMetrics.taken_at), col(RepostMetrics.id))
-    )
-    return {m.assignment_id: m for m in session.exec(query)}  # later rows overwrite
-
-
-def _reposter(row: Any, metrics: RepostMetrics | None) -> Reposter:
-    known = row["asn_id"] is not None
-    return Reposter(
-        asn_name=row["name"] if known and row["name"] else MISSING,
-        unit=row["unit_name"],
-        platform=row["platform"],
-        handle=row["handle"] if known and row["handle"] else MISSING,
-        followers=row["followers_at_report"],
-        repost_url=row["repost_url"],
-        reported_at=row["reported_at"],
-        status=row["status"],
-        verified_at=row["verified_at"],
-        flagged_gone_at=row["flagged_gone_at"],
-        impressions=metrics.impressions if metrics else None,
-        likes=metrics.likes if metrics else None,
-        reposts=metrics.reposts if metrics else None,
-        replies=metrics.replies if metrics else None,
-    )
 
 
 # --- CSV ------------------------------------------------------------------------------------

@@ -25,11 +25,11 @@ from assignments.reach import (
     WindowPoint,
     campaign_totals,
     dashboard_reach,
-    iter_reposters,
     reach_csv_lines,
     summary_csv,
 )
 from assignments.reporting import PLATFORM_NAMES
+from assignments.reposters import iter_reposters
 from content import workflow
 from content.models import Campaign
 from gaung.db import get_engine, get_session

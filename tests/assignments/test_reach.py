@@ -1,11 +1,11 @@
-"""Reach figures on a small, hand-computed campaign."""
+"""Reach figures on a small, hand-computed campaign (conftest.seeded)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import statistics
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,12 +16,10 @@ from sqlmodel import Session, select
 from assignments import reach as reach_module
 from assignments.evidence import VerifyCursor
 from assignments.metrics import count_calls
-from assignments.models import Assignment, Click
+from assignments.models import Assignment
 from assignments.reach import (
     CSV_COLUMNS,
     CampaignReach,
-    ReachFigures,
-    Reposter,
     TimelinePoint,
     campaign_reach,
     campaign_totals,
@@ -33,142 +31,13 @@ from assignments.reach import (
     summary_rows,
     to_payload,
 )
+from assignments.reposters import Reposter
 from content.models import PostStatus
 from gaung.errors import NotFoundError
 from gaung.i18n import use_locale
 from roster.models import Asn
-from tests.factories import (
-    make_agency,
-    make_asn,
-    make_assignment,
-    make_campaign,
-    make_post,
-    make_unit,
-    make_user,
-)
-
-WIB = timezone(timedelta(hours=7))
-
-
-def _at(hour: int, minute: int) -> datetime:
-    return datetime(2026, 3, 1, hour, minute, tzinfo=UTC)
-
-
-def _set(session: Session, assignment: Assignment, **values: object) -> Assignment:
-    for name, value in values.items():
-        setattr(assignment, name, value)
-    session.add(assignment)
-    session.commit()
-    return assignment
-
-
-def _clicks(session: Session, assignment: Assignment, *moments: datetime) -> None:
-    assert assignment.id is not None
-    for moment in moments:
-        session.add(
-            Click(assignment_id=assignment.id, campaign_id=assignment.campaign_id, at=moment)
-        )
-    session.commit()
-
-
-@pytest.fixture
-def seeded(session: Session) -> tuple[int, dict[str, Asn]]:
-    """Two units, four ASN, seven assignments; one ASN has since left.
-
-    | who | unit       | platform  | status    | followers | reported (UTC) | clicks |
-    | a1  | Biro Humas | x         | reported  | 1000      | 10:05 (17:05 WIB) | 2   |
-    | a1  | Biro Humas | facebook  | verified  | 1500      | 10:45          | 0      |
-    | a2  | Biro Humas | x         | declined  | -         | -              | 0      |
-    | a2  | Biro Humas | instagram | pending   | -         | -              | 1      |
-    | a3  | Biro Hukum | x         | verified  | 5000      | 12:05          | 1      |
-    | a3  | Biro Hukum | facebook  | rejected  | 700       | 11:00          | 0      |
-    | —   | Biro Hukum | x         | reported  | 800       | 12:40          | 0      |
-    """
-    agency = make_agency(session)
-    author = make_user(session, agency)
-    humas = make_unit(session, agency, "Biro Humas")
-    hukum = make_unit(session, agency, "Biro Hukum")
-    campaign = make_campaign(session, agency)
-    post = make_post(session, campaign, author, status=PostStatus.DISPATCHED)
-    a1, a2 = make_asn(session, humas), make_asn(session, humas)
-    a3, a4 = make_asn(session, hukum), make_asn(session, hukum)
-
-    a1x = _set(
-        session,
-        make_assignment(session, post, a1, "x"),
-        status="reported",
-        followers_at_report=1000,
-        reported_at=datetime(2026, 3, 1, 17, 5, tzinfo=WIB),
-        repost_url="https://x.com/a1/status/1",
-    )
-    _set(
-        session,
-        make_assignment(session, post, a1, "facebook"),
-        status="verified",
-        followers_at_report=1500,
-        reported_at=_at(10, 45),
-        repost_url="https://facebook.com/a1/posts/2",
-    )
-    _set(
-        session,
-        make_assignment(session, post, a2, "x"),
-        status="declined",
-        decline_reason="Sedang cuti",
-    )
-    a2ig = make_assignment(session, post, a2, "instagram")
-    a3x = _set(
-        session,
-        make_assignment(session, post, a3, "x"),
-        status="verified",
-        followers_at_report=5000,
-        reported_at=_at(12, 5),
-        repost_url="https://x.com/a3/status/3",
-    )
-    _set(
-        session,
-        make_assignment(session, post, a3, "facebook"),
-        status="rejected",
-        followers_at_report=700,
-        reported_at=_at(11, 0),
-    )
-    _set(
-        session,
-        make_assignment(session, post, a4, "x"),
-        status="reported",
-        followers_at_report=800,
-        reported_at=_at(12, 40),
-        repost_url="https://x.com/a4/status/4",
-        asn_id=None,
-        account_id=None,
-    )
-
-    _clicks(session, a1x, _at(10, 20), _at(10, 59))
-    _clicks(session, a3x, _at(12, 30))
-    _clicks(session, a2ig, _at(9, 10))
-
-    # Another campaign's activity must not leak in.
-    other = make_post(session, make_campaign(session, agency), author)
-    stray = _set(
-        session,
-        make_assignment(session, other, a1, "x"),
-        status="verified",
-        followers_at_report=99999,
-        reported_at=_at(10, 30),
-    )
-    _clicks(session, stray, _at(10, 30))
-    assert campaign.id is not None
-    return campaign.id, {"a1": a1, "a3": a3}
-
-
-def _figures(reach: ReachFigures) -> tuple[int, ...]:
-    return (
-        reach.assignments,
-        reach.reported,
-        reach.verified,
-        reach.declined,
-        reach.potential_reach,
-        reach.clicks,
-    )
+from tests.assignments.conftest import add_clicks, at, figures_of
+from tests.factories import make_agency, make_campaign, make_post, make_unit, make_user
 
 
 def test_totals_platforms_and_units_match_the_hand_count(
@@ -176,15 +45,15 @@ def test_totals_platforms_and_units_match_the_hand_count(
 ) -> None:
     reach = campaign_reach(session, seeded[0])
 
-    assert _figures(reach.total) == (7, 4, 2, 1, 8300, 4)
+    assert figures_of(reach.total) == (7, 4, 2, 1, 8300, 4)
     assert reach.total.completion_rate == pytest.approx(4 / 7)
-    assert {p: _figures(f) for p, f in reach.by_platform.items()} == {
+    assert {p: figures_of(f) for p, f in reach.by_platform.items()} == {
         "x": (4, 3, 1, 1, 6800, 3),
         "facebook": (2, 1, 1, 0, 1500, 0),
         "instagram": (1, 0, 0, 0, 0, 1),
     }
     assert list(reach.by_platform) == ["x", "facebook", "instagram"]
-    assert {u: _figures(f) for u, f in reach.by_unit.items()} == {
+    assert {u: figures_of(f) for u, f in reach.by_unit.items()} == {
         "Biro Humas": (4, 2, 1, 1, 2500, 3),
         "Biro Hukum": (3, 2, 1, 0, 5800, 1),
     }
@@ -201,28 +70,11 @@ def test_the_timeline_buckets_reposts_and_clicks_by_utc_hour(
     session.rollback()
 
     assert timeline == [
-        TimelinePoint(_at(9, 0), 0, 1),
-        TimelinePoint(_at(10, 0), 2, 2),
-        TimelinePoint(_at(12, 0), 2, 1),
+        TimelinePoint(at(9, 0), 0, 1),
+        TimelinePoint(at(10, 0), 2, 2),
+        TimelinePoint(at(12, 0), 2, 1),
     ]
     assert all(point.bucket.tzinfo is not None for point in timeline)
-
-
-def test_reposters_are_listed_in_report_order_and_a_leaver_shows_a_dash(
-    session: Session, seeded: tuple[int, dict[str, Asn]]
-) -> None:
-    campaign_id, people = seeded
-    reach = campaign_reach(session, campaign_id)
-
-    rows = [(r.asn_name, r.unit, r.platform, r.followers) for r in reach.reposters]
-    assert rows == [
-        (people["a1"].name, "Biro Humas", "x", 1000),
-        (people["a1"].name, "Biro Humas", "facebook", 1500),
-        (people["a3"].name, "Biro Hukum", "x", 5000),
-        ("—", "Biro Hukum", "x", 800),
-    ]
-    assert reach.reposters[0].handle.endswith("_x")
-    assert reach.reposters[-1].handle == "—"
 
 
 def test_the_csv_has_a_header_and_one_row_per_reposter(
@@ -282,7 +134,7 @@ def test_an_unknown_campaign_is_not_found(session: Session) -> None:
 def test_a_campaign_without_assignments_has_zero_figures(session: Session) -> None:
     campaign = make_campaign(session, make_agency(session))
     reach = campaign_reach(session, campaign.id or 0)
-    assert _figures(reach.total) == (0, 0, 0, 0, 0, 0)
+    assert figures_of(reach.total) == (0, 0, 0, 0, 0, 0)
     assert reach.total.completion_rate == 0.0
     assert (reach.by_platform, reach.by_unit, reach.timeline, reach.reposters) == ({}, {}, [], [])
 
@@ -293,8 +145,8 @@ def test_campaign_totals_give_each_listed_campaign_its_hand_count(
     empty = make_campaign(session, make_agency(session))
     totals = campaign_totals(session, [seeded[0], empty.id or 0])
 
-    assert _figures(totals[seeded[0]]) == (7, 4, 2, 1, 8300, 4)
-    assert _figures(totals[empty.id or 0]) == (0, 0, 0, 0, 0, 0)
+    assert figures_of(totals[seeded[0]]) == (7, 4, 2, 1, 8300, 4)
+    assert figures_of(totals[empty.id or 0]) == (0, 0, 0, 0, 0, 0)
     assert campaign_totals(session, []) == {}
 
 
@@ -323,9 +175,9 @@ def _timed(session: Session, campaign_id: int, post_id: int, unit_id: int) -> No
             Assignment(
                 post_id=post_id, campaign_id=campaign_id, unit_id=unit_id, platform=platform,
                 code=f"timed{campaign_id}-{n}", text="t", status=status,
-                deadline=_at(23, 0), created_at=_at(10, 0),
-                reported_at=_at(10, minutes) if minutes is not None and minutes < 60 else
-                (_at(11, 0) if minutes == 60 else None),
+                deadline=at(23, 0), created_at=at(10, 0),
+                reported_at=at(10, minutes) if minutes is not None and minutes < 60 else
+                (at(11, 0) if minutes == 60 else None),
             )
         )  # fmt: skip
     session.commit()
@@ -438,7 +290,7 @@ def test_big_campaigns_are_served_from_their_snapshot(
     # Activity after the snapshot shows only in the next one.
     extra = session.exec(select(Assignment).where(Assignment.campaign_id == campaign_id)).first()
     assert extra is not None
-    _clicks(session, extra, _at(13, 0))
+    add_clicks(session, extra, at(13, 0))
 
     served = dashboard_reach(session, campaign_id)
 
