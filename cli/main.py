@@ -434,7 +434,8 @@ def import_roster_command(
 
 
 def _report(campaign_id: int) -> None:
-    from assignments.reach import campaign_reach, summary_columns, summary_rows
+    from assignments.reach import campaign_reach
+    from assignments.reach_export import summary_columns, summary_rows
     from content.models import Campaign
 
     with Session(get_engine(), expire_on_commit=False) as session:

@@ -25,9 +25,8 @@ from assignments.reach import (
     WindowPoint,
     campaign_totals,
     dashboard_reach,
-    reach_csv_lines,
-    summary_csv,
 )
+from assignments.reach_export import reach_csv_lines, summary_csv
 from assignments.reporting import PLATFORM_NAMES
 from assignments.reposters import iter_reposters
 from content import workflow
