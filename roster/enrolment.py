@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
@@ -26,13 +25,13 @@ from sqlmodel import Session, col, func, or_, select
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
+from gaung.fields import NipError, check_nip, normalise_handle
 from gaung.settings import PLATFORMS, get_settings
 from kernel import audit
 from kernel.limits import display_name
 from kernel.outbox import ADDRESS_FIELD, INBOX_LINK, PERSON_MESSENGERS, OutboxMessage, OutboxStatus
 from roster import ownership
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
-from roster.nip import NipError, check_nip
 
 # Bump when the consent text below changes: a form opened on the old text is refused.
 CONSENT_VERSION = "2026-11"
@@ -72,18 +71,6 @@ INVITATION_MAX_DAYS = 365
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # E.164 after normalisation: WhatsApp and SMS gateways need the international form.
 _PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
-_HANDLES = {
-    "x": re.compile(r"[a-z0-9_]{1,15}"),
-    "instagram": re.compile(r"[a-z0-9._]{1,30}"),
-    # A Facebook username (5+ letters, digits, dots) or a numeric profile id.
-    "facebook": re.compile(r"[a-z0-9.]{5,50}"),
-}
-_PROFILE_HOSTS = {
-    "x": {"x.com", "twitter.com", "mobile.twitter.com", "mobile.x.com"},
-    "instagram": {"instagram.com", "m.instagram.com"},
-    "facebook": {"facebook.com", "m.facebook.com", "web.facebook.com", "fb.com"},
-}
-
 
 # --- invitations -------------------------------------------------------------------------
 
@@ -213,37 +200,6 @@ class _Clean:
     email: str | None
     phone: str | None
     handles: dict[str, str]
-
-
-def normalise_handle(platform: str, value: str) -> str:
-    """A username from what people paste: ``@Name``, ``name`` or a profile link.
-
-    Lower-case without "@", as SocialAccount.handle stores it. GaungError (field
-    ``{platform}_handle``) when it is not a possible username on the platform.
-    """
-    text = value.strip()
-    if "/" in text:
-        text = _handle_from_link(platform, text)
-    text = text.lstrip("@").lower()
-    pattern = _HANDLES.get(platform)
-    if pattern is None or not pattern.fullmatch(text):
-        raise GaungError(
-            N_("This is not a valid %(platform)s username."),
-            field=f"{platform}_handle",
-            platform=display_name(platform),
-        )
-    return text
-
-
-def _handle_from_link(platform: str, link: str) -> str:
-    parts = urlsplit(link if "://" in link else f"https://{link}")
-    host = (parts.hostname or "").lower().removeprefix("www.")
-    segments = [s for s in parts.path.split("/") if s]
-    if host not in _PROFILE_HOSTS.get(platform, set()) or not segments:
-        return link  # fails the username pattern below, with the platform's message
-    if platform == "facebook" and segments[0] == "profile.php":
-        return (parse_qs(parts.query).get("id") or [""])[0]
-    return segments[0]
 
 
 def normalise_phone(value: str) -> str:

@@ -21,9 +21,9 @@ from sqlmodel import Session, col, select
 
 from gaung import i18n
 from gaung.errors import N_, GaungError
+from gaung.fields import handle_key, normalise_handle
 from gaung.settings import PLATFORMS, get_settings
 from kernel.limits import display_name
-from roster.enrolment import normalise_handle
 from roster.models import Agency, Asn, AsnStatus, SocialAccount
 
 
@@ -53,7 +53,7 @@ def lookup(session: Session, platform: str, handle: str) -> RegistryEntry | None
         .join(Asn, col(Asn.id) == col(SocialAccount.asn_id))
         .join(Agency, col(Agency.id) == col(Asn.agency_id))
         .where(
-            SocialAccount.handle == handle.lstrip("@").lower(),
+            SocialAccount.handle == handle_key(handle),
             SocialAccount.platform == platform,
             Asn.status == AsnStatus.ACTIVE,
             col(SocialAccount.ownership_verified_at).is_not(None),

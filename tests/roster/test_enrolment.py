@@ -202,37 +202,6 @@ def test_every_messenger_that_reaches_people_by_phone_says_why_it_needs_one() ->
     assert set(enrolment.PHONE_NEEDED) == by_phone
 
 
-@pytest.mark.parametrize(
-    ("platform", "typed", "handle"),
-    [
-        ("x", "@Humas_Kota", "humas_kota"),
-        ("x", "https://x.com/Humas_Kota", "humas_kota"),
-        ("x", "twitter.com/humas_kota/status/1", "humas_kota"),
-        ("instagram", "instagram.com/budi.asn/", "budi.asn"),
-        ("facebook", "https://www.facebook.com/budi.santoso.7", "budi.santoso.7"),
-        ("facebook", "https://m.facebook.com/profile.php?id=100012345678", "100012345678"),
-    ],
-)
-def test_handles_are_taken_from_what_people_paste(platform: str, typed: str, handle: str) -> None:
-    assert enrolment.normalise_handle(platform, typed) == handle
-
-
-@settings(max_examples=50)
-@given(st.text(min_size=1, max_size=40))
-def test_a_normalised_handle_always_fits_the_platform_pattern(text: str) -> None:
-    for platform in ("x", "instagram", "facebook"):
-        try:
-            handle = enrolment.normalise_handle(platform, text)
-        except GaungError as exc:
-            field = exc.field
-            assert field == f"{platform}_handle"
-        else:
-            assert handle == handle.lower()
-            assert "@" not in handle
-            assert "/" not in handle
-            assert enrolment.normalise_handle(platform, handle) == handle
-
-
 def test_a_revoked_or_expired_invitation_opens_nothing(session: Session, place: Place) -> None:
     _, unit, editor = place
     revoked = invitation(session, editor)
