@@ -5,32 +5,28 @@ folds the few (platform, unit) groups into totals. Reach is "potential": the fol
 account had when its repost was reported. Measured figures (impressions, engagement) are what
 the platforms returned in the latest metrics snapshot, ``None`` ("not returned") otherwise.
 
-A campaign with a million assignments takes seconds to aggregate, too slow for a page view, so
-``scheduler.reach_snapshots`` stores the figures of big campaigns in ``reach_snapshot`` every
-few minutes and ``dashboard_reach`` serves them from there (saying how old they are); smaller
-campaigns are always computed live.
+Pages show a big campaign from a snapshot of these figures taken in the background instead
+(``assignments.reach_snapshot``).
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Index, and_, case, func, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from assignments.evidence import VerifyCursor
 from assignments.metrics import SPANS, ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.reposters import MISSING, REPOSTED, Reposter, iter_reposters
 from content.models import Campaign
-from gaung.db import utcnow
 from gaung.errors import N_, NotFoundError
 from gaung.settings import PLATFORMS
 from roster.models import Unit
@@ -40,9 +36,6 @@ from roster.models import Unit
 CLICKS_BY_ASSIGNMENT = Index(
     "ix_click_campaign_assignment", col(Click.campaign_id), col(Click.assignment_id)
 )
-# Campaigns with at least this many assignments are served from their snapshot.
-LIVE_LIMIT = 20_000
-REPOSTERS_SHOWN = 100  # rows of "who reposted" on the page; the CSV has all of them
 
 
 @dataclass
@@ -159,17 +152,6 @@ class CampaignReach:
         return sum(calls.total for calls in self.api_calls.values())
 
 
-class ReachSnapshot(SQLModel, table=True):
-    """The figures of one (big) campaign as computed by the snapshot job."""
-
-    __tablename__ = "reach_snapshot"
-    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
-    computed_at: datetime = Field(default_factory=utcnow)
-    assignments: int = 0
-    seconds: float = 0.0  # how long the live computation took
-    payload: str = "{}"  # CampaignReach as JSON (reposters: the first page only)
-
-
 def campaign_reach(
     session: Session, campaign_id: int, *, reposters_limit: int | None = None
 ) -> CampaignReach:
@@ -248,21 +230,8 @@ def _figures(mapping: Any) -> ReachFigures:
     return ReachFigures(**{name: int(mapping[name]) for name in _FIGURE_NAMES})
 
 
-def campaign_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
-    """Whole-campaign figures for many campaigns at once (lists).
-
-    Big campaigns come from their snapshot; the rest from two GROUP BY queries.
-    """
-    if not campaign_ids:
-        return {}
-    totals = {cid: reach.total for cid, reach in _big_snapshots(session, campaign_ids).items()}
-    live = [cid for cid in campaign_ids if cid not in totals]
-    if live:
-        totals.update(_live_totals(session, live))
-    return {cid: totals.get(cid, ReachFigures()) for cid in campaign_ids}
-
-
-def _live_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
+def live_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
+    """Whole-campaign figures of each campaign, from the assignments and clicks as they are now."""
     campaign = col(Assignment.campaign_id)
     counts = (
         sa_select(campaign.label("campaign_id"), *_figure_columns())
@@ -516,7 +485,8 @@ def _hour_bucket(session: Session, column: Any) -> Any:
     return func.strftime("%Y-%m-%d %H:00:00", column)
 
 
-def _as_utc(value: datetime | str) -> datetime:
+def as_utc(value: datetime | str) -> datetime:
+    """A timestamp as read back from the database, aware: naive ones and SQLite's text are UTC."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -524,7 +494,7 @@ def _as_utc(value: datetime | str) -> datetime:
 def _hourly(session: Session, column: Any, *where: Any) -> dict[datetime, int]:
     bucket = _hour_bucket(session, column).label("bucket")
     query = select(bucket, func.count()).where(*where).group_by(bucket)
-    return {_as_utc(b): int(n) for b, n in session.exec(query)}
+    return {as_utc(b): int(n) for b, n in session.exec(query)}
 
 
 def _timeline(session: Session, campaign_id: int) -> list[TimelinePoint]:
@@ -541,94 +511,3 @@ def _timeline(session: Session, campaign_id: int) -> list[TimelinePoint]:
         TimelinePoint(hour, reposts.get(hour, 0), clicks.get(hour, 0))
         for hour in sorted(reposts.keys() | clicks.keys())
     ]
-
-
-# --- snapshots ------------------------------------------------------------------------------
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return {"$dt": value.astimezone(UTC).isoformat()}
-    if isinstance(value, dict):
-        return {k: _encode(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_encode(v) for v in value]
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"$dt"}:
-            return datetime.fromisoformat(value["$dt"])
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return value
-
-
-def to_payload(reach: CampaignReach) -> str:
-    data = asdict(reach)
-    data.pop("as_of", None)
-    return json.dumps(_encode(data), separators=(",", ":"))
-
-
-def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields ``cls`` has: a snapshot from an older version still loads."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def _figures_from(data: dict[str, Any]) -> ReachFigures:
-    return ReachFigures(**_known(ReachFigures, data))
-
-
-def from_payload(payload: str, as_of: datetime | None = None) -> CampaignReach:
-    data = _decode(json.loads(payload))
-    return CampaignReach(
-        campaign_id=int(data["campaign_id"]),
-        total=_figures_from(data["total"]),
-        by_platform={k: _figures_from(v) for k, v in data["by_platform"].items()},
-        by_unit={k: _figures_from(v) for k, v in data["by_unit"].items()},
-        timeline=[TimelinePoint(*p) for p in data["timeline"]],
-        reposters=[Reposter(**_known(Reposter, r)) for r in data["reposters"]],
-        api_calls={k: ApiCalls(**_known(ApiCalls, v)) for k, v in data["api_calls"].items()},
-        official={
-            k: OfficialFigures(**_known(OfficialFigures, v)) for k, v in data["official"].items()
-        },
-        windows=[WindowPoint(*p) for p in data["windows"]],
-        as_of=as_of,
-    )
-
-
-def store_snapshot(session: Session, reach: CampaignReach, seconds: float) -> ReachSnapshot:
-    """Save the campaign's figures as its snapshot, in the caller's transaction."""
-    snapshot = session.get(ReachSnapshot, reach.campaign_id) or ReachSnapshot(
-        campaign_id=reach.campaign_id
-    )
-    snapshot.computed_at = utcnow()
-    snapshot.assignments = reach.total.assignments
-    snapshot.seconds = round(seconds, 3)
-    snapshot.payload = to_payload(reach)
-    session.add(snapshot)
-    return snapshot
-
-
-def _big_snapshots(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignReach]:
-    query = select(ReachSnapshot).where(
-        col(ReachSnapshot.campaign_id).in_(list(campaign_ids)),
-        col(ReachSnapshot.assignments) >= LIVE_LIMIT,
-    )
-    return {
-        s.campaign_id: from_payload(s.payload, _as_utc(s.computed_at)) for s in session.exec(query)
-    }
-
-
-def dashboard_reach(session: Session, campaign_id: int) -> CampaignReach:
-    """What the dashboard shows: a big campaign's snapshot (``as_of`` set), else live figures.
-
-    The first page of reposters only (``REPOSTERS_SHOWN``); the CSV streams all of them.
-    """
-    snapshot = _big_snapshots(session, [campaign_id]).get(campaign_id)
-    if snapshot is not None:
-        return snapshot
-    return campaign_reach(session, campaign_id, reposters_limit=REPOSTERS_SHOWN)

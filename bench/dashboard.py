@@ -38,7 +38,8 @@ import psycopg
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from assignments.reach import REPOSTERS_SHOWN, campaign_reach, dashboard_reach
+from assignments.reach import campaign_reach
+from assignments.reach_snapshot import REPOSTERS_SHOWN, dashboard_reach
 from bench.seed import approved_post
 from gaung.db import make_engine
 from gaung.migrate import upgrade

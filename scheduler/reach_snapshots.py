@@ -20,11 +20,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, func, select
 
 from assignments.models import Assignment
-from assignments.reach import (
+from assignments.reach import campaign_reach
+from assignments.reach_snapshot import (
     LIVE_LIMIT,
     REPOSTERS_SHOWN,
     ReachSnapshot,
-    campaign_reach,
     store_snapshot,
 )
 from content.models import Campaign, Post

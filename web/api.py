@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
 from assignments.models import Assignment
-from assignments.reach import CampaignReach, ReachFigures, dashboard_reach
+from assignments.reach import CampaignReach, ReachFigures
+from assignments.reach_snapshot import dashboard_reach
 from content import rendering, workflow
 from content.models import Campaign, CampaignUnit, Post
 from gaung.db import get_session

@@ -1,9 +1,9 @@
 """Supervisor dashboard: reach per campaign, per platform and per unit, who reposted, CSV.
 
 Staff read only their own agency's campaigns; another agency's campaign answers
-404, like a missing one. The figures come from assignments.reach (live, or a big
-campaign's snapshot, which the page dates); this module only lays them out,
-including server-rendered SVG charts (no external scripts, nothing inline).
+404, like a missing one. The figures come from assignments.reach_snapshot (live,
+or a big campaign's snapshot, which the page dates); this module only lays them
+out, including server-rendered SVG charts (no external scripts, nothing inline).
 """
 
 from __future__ import annotations
@@ -16,17 +16,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session, col, func, select
 
-from assignments import reach as reach_module
+from assignments import reach_snapshot
 from assignments.metrics import SPANS
 from assignments.reach import (
     CampaignReach,
     ReachFigures,
     TimelinePoint,
     WindowPoint,
-    campaign_totals,
-    dashboard_reach,
 )
 from assignments.reach_export import reach_csv_lines, summary_csv
+from assignments.reach_snapshot import campaign_totals, dashboard_reach
 from assignments.reporting import PLATFORM_NAMES
 from assignments.reposters import iter_reposters
 from content import workflow
@@ -274,7 +273,7 @@ def campaign_summary_csv(
 def _refresh_if_stale(session: Session, reach: CampaignReach) -> None:
     """Queue a snapshot of a big campaign whose snapshot is missing or older than its period."""
     if reach.as_of is None:
-        stale = reach.total.assignments >= reach_module.LIVE_LIMIT  # computed live: no snapshot
+        stale = reach.total.assignments >= reach_snapshot.LIVE_LIMIT  # computed live: no snapshot
     else:
         stale = reach_snapshots.stale(reach.as_of)
     if stale:

@@ -6,7 +6,7 @@ from assignments.evidence import Evidence, VerifyCursor
 from assignments.feedback import Feedback
 from assignments.metrics import ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
-from assignments.reach import ReachSnapshot
+from assignments.reach_snapshot import ReachSnapshot
 from channels.credentials import ChannelCredential
 from channels.instagram_private import ChannelSession
 from channels.telegram_updates import TelegramCursor

@@ -11,23 +11,14 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from assignments import reach as reach_module
 from assignments.evidence import VerifyCursor
 from assignments.metrics import count_calls
 from assignments.models import Assignment
-from assignments.reach import (
-    TimelinePoint,
-    campaign_reach,
-    campaign_totals,
-    dashboard_reach,
-    from_payload,
-    store_snapshot,
-    to_payload,
-)
+from assignments.reach import TimelinePoint, campaign_reach
 from content.models import PostStatus
 from gaung.errors import NotFoundError
 from roster.models import Asn
-from tests.assignments.conftest import add_clicks, at, figures_of
+from tests.assignments.conftest import at, figures_of
 from tests.factories import make_agency, make_campaign, make_post, make_unit, make_user
 
 
@@ -79,17 +70,6 @@ def test_a_campaign_without_assignments_has_zero_figures(session: Session) -> No
     assert figures_of(reach.total) == (0, 0, 0, 0, 0, 0)
     assert reach.total.completion_rate == 0.0
     assert (reach.by_platform, reach.by_unit, reach.timeline, reach.reposters) == ({}, {}, [], [])
-
-
-def test_campaign_totals_give_each_listed_campaign_its_hand_count(
-    session: Session, seeded: tuple[int, dict[str, Asn]]
-) -> None:
-    empty = make_campaign(session, make_agency(session))
-    totals = campaign_totals(session, [seeded[0], empty.id or 0])
-
-    assert figures_of(totals[seeded[0]]) == (7, 4, 2, 1, 8300, 4)
-    assert figures_of(totals[empty.id or 0]) == (0, 0, 0, 0, 0, 0)
-    assert campaign_totals(session, []) == {}
 
 
 def test_verification_rates_and_verified_reach_match_the_hand_count(
@@ -192,34 +172,3 @@ def test_api_calls_add_verification_and_metrics_per_platform(
     }
     assert list(reach.api_calls) == ["x", "facebook"]
     assert reach.api_calls_total == 13
-
-
-def test_a_snapshot_round_trips_every_figure(
-    session: Session, seeded: tuple[int, dict[str, Asn]]
-) -> None:
-    reach = campaign_reach(session, seeded[0])
-
-    copy = from_payload(to_payload(reach))
-
-    assert copy == reach
-
-
-def test_big_campaigns_are_served_from_their_snapshot(
-    session: Session, seeded: tuple[int, dict[str, Asn]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    campaign_id = seeded[0]
-    store_snapshot(session, campaign_reach(session, campaign_id), 1.5)
-    session.commit()
-    assert dashboard_reach(session, campaign_id).as_of is None  # 7 assignments: live
-    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 5)
-    # Activity after the snapshot shows only in the next one.
-    extra = session.exec(select(Assignment).where(Assignment.campaign_id == campaign_id)).first()
-    assert extra is not None
-    add_clicks(session, extra, at(13, 0))
-
-    served = dashboard_reach(session, campaign_id)
-
-    assert served.as_of is not None
-    assert served.total.clicks == 4
-    assert campaign_totals(session, [campaign_id])[campaign_id].clicks == 4
-    assert campaign_reach(session, campaign_id).total.clicks == 5

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from assignments import reach as reach_module
-from assignments.reach import ReachSnapshot, from_payload
+from assignments import reach_snapshot
+from assignments.reach_snapshot import ReachSnapshot, from_payload
 from content.models import Campaign, PostStatus
 from gaung.db import utcnow
 from kernel import jobs
@@ -54,7 +54,7 @@ def test_a_snapshot_stores_the_live_figures(db: Engine, session: Session) -> Non
 def test_only_big_campaigns_still_active_are_refreshed(
     db: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 2)
+    monkeypatch.setattr(reach_snapshot, "LIVE_LIMIT", 2)
     monkeypatch.setattr("scheduler.reach_snapshots.LIVE_LIMIT", 2)
     big, small, old = _campaign(session, 2), _campaign(session, 1), _campaign(session, 2)
     old.deadline = utcnow() - timedelta(days=30)

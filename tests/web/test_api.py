@@ -6,9 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from assignments import reach as reach_module
+from assignments import reach_snapshot
 from assignments.models import AssignmentStatus
-from assignments.reach import campaign_reach, store_snapshot
+from assignments.reach import campaign_reach
+from assignments.reach_snapshot import store_snapshot
 from gaung.db import utcnow
 from roster.models import Role
 from tests.factories import (
@@ -145,7 +146,7 @@ def test_a_big_campaign_s_reach_is_read_from_its_snapshot_and_dated(
     store_snapshot(session, campaign_reach(session, campaign.id), 1.5)
     session.commit()
     make_assignment(session, post, make_asn(session, make_unit(session, agency)))  # since then
-    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 1)
+    monkeypatch.setattr(reach_snapshot, "LIVE_LIMIT", 1)
     login_staff(client, make_user(session, agency, role=Role.SUPERVISOR))
 
     reach = client.get(f"/api/campaigns/{campaign.id}/reach").json()

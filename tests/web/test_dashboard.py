@@ -13,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from assignments import reach as reach_module
+from assignments import reach_snapshot
 from assignments.metrics import RepostMetrics, count_calls
 from assignments.models import Assignment, Click
-from assignments.reach import ReachFigures, TimelinePoint, campaign_reach, store_snapshot
+from assignments.reach import ReachFigures, TimelinePoint, campaign_reach
+from assignments.reach_snapshot import store_snapshot
 from assignments.reporting import report_repost
 from content.models import Campaign, PostStatus
 from gaung.db import utcnow
@@ -270,7 +271,7 @@ def test_a_big_campaign_is_served_from_its_snapshot_and_refreshed_when_stale(
     snapshot.computed_at = utcnow() - timedelta(minutes=30)
     session.add(snapshot)
     session.commit()
-    monkeypatch.setattr(reach_module, "LIVE_LIMIT", 1)
+    monkeypatch.setattr(reach_snapshot, "LIVE_LIMIT", 1)
     login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
 
     page = client.get(f"/dashboard/campaigns/{campaign_id}").text

@@ -1,0 +1,155 @@
+"""Snapshots of big campaigns' reach, and which figures a page is served: snapshot or live.
+
+A campaign with a million assignments takes seconds to aggregate, too slow for a page view, so
+``scheduler.reach_snapshots`` stores the figures of big campaigns in ``reach_snapshot`` every
+few minutes and ``dashboard_reach`` / ``campaign_totals`` serve them from there (``as_of`` says
+how old they are); smaller campaigns are always computed live by ``assignments.reach``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from assignments.reach import (
+    ApiCalls,
+    CampaignReach,
+    OfficialFigures,
+    ReachFigures,
+    TimelinePoint,
+    WindowPoint,
+    as_utc,
+    campaign_reach,
+    live_totals,
+)
+from assignments.reposters import Reposter
+from gaung.db import utcnow
+
+# Campaigns with at least this many assignments are served from their snapshot.
+LIVE_LIMIT = 20_000
+REPOSTERS_SHOWN = 100  # rows of "who reposted" on the page; the CSV has all of them
+
+
+class ReachSnapshot(SQLModel, table=True):
+    """The figures of one (big) campaign as computed by the snapshot job."""
+
+    __tablename__ = "reach_snapshot"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    computed_at: datetime = Field(default_factory=utcnow)
+    assignments: int = 0
+    seconds: float = 0.0  # how long the live computation took
+    payload: str = "{}"  # CampaignReach as JSON (reposters: the first page only)
+
+
+# --- serving --------------------------------------------------------------------------------
+
+
+def _big_snapshots(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignReach]:
+    query = select(ReachSnapshot).where(
+        col(ReachSnapshot.campaign_id).in_(list(campaign_ids)),
+        col(ReachSnapshot.assignments) >= LIVE_LIMIT,
+    )
+    return {
+        s.campaign_id: from_payload(s.payload, as_utc(s.computed_at)) for s in session.exec(query)
+    }
+
+
+def dashboard_reach(session: Session, campaign_id: int) -> CampaignReach:
+    """What the dashboard shows: a big campaign's snapshot (``as_of`` set), else live figures.
+
+    The first page of reposters only (``REPOSTERS_SHOWN``); the CSV streams all of them.
+    """
+    snapshot = _big_snapshots(session, [campaign_id]).get(campaign_id)
+    if snapshot is not None:
+        return snapshot
+    return campaign_reach(session, campaign_id, reposters_limit=REPOSTERS_SHOWN)
+
+
+def campaign_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
+    """Whole-campaign figures for many campaigns at once (lists).
+
+    Big campaigns come from their snapshot; the rest from two GROUP BY queries (live_totals).
+    """
+    if not campaign_ids:
+        return {}
+    totals = {cid: reach.total for cid, reach in _big_snapshots(session, campaign_ids).items()}
+    live = [cid for cid in campaign_ids if cid not in totals]
+    if live:
+        totals.update(live_totals(session, live))
+    return {cid: totals.get(cid, ReachFigures()) for cid in campaign_ids}
+
+
+# --- storing and loading --------------------------------------------------------------------
+
+
+def store_snapshot(session: Session, reach: CampaignReach, seconds: float) -> ReachSnapshot:
+    """Save the campaign's figures as its snapshot, in the caller's transaction."""
+    snapshot = session.get(ReachSnapshot, reach.campaign_id) or ReachSnapshot(
+        campaign_id=reach.campaign_id
+    )
+    snapshot.computed_at = utcnow()
+    snapshot.assignments = reach.total.assignments
+    snapshot.seconds = round(seconds, 3)
+    snapshot.payload = to_payload(reach)
+    session.add(snapshot)
+    return snapshot
+
+
+# JSON has no datetime: one is written as {"$dt": ISO 8601 text in UTC}.
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.astimezone(UTC).isoformat()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$dt"}:
+            return datetime.fromisoformat(value["$dt"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def to_payload(reach: CampaignReach) -> str:
+    data = asdict(reach)
+    data.pop("as_of", None)
+    return json.dumps(_encode(data), separators=(",", ":"))
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields ``cls`` has: a snapshot from an older version still loads."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _figures_from(data: dict[str, Any]) -> ReachFigures:
+    return ReachFigures(**_known(ReachFigures, data))
+
+
+def from_payload(payload: str, as_of: datetime | None = None) -> CampaignReach:
+    data = _decode(json.loads(payload))
+    return CampaignReach(
+        campaign_id=int(data["campaign_id"]),
+        total=_figures_from(data["total"]),
+        by_platform={k: _figures_from(v) for k, v in data["by_platform"].items()},
+        by_unit={k: _figures_from(v) for k, v in data["by_unit"].items()},
+        timeline=[TimelinePoint(*p) for p in data["timeline"]],
+        reposters=[Reposter(**_known(Reposter, r)) for r in data["reposters"]],
+        api_calls={k: ApiCalls(**_known(ApiCalls, v)) for k, v in data["api_calls"].items()},
+        official={
+            k: OfficialFigures(**_known(OfficialFigures, v)) for k, v in data["official"].items()
+        },
+        windows=[WindowPoint(*p) for p in data["windows"]],
+        as_of=as_of,
+    )
