@@ -231,7 +231,10 @@ def _figures(mapping: Any) -> ReachFigures:
 
 
 def live_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
-    """Whole-campaign figures of each campaign, from the assignments and clicks as they are now."""
+    """Whole-campaign figures from the assignments and clicks as they are now.
+
+    A campaign with neither is left out; ``campaign_totals`` gives it zero figures.
+    """
     campaign = col(Assignment.campaign_id)
     counts = (
         sa_select(campaign.label("campaign_id"), *_figure_columns())
