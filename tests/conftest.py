@@ -16,6 +16,8 @@ os.environ["GAUNG_BASE_URL"] = "http://testserver"
 
 import psycopg
 import pytest
+from hypothesis.internal.charmap import intervals_from_codec
+from hypothesis.internal.conjecture.providers import _get_local_constants
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -29,6 +31,25 @@ from wiring.models import metadata
 wire()
 
 PG_ADMIN_URL = os.environ.get("GAUNG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build Hypothesis's one-time tables now, before any test's input generation is timed.
+
+    Hypothesis builds them lazily inside the first draw that needs them and bills that draw to
+    whichever test happens to come first in the process (with xdist: in each worker):
+
+    - the code points ``st.text()``'s default alphabet (``characters(codec="utf-8")``) can
+      encode: an encode and decode of all 1,114,112 of them, about a second on an idle core,
+      whenever ``.hypothesis/`` is new (a fresh checkout, CI);
+    - the constants of every project module imported so far (about 2,400 after collection;
+      parsed again whenever ``.hypothesis/constants`` is new).
+
+    That first draw alone went over HealthCheck.too_slow's one-second budget, e.g. in
+    tests/channels/test_telegram_updates.py on a loaded two-core machine under ``-n 2``.
+    """
+    intervals_from_codec("utf-8")
+    _get_local_constants()
 
 
 def _pg_database(name: str) -> str:
