@@ -17,6 +17,7 @@ from assignments.evidence import enqueue_link_check
 from assignments.models import Assignment, AssignmentStatus
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
+from gaung.fields import handle_key
 from gaung.text import clean_text
 from roster.models import Asn, SocialAccount
 
@@ -222,14 +223,10 @@ def _enrolled_account(session: Session, asn: Asn, platform: str) -> SocialAccoun
     return account
 
 
-def _bare_handle(handle: str) -> str:
-    return handle.strip().lstrip("@").lower()
-
-
 def _check_handle(ref: RepostRef, account: SocialAccount) -> None:
     if ref.handle is None:
         return  # the link does not name its account; verification decides
-    found, expected = _bare_handle(ref.handle), _bare_handle(account.handle)
+    found, expected = handle_key(ref.handle), handle_key(account.handle)
     if found != expected:
         raise GaungError(
             N_("This link belongs to @%(found)s, not your enrolled account @%(expected)s."),

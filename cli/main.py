@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from gaung.db import get_engine, is_postgres, session_scope
 from gaung.errors import GaungError
+from gaung.fields import normalise_email
 from gaung.i18n import set_locale
 from gaung.migrate import upgrade
 from gaung.settings import get_settings
@@ -102,6 +103,14 @@ def _agency_for_init(session: Session, slug: str | None, name: str | None) -> Ag
     return agency
 
 
+def _admin_email(typed: str) -> str:
+    """Stored as the sign-in form compares it (gaung.fields)."""
+    try:
+        return normalise_email(typed)
+    except GaungError:
+        raise CliError(f"{typed!r} is not an e-mail address.") from None
+
+
 def _admin_password(password: str | None) -> str:
     if password:
         if len(password) < MIN_PASSWORD:
@@ -123,9 +132,7 @@ def _init(email: str | None, password: str | None, slug: str | None, name: str |
             console.print(f"Already initialised: admin {admin.email} exists. Nothing to do.")
             return
         agency = _agency_for_init(session, slug, name)
-        email = _need(email, "--admin-email", "Admin e-mail").lower()
-        if "@" not in email:
-            raise CliError(f"{email!r} is not an e-mail address.")
+        email = _admin_email(_need(email, "--admin-email", "Admin e-mail"))
         assert agency.id is not None
         session.add(
             User(

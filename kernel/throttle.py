@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel
 
 from gaung.db import utcnow
+from gaung.fields import email_key
 from gaung.settings import get_settings
 
 ACCOUNT = "account"
@@ -77,7 +78,7 @@ def key_hash(kind: str, value: str) -> str:
 def _keys(email: str, address: str) -> dict[str, str]:
     """kind -> key hash; the e-mail as typed is normalised the way sign-in matches it."""
     return {
-        ACCOUNT: key_hash(ACCOUNT, email.strip().lower()),
+        ACCOUNT: key_hash(ACCOUNT, email_key(email)),
         ADDRESS: key_hash(ADDRESS, address or "unknown"),
     }
 

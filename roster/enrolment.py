@@ -13,7 +13,6 @@ change, audit, commit.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from sqlmodel import Session, col, func, or_, select
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
-from gaung.fields import NipError, check_nip, normalise_handle
+from gaung.fields import NipError, check_nip, normalise_email, normalise_handle, normalise_phone
 from gaung.settings import PLATFORMS, get_settings
 from kernel import audit
 from kernel.limits import display_name
@@ -68,9 +67,6 @@ REASON_MAX = 500
 LABEL_MAX = 200
 INVITATION_MAX_DAYS = 365
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-# E.164 after normalisation: WhatsApp and SMS gateways need the international form.
-_PHONE = re.compile(r"\+[1-9][0-9]{7,14}")
 
 # --- invitations -------------------------------------------------------------------------
 
@@ -202,23 +198,11 @@ class _Clean:
     handles: dict[str, str]
 
 
-def normalise_phone(value: str) -> str:
-    """International form: '0812-3456-789' and '62812…' become '+62812…'."""
-    digits = re.sub(r"[\s\-().]", "", value.strip())
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    elif digits.startswith("0"):
-        digits = "+62" + digits[1:]
-    elif digits.startswith("62"):
-        digits = "+" + digits
-    return digits
-
-
 def _check_fields(
     session: Session, invitation: Invitation, form: EnrolmentForm, errors: dict[str, GaungError]
 ) -> _Clean | None:
     """Every format rule; fills ``errors`` and returns the clean values when all pass."""
-    nip = name = email = phone = None
+    nip = None
     try:
         nip = check_nip(form.nip)
     except NipError as exc:
@@ -232,25 +216,34 @@ def _check_fields(
     messenger = form.messenger if form.messenger in PERSON_MESSENGERS else ""
     if not messenger:
         errors["messenger"] = GaungError(N_("Choose how Gaung should reach you."))
-    if form.email.strip():
-        email = form.email.strip().lower()
-        if len(email) > 254 or not _EMAIL.fullmatch(email):
-            errors["email"] = GaungError(N_("This is not a valid e-mail address."))
-    elif messenger == "email":
-        errors["email"] = GaungError(N_("An e-mail address is needed to send messages by e-mail."))
-    if form.phone.strip():
-        phone = normalise_phone(form.phone)
-        if not _PHONE.fullmatch(phone):
-            errors["phone"] = GaungError(
-                N_("Enter a mobile number such as 0812 3456 7890 or +62 812 3456 7890.")
-            )
-    elif messenger in PHONE_NEEDED:
-        errors["phone"] = GaungError(PHONE_NEEDED[messenger])
+    email, phone = _check_contact(form, messenger, errors)
     handles = _check_handles(form, errors)
     _check_consent(form, errors)
     if errors or nip is None or unit_id is None:
         return None
     return _Clean(nip, name, unit_id, messenger, email, phone, handles)
+
+
+def _check_contact(
+    form: EnrolmentForm, messenger: str, errors: dict[str, GaungError]
+) -> tuple[str | None, str | None]:
+    """(e-mail, phone) in their stored form; either is required by some messengers."""
+    email = phone = None
+    if form.email.strip():
+        try:
+            email = normalise_email(form.email)
+        except GaungError as exc:
+            errors["email"] = exc
+    elif messenger == "email":
+        errors["email"] = GaungError(N_("An e-mail address is needed to send messages by e-mail."))
+    if form.phone.strip():
+        try:
+            phone = normalise_phone(form.phone)
+        except GaungError as exc:
+            errors["phone"] = exc
+    elif messenger in PHONE_NEEDED:
+        errors["phone"] = GaungError(PHONE_NEEDED[messenger])
+    return email, phone
 
 
 def _unit_of_agency(

@@ -4,6 +4,10 @@ The file has a header row; columns (any order, case-insensitive):
 nip, name, unit, email, phone, messenger, {x,facebook,instagram}_{handle,user_id,followers},
 consent_at. Unknown columns are refused so a typo in a header never drops data silently.
 
+NIP, e-mail, phone and handles pass the same rules as the enrolment form (gaung.fields), so
+a person is stored alike whichever way they came in: ``0812-3456-7890`` becomes
+``+6281234567890``.
+
 Nothing is written unless the whole file is valid: the operator fixes the file and imports
 again. Importing the same file twice changes nothing. The import only adds and updates:
 accounts or people missing from the file are left as they are.
@@ -26,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
+from gaung.fields import check_nip, normalise_email, normalise_handle, normalise_phone
 from gaung.settings import PLATFORMS, get_settings
 from kernel.outbox import PERSON_MESSENGERS
 from roster.enrolment import PHONE_NEEDED
@@ -38,9 +43,6 @@ REQUIRED_COLUMNS = ("nip", "name", "unit", "consent_at")
 MAX_FOLLOWERS = 2**31 - 1  # an INTEGER column on PostgreSQL
 _CHUNK = 500  # bound the number of bind parameters per IN (...) query
 
-_NIP = re.compile(r"[0-9]{18}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_PHONE = re.compile(r"\+?[0-9][0-9 \-]{5,30}")
 _NO_SPACE = re.compile(r"\S+")
 
 ProgressCallback = Callable[[int, int], None]
@@ -164,6 +166,14 @@ class _Row:
     def error(self, name: str, message: str, **params: Any) -> None:
         self.errors.append(RowError(self.line, name, message, params))
 
+    def checked(self, name: str, rule: Callable[[str], str]) -> str | None:
+        """The cell through one of gaung.fields' rules; None (and its error) when refused."""
+        try:
+            return rule(self.get(name))
+        except GaungError as exc:
+            self.error(exc.field or name, exc.message, **exc.params)
+            return None
+
 
 def _parse_consent(value: str) -> datetime | None:
     """An ISO date or date-time; without an offset it is local time in settings.timezone."""
@@ -191,30 +201,9 @@ def _text(row: _Row, name: str, *, required: bool, max_length: int) -> str | Non
     return value
 
 
-def _nip(row: _Row) -> str | None:
-    value = row.get("nip")
-    if not _NIP.fullmatch(value):
-        row.error("nip", N_("The NIP must be exactly 18 digits."))
-        return None
-    return value
-
-
-def _email(row: _Row) -> str | None:
-    value = _text(row, "email", required=False, max_length=254)
-    if value is None:
-        return None
-    if not _EMAIL.fullmatch(value):
-        row.error("email", N_("This is not a valid e-mail address."))
-        return None
-    return value.lower()
-
-
-def _phone(row: _Row) -> str | None:
-    value = _text(row, "phone", required=False, max_length=32)
-    if value is not None and not _PHONE.fullmatch(value):
-        row.error("phone", N_("This is not a valid phone number."))
-        return None
-    return value
+def _optional(row: _Row, name: str, rule: Callable[[str], str]) -> str | None:
+    """An empty cell is None; anything else must pass ``rule``."""
+    return row.checked(name, rule) if row.get(name) else None
 
 
 def _messenger(row: _Row, email: str | None, phone: str | None) -> str:
@@ -259,27 +248,24 @@ def _followers(row: _Row, name: str) -> int | None:
 
 def _account(row: _Row, platform: str) -> AccountRow | None:
     handle_col, id_col, followers_col = (f"{platform}_{f}" for f in PLATFORM_FIELDS)
-    handle = row.get(handle_col).lstrip("@").lower()
+    typed = row.get(handle_col)
+    handle = _optional(row, handle_col, lambda value: normalise_handle(platform, value))
     user_id = row.get(id_col)
     followers = _followers(row, followers_col)
-    if not handle and not user_id:
+    if not typed and not user_id:
         if row.get(followers_col):
             row.error(followers_col, N_("Followers are given but there is no account."))
         return None
-    valid = followers is not None
-    if not handle:
+    if not typed:
         row.error(handle_col, N_("An account id needs a handle."))
-        valid = False
-    elif not _NO_SPACE.fullmatch(handle) or len(handle) > 100:
-        row.error(handle_col, N_("A handle has no spaces and at most 100 characters."))
-        valid = False
+    user_id_ok = False
     if not user_id:
         row.error(id_col, N_("A handle needs the account's user id."))
-        valid = False
     elif not _NO_SPACE.fullmatch(user_id) or len(user_id) > 64:
         row.error(id_col, N_("A user id has no spaces and at most 64 characters."))
-        valid = False
-    if not valid or followers is None:
+    else:
+        user_id_ok = True
+    if handle is None or followers is None or not user_id_ok:
         return None
     return AccountRow(platform, handle, user_id, followers)
 
@@ -287,11 +273,11 @@ def _account(row: _Row, platform: str) -> AccountRow | None:
 def _person(line: int, cells: Mapping[str, str], errors: list[RowError]) -> PersonRow | None:
     row = _Row(line, cells, errors)
     before = len(errors)
-    nip = _nip(row)
+    nip = row.checked("nip", check_nip)
     name = _text(row, "name", required=True, max_length=200)
     unit = _text(row, "unit", required=True, max_length=200)
-    email = _email(row)
-    phone = _phone(row)
+    email = _optional(row, "email", normalise_email)
+    phone = _optional(row, "phone", normalise_phone)
     messenger = _messenger(row, email, phone)
     consent_at = _consent(row)
     accounts = tuple(a for p in PLATFORMS if (a := _account(row, p)) is not None)

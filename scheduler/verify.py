@@ -39,6 +39,7 @@ from channels.platforms import (
 from content.models import Campaign, Post
 from gaung.db import utcnow
 from gaung.errors import GaungError
+from gaung.fields import handle_key
 from gaung.settings import get_settings
 from kernel import queue
 from kernel.models import WorkItem
@@ -301,14 +302,12 @@ def _verdict(
     return Outcome.REJECTED, Reason.NOT_A_REPOST
 
 
-def _bare(handle: str | None) -> str:
-    return (handle or "").strip().lstrip("@").lower()
-
-
 def _same_author(seen: PostRef, account: SocialAccount) -> bool:
     if seen.author_id is not None:
         return seen.author_id == account.platform_user_id
-    return bool(seen.author_handle) and _bare(seen.author_handle) == _bare(account.handle)
+    if not seen.author_handle:
+        return False
+    return handle_key(seen.author_handle) == handle_key(account.handle)
 
 
 def tracking_path(assignment: Assignment) -> str:

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from gaung import i18n
 from gaung.db import get_session, utcnow
+from gaung.fields import email_key
 from gaung.settings import get_settings
 from kernel import audit, throttle
 from roster.models import Asn, AsnStatus, User
@@ -39,7 +40,9 @@ def safe_next(target: object, default: str = "/") -> str:
 
 
 def _by_email(session: Session, email: str) -> User | None:
-    statement = select(User).where(func.lower(User.email) == email.strip().lower())
+    # lower() on the column too: a stored address migration 0011 could not normalise
+    # (it reports and keeps those) still signs in as before.
+    statement = select(User).where(func.lower(User.email) == email_key(email))
     return session.exec(statement).first()
 
 
@@ -73,7 +76,7 @@ def _audit_lockouts(session: Session, kinds: list[str], email: str, address: str
     for kind in kinds:
         account = kind == throttle.ACCOUNT
         user = _by_email(session, email) if account else None
-        subject = f"e-mail {email.strip().lower()[:254]!r}" if account else f"address {address}"
+        subject = f"e-mail {email_key(email)[:254]!r}" if account else f"address {address}"
         audit.record(
             session,
             actor=None,

@@ -7,9 +7,7 @@ only once the bot has seen it opened, so no notice is lost in between.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from email.utils import parseaddr
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +20,7 @@ from channels.messaging import MESSENGERS
 from gaung import i18n
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError
+from gaung.fields import normalise_email, normalise_phone
 from gaung.i18n import gettext as _
 from kernel.outbox import PERSON_MESSENGERS
 from roster.enrolment import PHONE_NEEDED
@@ -41,8 +40,6 @@ MESSENGER_LABELS = {
 _OFFERED_WHEN_SET_UP = frozenset({"webhook"})
 _FLASH_KEY = "inbox_flash"
 _LINK_KEY = "telegram_link"  # the deep link just handed out: (url, expiry iso) in the session
-_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
-EMAIL_MAX = 254
 
 
 @dataclass
@@ -64,37 +61,6 @@ class Preferences:
             asn.mute_reminders,
             asn.digest,
         )
-
-
-def normalise_phone(value: str) -> str:
-    """A mobile number in international format; Indonesian 08... numbers become +628...."""
-    digits = re.sub(r"[\s().-]", "", value)
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    elif digits.startswith("0"):
-        digits = "+62" + digits[1:]
-    elif digits.startswith("62"):
-        digits = "+" + digits
-    if not _E164.match(digits):
-        raise GaungError(
-            N_("Enter the mobile number in international format, e.g. +6281234567890."),
-            field="phone",
-        )
-    return digits
-
-
-def _email(value: str) -> str:
-    value = value.strip()
-    _name, address = parseaddr(value)
-    local, at, domain = address.partition("@")
-    if (
-        address != value
-        or not (local and at and "." in domain)
-        or len(value) > EMAIL_MAX
-        or any(c.isspace() for c in value)
-    ):
-        raise GaungError(N_("Enter a valid e-mail address."), field="email")
-    return value
 
 
 def available_messengers() -> dict[str, bool]:
@@ -136,7 +102,7 @@ def apply(session: Session, asn: Asn, wanted: Preferences) -> bool:
         raise GaungError(N_("Choose how Gaung should reach you."), field="messenger")
     if wanted.locale not in i18n.LOCALES:
         raise GaungError(N_("Choose a language."), field="locale")
-    email = _email(wanted.email) if wanted.email.strip() else None
+    email = normalise_email(wanted.email) if wanted.email.strip() else None
     phone = normalise_phone(wanted.phone) if wanted.phone.strip() else None
     if wanted.messenger == "email" and email is None:
         raise GaungError(N_("Enter the e-mail address for your messages."), field="email")

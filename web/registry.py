@@ -15,6 +15,7 @@ from sqlmodel import Session
 from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import N_, GaungError, NotFoundError
+from gaung.fields import handle_key
 from gaung.settings import PLATFORMS, get_settings
 from kernel.limits import display_name
 from roster import registry
@@ -53,7 +54,7 @@ def badge(
 ) -> Response:
     if platform not in PLATFORMS:
         raise NotFoundError(N_("We could not find what you were looking for."))
-    name = handle.lstrip("@").lower()
+    name = handle_key(handle)
     entry = registry.lookup(session, platform, name)
     # One language per URL (default, or ?lang=en), so a cached badge never changes tongue.
     with i18n.use_locale(i18n.coerce_locale(lang) or get_settings().default_locale):
@@ -71,7 +72,7 @@ def entry_page(
 ) -> Response:
     if platform not in PLATFORMS:
         raise NotFoundError(N_("We could not find what you were looking for."))
-    name = handle.lstrip("@").lower()
+    name = handle_key(handle)
     entry = registry.lookup(session, platform, name)
     context = {
         "platforms": _platforms(),

@@ -98,7 +98,18 @@ def test_init_refuses_a_short_password(db: Engine, session: Session) -> None:
     assert _count(session, User) == 0
 
 
-def _roster(tmp_path: Path, *nips: str) -> Path:
+def test_init_refuses_a_malformed_admin_email(db: Engine, session: Session) -> None:
+    result = runner.invoke(
+        app, ["init", "--admin-email", "admin@kominfo", "--admin-password", "sangat-rahasia-1",
+              "--agency-slug", "kominfo", "--agency-name", "Kominfo"],
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "'admin@kominfo' is not an e-mail address." in result.output
+    assert _count(session, User) == 0
+
+
+def _roster(tmp_path: Path, *nips: str, **cells_of_all: str) -> Path:
     lines = [",".join(COLUMNS)]
     for n, nip in enumerate(nips):
         cells = dict.fromkeys(COLUMNS, "")
@@ -111,7 +122,7 @@ def _roster(tmp_path: Path, *nips: str) -> Path:
             "x_user_id": f"9{n}",
             "x_followers": "900",
             "consent_at": "2026-01-02",
-        }
+        } | cells_of_all
         lines.append(",".join(cells[c] for c in COLUMNS))
     path = tmp_path / "roster.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -131,6 +142,21 @@ def test_import_roster_enrols_everyone_in_a_valid_file(
     assert _count(session, Asn) == 2
 
 
+def test_import_roster_stores_phone_and_email_as_the_enrolment_form_does(
+    db: Engine, session: Session, tmp_path: Path
+) -> None:
+    make_agency(session, slug="kominfo")
+    path = _roster(
+        tmp_path, "199001012015031001", phone="0812-3456-7890", email="Budi.Santoso@Kominfo.GO.ID"
+    )
+
+    result = runner.invoke(app, ["import-roster", str(path), "--agency", "kominfo"])
+
+    assert result.exit_code == 0, result.output
+    asn = session.exec(select(Asn)).one()
+    assert (asn.phone, asn.email) == ("+6281234567890", "budi.santoso@kominfo.go.id")
+
+
 def test_import_roster_with_a_bad_row_exits_1_names_it_and_imports_nothing(
     db: Engine, session: Session, tmp_path: Path
 ) -> None:
@@ -140,7 +166,7 @@ def test_import_roster_with_a_bad_row_exits_1_names_it_and_imports_nothing(
     result = runner.invoke(app, ["import-roster", str(path), "--agency", "kominfo"])
 
     assert result.exit_code == 1
-    assert "line 3, field nip: The NIP must be exactly 18 digits." in result.output
+    assert "line 3, field nip: The NIP has 18 digits; this one has 8." in result.output
     assert _count(session, Asn) == 0
 
 

@@ -182,6 +182,31 @@ def test_whatsapp_needs_a_phone_which_is_stored_in_international_form(
     assert session.exec(select(OutboxMessage)).all() == []
 
 
+def test_phone_and_email_are_stored_as_the_roster_import_stores_them(
+    session: Session, place: Place
+) -> None:
+    _, unit, editor = place
+    typed = form(unit, phone="0812-3456-7890", email="Budi.Santoso@Kominfo.GO.ID")
+
+    asn = enrolment.enrol(session, invitation(session, editor), typed)
+
+    assert (asn.phone, asn.email) == ("+6281234567890", "budi.santoso@kominfo.go.id")
+
+
+def test_a_bad_phone_or_email_is_named_by_its_field(session: Session, place: Place) -> None:
+    _, unit, editor = place
+    typed = form(unit, phone="0812-3456", email="Budi <budi@kominfo.go.id>")
+
+    with pytest.raises(enrolment.EnrolmentInvalid) as raised:
+        enrolment.enrol(session, invitation(session, editor), typed)
+
+    assert {name: error.field for name, error in raised.value.errors.items()} == {
+        "phone": "phone",
+        "email": "email",
+    }
+    assert session.exec(select(Asn)).all() == []
+
+
 def test_the_sms_gateway_needs_a_phone_which_is_stored_in_international_form(
     session: Session, place: Place
 ) -> None:

@@ -115,13 +115,55 @@ def test_one_bad_row_imports_nothing_and_names_its_line_and_field(session: Sessi
     assert _count(session, Unit) == 0
 
 
+def test_phone_and_email_are_stored_as_the_enrolment_form_stores_them(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(_row(1, phone="0812-3456-7890", email="Budi.Santoso@Kominfo.GO.ID"))
+
+    import_roster(session, agency, data)
+
+    asn = session.exec(select(Asn)).one()
+    assert (asn.phone, asn.email) == ("+6281234567890", "budi.santoso@kominfo.go.id")
+    # Typed differently, the same person is unchanged on the next import.
+    again = _csv(_row(1, phone="+62 812 3456 7890", email="budi.santoso@kominfo.go.id"))
+    assert import_roster(session, agency, again).unchanged == 1
+
+
+def test_a_bad_phone_email_or_handle_names_its_line_and_field(session: Session) -> None:
+    agency = make_agency(session)
+    data = _csv(
+        _row(1, phone="0812-3456"),
+        _row(2, email="budi@kominfo"),
+        _row(3, phone="0812 3456 7890 ext 9", email="Budi <budi@kominfo.go.id>"),
+        _row(4, x_handle="https://x.com/not a handle"),
+        _row(5),
+    )
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    assert [(e.line, e.field) for e in caught.value.errors] == [
+        (2, "phone"),
+        (3, "email"),
+        (4, "email"),
+        (4, "phone"),
+        (5, "x_handle"),
+    ]
+    assert str(caught.value.errors[0]) == (
+        "line 2, field phone: Enter a mobile number such as 0812 3456 7890 or +62 812 3456 7890."
+    )
+    assert str(caught.value.errors[1]) == (
+        "line 3, field email: This is not a valid e-mail address."
+    )
+    assert _count(session, Asn) == 0
+
+
 def test_every_error_in_the_file_is_reported_at_once(session: Session) -> None:
     agency = make_agency(session)
     data = _csv(
         _row(1, name="", email="not-an-email"),
         _row(2, messenger="pigeon", x_followers="-3"),
         _row(3, consent_at=""),
-        _row(4, facebook_handle="budi", facebook_user_id=""),
+        _row(4, facebook_handle="budi.s", facebook_user_id=""),
         _row(5, instagram_handle="", instagram_user_id="991"),
         _row(6, x_handle="two words"),
     )

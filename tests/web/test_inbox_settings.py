@@ -114,7 +114,7 @@ def test_saving_preferences_stores_them_and_switches_the_language(
 @pytest.mark.parametrize(
     ("values", "field", "message"),
     [
-        ({"email": "not-an-address"}, "email", "Enter a valid e-mail address."),
+        ({"email": "not-an-address"}, "email", "This is not a valid e-mail address."),
         ({"email": ""}, "email", "Enter the e-mail address for your messages."),
         (
             {"messenger": "whatsapp"},
@@ -126,7 +126,7 @@ def test_saving_preferences_stores_them_and_switches_the_language(
             "phone",
             "A phone number is needed to send messages by SMS (your agency's gateway).",
         ),
-        ({"phone": "12345"}, "phone", "Enter the mobile number in international format"),
+        ({"phone": "12345"}, "phone", "Enter a mobile number such as 0812 3456 7890"),
         ({"messenger": "pigeon"}, "messenger", "Choose how Gaung should reach you."),
         ({"locale": "fr"}, "locale", "Choose a language."),
     ],
@@ -150,6 +150,22 @@ def test_a_bad_value_is_named_and_nothing_is_stored(
     assert f'id="{field}-error"' in response.text
     assert message in html.unescape(response.text)
     assert _stored(session, asn).model_dump() == before
+
+
+def test_phone_and_email_are_stored_as_enrolment_and_the_roster_import_store_them(
+    client: TestClient, session: Session, asn: Asn
+) -> None:
+    login_asn(client, asn)
+
+    response = client.post(
+        "/inbox/settings",
+        data=_form(client, phone="0812-3456-7890", email="Budi.Santoso@Kominfo.GO.ID"),
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 303
+    saved = _stored(session, asn)
+    assert (saved.phone, saved.email) == ("+6281234567890", "budi.santoso@kominfo.go.id")
 
 
 def test_an_address_of_another_asn_is_refused(
