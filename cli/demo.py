@@ -29,7 +29,7 @@ from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.settings import get_settings
 from kernel import queue
-from roster import enrolment
+from roster import enrolment, invitations
 from roster.importer import COLUMNS, import_roster
 from roster.models import Agency, Asn, AsnStatus, Role, SocialAccount, Unit, User
 from roster.security import hash_password, magic_link_url
@@ -395,7 +395,7 @@ ENROLMENTS = (
 
 def _enrolments(session: Session, editor: User, people: list[Asn]) -> str:
     """An invitation link and pending self-enrolments, made through roster.enrolment."""
-    link = enrolment.create_invitation(session, editor, label="Grup WhatsApp Humas")
+    link = invitations.create_invitation(session, editor, label="Grup WhatsApp Humas")
     for nip, name, handles in ENROLMENTS:
         form = enrolment.EnrolmentForm(
             nip=nip,
@@ -408,7 +408,7 @@ def _enrolments(session: Session, editor: User, people: list[Asn]) -> str:
             consent_version=enrolment.CONSENT_VERSION,
         )
         enrolment.enrol(session, link, form)
-    return enrolment.invitation_url(link)
+    return invitations.invitation_url(link)
 
 
 # --- entry point -----------------------------------------------------------------------------

@@ -1,36 +1,34 @@
-"""Self-enrolment: invitation links, the enrolment form's rules, and Humas' review.
+"""Self-enrolment: the enrolment form, its checks and consent, and the PENDING ASN it makes.
 
-The flow: Humas creates an invitation link for the agency (or one unit) and shares it; an
-ASN opens ``/enrol/{token}``, gives their NIP, name, unit, messenger and one account per
+The flow: Humas creates an invitation link (roster.invitations) and shares it; an ASN
+opens ``/enrol/{token}``, gives their NIP, name, unit, messenger and one account per
 platform, and agrees to the consent text (``CONSENT_VERSION``). They become a PENDING ASN
-with an ownership code per account (roster.ownership). Humas then approves or rejects the
-enrolment with a reason, and may later suspend and re-activate; every decision is audited.
+with an ownership code per account (roster.ownership) and get their sign-in link
+(roster.sign_in). Humas then reviews the enrolment (roster.review).
 
-Service functions follow content.workflow's rules: role first (ForbiddenError), then the
-agency (another agency's ASN is NotFoundError, like a missing one), validate everything,
-change, audit, commit.
+Each field passes the same rule as in the roster import (gaung.fields); every error is
+reported at once and nothing is saved until the whole form is valid.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, func, select
 
 from gaung import i18n
 from gaung.db import utcnow
-from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
+from gaung.errors import N_, GaungError
 from gaung.fields import NipError, check_nip, normalise_email, normalise_handle, normalise_phone
 from gaung.settings import PLATFORMS, get_settings
 from kernel import audit
 from kernel.limits import display_name
-from kernel.outbox import ADDRESS_FIELD, INBOX_LINK, PERSON_MESSENGERS, OutboxMessage, OutboxStatus
+from kernel.outbox import PERSON_MESSENGERS
 from roster import ownership
-from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
+from roster.invitations import check_open
+from roster.models import Asn, AsnStatus, Invitation, SocialAccount, Unit
+from roster.sign_in import queue_sign_in_message
 
 # Bump when the consent text below changes: a form opened on the old text is refused.
 CONSENT_VERSION = "2026-11"
@@ -61,108 +59,7 @@ PHONE_NEEDED = {
     "whatsapp": N_("A phone number is needed to send messages by WhatsApp."),
     "webhook": N_("A phone number is needed to send messages by SMS (your agency's gateway)."),
 }
-REVIEWERS = frozenset({Role.EDITOR, Role.APPROVER, Role.ADMIN})
 NAME_MAX = 200
-REASON_MAX = 500
-LABEL_MAX = 200
-INVITATION_MAX_DAYS = 365
-
-
-# --- invitations -------------------------------------------------------------------------
-
-
-def _require_reviewer(actor: User) -> None:
-    if not actor.active or actor.role not in REVIEWERS:
-        raise ForbiddenError(N_("Your role does not allow this action."))
-
-
-def invitation_url(invitation: Invitation) -> str:
-    return f"{get_settings().base_url.rstrip('/')}/enrol/{invitation.token}"
-
-
-def create_invitation(
-    session: Session,
-    actor: User,
-    *,
-    unit_id: int | None = None,
-    label: str = "",
-    valid_days: int | None = None,
-) -> Invitation:
-    """A new enrolment link for the actor's agency, or for one of its units."""
-    _require_reviewer(actor)
-    label = label.strip()
-    if len(label) > LABEL_MAX:
-        raise GaungError(N_("At most %(limit)s characters."), field="label", limit=LABEL_MAX)
-    if unit_id is not None:
-        unit = session.get(Unit, unit_id)
-        if unit is None or unit.agency_id != actor.agency_id:
-            raise GaungError(N_("Choose a unit of your agency."), field="unit_id")
-    expires_at = None
-    if valid_days is not None:
-        if not 1 <= valid_days <= INVITATION_MAX_DAYS:
-            raise GaungError(
-                N_("Valid for 1 to %(limit)s days, or leave it empty for no expiry."),
-                field="valid_days",
-                limit=INVITATION_MAX_DAYS,
-            )
-        expires_at = utcnow() + timedelta(days=valid_days)
-    invitation = Invitation(
-        agency_id=actor.agency_id,
-        unit_id=unit_id,
-        token=secrets.token_urlsafe(24),
-        label=label,
-        expires_at=expires_at,
-        created_by=actor.id,
-    )
-    session.add(invitation)
-    session.flush()
-    detail = f"unit {unit_id}" if unit_id else "whole agency"
-    _audit(session, actor, "invitation.created", "invitation", invitation.id, detail)
-    session.commit()
-    return invitation
-
-
-def revoke_invitation(session: Session, actor: User, invitation_id: int) -> Invitation:
-    _require_reviewer(actor)
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None or invitation.agency_id != actor.agency_id:
-        raise NotFoundError(N_("This invitation does not exist."))
-    if invitation.revoked_at is None:
-        invitation.revoked_at = utcnow()
-        invitation.revoked_by = actor.id
-        session.add(invitation)
-        _audit(session, actor, "invitation.revoked", "invitation", invitation.id)
-        session.commit()
-    return invitation
-
-
-def list_invitations(session: Session, agency_id: int) -> list[Invitation]:
-    query = (
-        select(Invitation)
-        .where(Invitation.agency_id == agency_id)
-        .order_by(col(Invitation.created_at).desc(), col(Invitation.id).desc())
-    )
-    return list(session.exec(query))
-
-
-def is_open(invitation: Invitation, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    return invitation.revoked_at is None and (
-        invitation.expires_at is None or invitation.expires_at > now
-    )
-
-
-def open_invitation(session: Session, token: str) -> Invitation:
-    """The invitation behind a link; NotFoundError when unknown, revoked or expired."""
-    invitation = session.exec(select(Invitation).where(Invitation.token == token)).first()
-    if invitation is None or not is_open(invitation):
-        raise NotFoundError(
-            N_("This enrolment link is not valid (any more). Ask your Humas team for a new one.")
-        )
-    return invitation
-
-
-# --- the enrolment form ------------------------------------------------------------------
 
 
 @dataclass
@@ -318,10 +215,7 @@ def enrol(session: Session, invitation: Invitation, form: EnrolmentForm) -> Asn:
 
     EnrolmentInvalid lists every field error and saves nothing.
     """
-    if not is_open(invitation):
-        raise NotFoundError(
-            N_("This enrolment link is not valid (any more). Ask your Humas team for a new one.")
-        )
+    check_open(invitation)
     errors: dict[str, GaungError] = {}
     clean = _check_fields(session, invitation, form, errors)
     if clean is not None:
@@ -379,236 +273,3 @@ def _create(session: Session, invitation: Invitation, clean: _Clean, locale: str
     )
     queue_sign_in_message(session, asn, key=f"enrol:{asn.id}", welcome=True)
     return asn
-
-
-# --- the sign-in message -----------------------------------------------------------------
-
-
-def sign_in_channel(asn: Asn) -> tuple[str, str] | None:
-    """(messenger, address) to send a sign-in link by, or None when there is none.
-
-    WhatsApp only carries approved templates, and Gaung's one template is the assignment
-    notice, so a WhatsApp person gets their link by e-mail when they gave an address.
-    """
-    if asn.messenger in ("email", "telegram"):
-        address = getattr(asn, ADDRESS_FIELD[asn.messenger])
-        if address:
-            return asn.messenger, str(address)
-    if asn.email:
-        return "email", asn.email
-    return None
-
-
-def queue_sign_in_message(session: Session, asn: Asn, *, key: str, welcome: bool) -> bool:
-    """Queue a message with the ASN's personal sign-in link (minted at send time).
-
-    Returns False when there is no channel to send it by, or a message with ``key``
-    already exists (one per key: a double click sends once).
-    """
-    channel = sign_in_channel(asn)
-    if channel is None or asn.id is None:
-        return False
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
-        return False
-    agency = session.get(Agency, asn.agency_id)
-    if welcome:
-        subject_id = N_("Your Gaung enrolment")
-        intro_id = N_("Thank you for enrolling as an ASN influencer of %(agency)s.")
-    else:
-        subject_id = N_("Your Gaung sign-in link")
-        intro_id = N_("Here is your personal link to Gaung for %(agency)s.")
-    with i18n.use_locale(asn.locale):
-        subject = i18n.gettext(subject_id)
-        intro = i18n.gettext(intro_id) % {"agency": agency.name if agency else ""}
-        step = i18n.gettext(
-            "Open your personal link to prove that your social media accounts are yours "
-            "and to follow your enrolment:"
-        )
-        warning = i18n.gettext("The link signs you in without a password: do not share it.")
-        hello = i18n.gettext("Hello %(name)s,") % {"name": asn.name}
-    text = f"{hello}\n\n{intro}\n{step}\n\n{INBOX_LINK}\n\n{warning}\n"
-    session.add(
-        OutboxMessage(
-            key=key,
-            asn_id=asn.id,
-            messenger=channel[0],
-            recipient=channel[1],
-            subject=subject,
-            text=text,
-            status=OutboxStatus.QUEUED,
-        )
-    )
-    return True
-
-
-def send_sign_in_link(session: Session, actor: User, asn_id: int) -> bool:
-    """Humas sends an ASN their sign-in link (at most once a day); audited; commits."""
-    _require_reviewer(actor)
-    asn = get_asn(session, actor, asn_id)
-    if asn.status not in (AsnStatus.ACTIVE, AsnStatus.PENDING):
-        raise GaungError(N_("Only active or pending ASN can be sent a sign-in link."))
-    if sign_in_channel(asn) is None:
-        raise GaungError(N_("There is no e-mail address or Telegram chat to send the link to."))
-    key = f"signin:{asn.id}:{utcnow().date().isoformat()}"
-    queued = queue_sign_in_message(session, asn, key=key, welcome=False)
-    if queued:
-        _audit(session, actor, "asn.sign_in_link_sent", "asn", asn.id)
-        session.commit()
-    return queued
-
-
-# --- review ------------------------------------------------------------------------------
-
-
-def get_asn(session: Session, actor: User, asn_id: int) -> Asn:
-    """An ASN of the actor's agency; another agency's or a missing one: NotFoundError."""
-    asn = session.get(Asn, asn_id)
-    if asn is None or asn.agency_id != actor.agency_id:
-        raise NotFoundError(N_("This ASN does not exist."))
-    return asn
-
-
-def _reason(reason: str) -> str:
-    text = reason.strip()
-    if not text:
-        raise GaungError(N_("Give a reason; the person will see it."), field="reason")
-    if len(text) > REASON_MAX:
-        raise GaungError(N_("At most %(limit)s characters."), field="reason", limit=REASON_MAX)
-    return text
-
-
-def _decide(
-    session: Session,
-    actor: User,
-    asn: Asn,
-    status: str,
-    action: str,
-    note: str | None,
-) -> Asn:
-    now = utcnow()
-    asn.status = status
-    asn.reviewed_at = now
-    asn.reviewed_by = actor.id
-    asn.review_note = note
-    if status == AsnStatus.ACTIVE and asn.approved_at is None:
-        asn.approved_at = now
-    session.add(asn)
-    _audit(session, actor, action, "asn", asn.id, f"reason: {note}" if note else "")
-    session.commit()
-    return asn
-
-
-def approve(session: Session, actor: User, asn_id: int) -> Asn:
-    _require_reviewer(actor)
-    asn = get_asn(session, actor, asn_id)
-    if asn.status not in (AsnStatus.PENDING, AsnStatus.REJECTED):
-        raise GaungError(N_("Only a pending or rejected enrolment can be approved."))
-    if asn.consent_at is None:
-        raise GaungError(N_("This person has not given consent, so they cannot be approved."))
-    return _decide(session, actor, asn, AsnStatus.ACTIVE, "asn.approved", None)
-
-
-def reject(session: Session, actor: User, asn_id: int, reason: str) -> Asn:
-    _require_reviewer(actor)
-    asn = get_asn(session, actor, asn_id)
-    if asn.status != AsnStatus.PENDING:
-        raise GaungError(N_("Only a pending enrolment can be rejected."))
-    return _decide(session, actor, asn, AsnStatus.REJECTED, "asn.rejected", _reason(reason))
-
-
-def suspend(session: Session, actor: User, asn_id: int, reason: str) -> Asn:
-    _require_reviewer(actor)
-    asn = get_asn(session, actor, asn_id)
-    if asn.status != AsnStatus.ACTIVE:
-        raise GaungError(N_("Only an active ASN can be suspended."))
-    return _decide(session, actor, asn, AsnStatus.SUSPENDED, "asn.suspended", _reason(reason))
-
-
-def reactivate(session: Session, actor: User, asn_id: int) -> Asn:
-    _require_reviewer(actor)
-    asn = get_asn(session, actor, asn_id)
-    if asn.status != AsnStatus.SUSPENDED:
-        raise GaungError(N_("Only a suspended ASN can be re-activated."))
-    return _decide(session, actor, asn, AsnStatus.ACTIVE, "asn.reactivated", None)
-
-
-def _audit(
-    session: Session,
-    actor: User,
-    action: str,
-    entity: str,
-    entity_id: int | None,
-    detail: str = "",
-) -> None:
-    # Ids and reasons only: names and NIPs stay out of the log, so erasing a person
-    # (roster.privacy) leaves nothing personal behind in it.
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        agency_id=actor.agency_id,
-        detail=detail,
-    )
-
-
-# --- lists for the console ---------------------------------------------------------------
-
-PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class AsnPage:
-    people: list[Asn]
-    total: int
-    page: int
-    pages: int
-
-
-def list_asn(
-    session: Session,
-    agency_id: int,
-    *,
-    status: str | None = None,
-    unit_id: int | None = None,
-    search: str = "",
-    page: int = 1,
-) -> AsnPage:
-    """A page of the agency's ASN, newest first, filtered by status, unit and name/NIP."""
-    query = select(Asn).where(Asn.agency_id == agency_id)
-    if status:
-        query = query.where(Asn.status == status)
-    if unit_id:
-        query = query.where(Asn.unit_id == unit_id)
-    text = search.strip()
-    if text:
-        like = f"%{text.lower()}%"
-        query = query.where(or_(func.lower(Asn.name).like(like), col(Asn.nip).like(f"{text}%")))
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    rows = session.exec(
-        query.order_by(col(Asn.created_at).desc(), col(Asn.id).desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    return AsnPage(list(rows), total, page, pages)
-
-
-def status_counts(session: Session, agency_id: int) -> dict[str, int]:
-    query = (
-        select(Asn.status, func.count()).where(Asn.agency_id == agency_id).group_by(col(Asn.status))
-    )
-    return {status: count for status, count in session.exec(query)}
-
-
-def accounts_of(session: Session, asn_ids: Sequence[int]) -> dict[int, list[SocialAccount]]:
-    found: dict[int, list[SocialAccount]] = {asn_id: [] for asn_id in asn_ids}
-    if not asn_ids:
-        return found
-    query = select(SocialAccount).where(col(SocialAccount.asn_id).in_(list(asn_ids)))
-    order = {platform: n for n, platform in enumerate(PLATFORMS)}
-    for account in sorted(session.exec(query), key=lambda a: order.get(a.platform, 99)):
-        found[account.asn_id].append(account)
-    return found

@@ -29,7 +29,7 @@ class AsnStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     LEFT = "left"
-    # A pending enrolment Humas turned down (roster.enrolment.reject), with a reason.
+    # A pending enrolment Humas turned down (roster.review.reject), with a reason.
     REJECTED = "rejected"
 
 
@@ -90,8 +90,8 @@ class Asn(SQLModel, table=True):
     status: str = Field(default=AsnStatus.PENDING, max_length=20, index=True)
     consent_at: datetime | None = None
     consent_version: str | None = Field(default=None, max_length=20)
-    # Self-enrolment and Humas' review (roster.enrolment); the note is the reason given
-    # for the last rejection or suspension.
+    # Self-enrolment (roster.enrolment) and Humas' review (roster.review); the note is the
+    # reason given for the last rejection or suspension.
     invitation_id: int | None = Field(default=None, foreign_key="invitation.id")
     approved_at: datetime | None = None
     reviewed_at: datetime | None = None

@@ -13,7 +13,7 @@ transaction and keeps only what campaign statistics need, anonymously:
   repost link and the decline reason; evidence loses links and post ids;
 - messages sent to them lose address and text (a queued one is not sent any more);
 - the audit row says that someone left, by id, with nothing personal (ids only are ever
-  written to the log by roster.enrolment, so nothing earlier needs scrubbing).
+  written to the log by enrolment and Humas' actions, so nothing earlier needs scrubbing).
 
 Packages holding more about a person (assignments, feedback) provide an exporter and an
 eraser; the composition root (``wiring``) puts them in ``EXPORTERS`` and ``ERASERS``, so

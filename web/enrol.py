@@ -22,7 +22,7 @@ from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.settings import PLATFORMS
 from kernel.limits import display_name
-from roster import enrolment, ownership, registry
+from roster import enrolment, invitations, listing, ownership, registry
 from roster.models import Agency, Asn, AsnStatus, Invitation, OwnershipState, SocialAccount, Unit
 from web.deps import LoginRequired, begin_session, end_session, render, session_alive, verify_csrf
 from web.inbox_settings import messenger_choices
@@ -93,7 +93,7 @@ def _form_page(
 
 @router.get("/enrol/{token}")
 def enrol_form(request: Request, token: str, session: Session = Depends(get_session)) -> Response:
-    invitation = enrolment.open_invitation(session, token)
+    invitation = invitations.open_invitation(session, token)
     form = enrolment.EnrolmentForm(unit_id=invitation.unit_id, locale=i18n.get_locale())
     return _form_page(request, session, invitation, form)
 
@@ -105,7 +105,7 @@ async def enrol_submit(
     session: Session = Depends(get_session),
     _csrf: None = Depends(verify_csrf),
 ) -> Response:
-    invitation = enrolment.open_invitation(session, token)
+    invitation = invitations.open_invitation(session, token)
     data = await request.form()
 
     def text(name: str) -> str:
@@ -156,7 +156,7 @@ def accounts_page(
     asn: Asn = Depends(current_member),
     session: Session = Depends(get_session),
 ) -> Response:
-    accounts = enrolment.accounts_of(session, [asn.id or 0])[asn.id or 0]
+    accounts = listing.accounts_of(session, [asn.id or 0])[asn.id or 0]
     checks = ownership.checks_for(session, [a.id for a in accounts if a.id is not None])
     listed = asn.status == AsnStatus.ACTIVE
     rows = [

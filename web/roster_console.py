@@ -1,12 +1,13 @@
 """The console's people pages: ASN list and review, invitation links, roster CSV upload.
 
-Editors and approvers (and admins) act; supervisors read. Every rule lives in
-roster.enrolment / roster.ownership / roster.importer; this module turns forms into calls
-and errors back into pages. Another agency's ids answer 404 like missing ones.
+Editors and approvers (and admins) act; supervisors read. Every rule lives in roster
+(invitations, review, sign_in, listing, ownership, importer); this module turns forms into
+calls and errors back into pages. Another agency's ids answer 404 like missing ones.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -21,7 +22,8 @@ from gaung.settings import get_settings
 from kernel import audit
 from kernel.audit import AuditLog
 from kernel.limits import display_name
-from roster import enrolment, ownership
+from roster import humas, listing, ownership, review, sign_in
+from roster import invitations as invitation_links  # the routes below are named invitations
 from roster.importer import COLUMNS, RosterImportError, import_roster
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
 from web.deps import render, require_role, verify_csrf
@@ -76,15 +78,15 @@ def asn_list(
 ) -> Response:
     status = status if status in STATUS_LABELS else ""
     unit_id = int(unit) if unit.isdigit() else None
-    result = enrolment.list_asn(
+    result = listing.list_asn(
         session, user.agency_id, status=status or None, unit_id=unit_id, search=q, page=page
     )
     ids = [a.id for a in result.people if a.id is not None]
     context = {
         "result": result,
-        "accounts": enrolment.accounts_of(session, ids),
+        "accounts": listing.accounts_of(session, ids),
         "units": {u.id: u.name for u in _units(session, user.agency_id)},
-        "counts": enrolment.status_counts(session, user.agency_id),
+        "counts": listing.status_counts(session, user.agency_id),
         "filters": {"status": status, "unit": unit_id, "q": q},
         "platform_names": {p: display_name(p) for p in ("x", "facebook", "instagram")},
     }
@@ -92,7 +94,7 @@ def asn_list(
 
 
 def _review_context(session: Session, user: User, asn: Asn) -> dict[str, Any]:
-    accounts = enrolment.accounts_of(session, [asn.id or 0])[asn.id or 0]
+    accounts = listing.accounts_of(session, [asn.id or 0])[asn.id or 0]
     account_ids = [a.id for a in accounts if a.id is not None]
     checks = ownership.checks_for(session, account_ids)
     entries = session.exec(
@@ -146,22 +148,22 @@ def asn_review(
     user: User = Depends(reader),
     session: Session = Depends(get_session),
 ) -> Response:
-    asn = enrolment.get_asn(session, user, asn_id)
+    asn = humas.get_asn(session, user, asn_id)
     return _page(request, "review.html", _review_context(session, user, asn))
 
 
 def _decision(
     request: Request, session: Session, user: User, asn_id: int, action: str, reason: str = ""
 ) -> Response:
-    done = {
-        "approve": (lambda: enrolment.approve(session, user, asn_id), N_("Enrolment approved.")),
+    done: dict[str, tuple[Callable[[], Asn], str]] = {
+        "approve": (lambda: review.approve(session, user, asn_id), N_("Enrolment approved.")),
         "reject": (
-            lambda: enrolment.reject(session, user, asn_id, reason),
+            lambda: review.reject(session, user, asn_id, reason),
             N_("Enrolment rejected."),
         ),
-        "suspend": (lambda: enrolment.suspend(session, user, asn_id, reason), N_("ASN suspended.")),
+        "suspend": (lambda: review.suspend(session, user, asn_id, reason), N_("ASN suspended.")),
         "reactivate": (
-            lambda: enrolment.reactivate(session, user, asn_id),
+            lambda: review.reactivate(session, user, asn_id),
             N_("ASN re-activated."),
         ),
     }
@@ -172,7 +174,7 @@ def _decision(
         raise
     except GaungError as exc:
         session.rollback()
-        asn = enrolment.get_asn(session, user, asn_id)
+        asn = humas.get_asn(session, user, asn_id)
         context = _review_context(session, user, asn)
         if exc.field == "reason":
             context.update(reason=reason, reason_error=exc.render(_), action=action)
@@ -237,7 +239,7 @@ def sign_in_link(
     _csrf: None = Depends(verify_csrf),
 ) -> Response:
     try:
-        sent = enrolment.send_sign_in_link(session, user, asn_id)
+        sent = sign_in.send_sign_in_link(session, user, asn_id)
     except NotFoundError:
         raise
     except GaungError as exc:
@@ -294,7 +296,7 @@ def _invitations_page(
     values: dict[str, Any] | None = None,
     error: GaungError | None = None,
 ) -> Response:
-    invitations = enrolment.list_invitations(session, user.agency_id)
+    found = invitation_links.list_invitations(session, user.agency_id)
     counts = dict(
         session.exec(
             select(Asn.invitation_id, func.count())
@@ -306,11 +308,11 @@ def _invitations_page(
         "invitations": [
             {
                 "invitation": i,
-                "url": enrolment.invitation_url(i),
-                "open": enrolment.is_open(i),
+                "url": invitation_links.invitation_url(i),
+                "open": invitation_links.is_open(i),
                 "enrolled": counts.get(i.id, 0),
             }
-            for i in invitations
+            for i in found
         ],
         "units": _units(session, user.agency_id),
         "values": values or {"unit_id": None, "label": "", "valid_days": ""},
@@ -346,9 +348,9 @@ def create_invitation(
             raise GaungError(
                 N_("Valid for 1 to %(limit)s days, or leave it empty for no expiry."),
                 field="valid_days",
-                limit=enrolment.INVITATION_MAX_DAYS,
+                limit=invitation_links.INVITATION_MAX_DAYS,
             )
-        enrolment.create_invitation(
+        invitation_links.create_invitation(
             session,
             user,
             unit_id=unit,
@@ -369,7 +371,7 @@ def revoke_invitation(
     session: Session = Depends(get_session),
     _csrf: None = Depends(verify_csrf),
 ) -> Response:
-    enrolment.revoke_invitation(session, user, invitation_id)
+    invitation_links.revoke_invitation(session, user, invitation_id)
     return _back(request, "/console/invitations", _("Invitation link revoked."))
 
 

@@ -30,7 +30,7 @@ from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from kernel import jobs, queue
 from kernel.audit import AuditLog
 from kernel.models import WorkItem, WorkStatus
-from roster import enrolment, ownership
+from roster import enrolment, ownership, review
 from roster.eligibility import eligible_accounts
 from roster.models import (
     Agency,
@@ -356,7 +356,7 @@ def test_humas_cannot_confirm_an_id_someone_else_enrolled(session: Session) -> N
 def test_only_verified_accounts_are_eligible(session: Session) -> None:
     asn, accounts = _enrolled(session)
     editor = make_user(session, session.get_one(Agency, asn.agency_id), Role.EDITOR)
-    enrolment.approve(session, editor, asn.id or 0)
+    review.approve(session, editor, asn.id or 0)
     x = session.get_one(SocialAccount, accounts["x"].id)
     x.followers = 5000
     session.add(x)

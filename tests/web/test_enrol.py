@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from gaung.settings import WebhookSettings, get_settings
 from kernel.models import WorkItem
-from roster import enrolment
+from roster import enrolment, invitations
 from roster.models import (
     Agency,
     Asn,
@@ -36,7 +36,7 @@ def link(session: Session) -> Invitation:
     agency = make_agency(session, name="Kementerian Komunikasi")
     make_unit(session, agency, "Biro Humas")
     editor = make_user(session, agency, Role.EDITOR)
-    return enrolment.create_invitation(session, editor)
+    return invitations.create_invitation(session, editor)
 
 
 def _fields(session: Session, link: Invitation, **changes: str) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def test_a_unit_link_shows_its_unit_instead_of_a_choice(
     agency = session.exec(select(Agency)).first() or make_agency(session)
     unit = make_unit(session, agency, "Direktorat Khusus")
     make_unit(session, agency, "Biro Lain")
-    link = enrolment.create_invitation(session, make_user(session, agency), unit_id=unit.id)
+    link = invitations.create_invitation(session, make_user(session, agency), unit_id=unit.id)
     page = client.get(f"/enrol/{link.token}")
     assert "Direktorat Khusus" in page.text
     assert "Biro Lain" not in page.text

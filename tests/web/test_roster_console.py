@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from kernel.audit import AuditLog
 from kernel.outbox import OutboxMessage
-from roster import enrolment
+from roster import enrolment, invitations
 from roster.importer import COLUMNS
 from roster.models import (
     Agency,
@@ -202,7 +202,7 @@ def test_another_agencys_invitation_cannot_be_revoked(
     client: TestClient, session: Session, agency: Agency, editor: User
 ) -> None:
     other = make_agency(session)
-    theirs = enrolment.create_invitation(session, make_user(session, other, Role.EDITOR))
+    theirs = invitations.create_invitation(session, make_user(session, other, Role.EDITOR))
     login_staff(client, editor)
     response = _post(client, f"/console/invitations/{theirs.id}/revoke")
     assert response.status_code == 404
