@@ -21,7 +21,9 @@ from channels.messaging import (
     TransientSendError,
 )
 from gaung.db import utcnow
+from gaung.errors import N_
 from gaung.settings import SmtpSettings, get_settings
+from kernel.outbox import PersonMessenger
 
 TIMEOUT_SECONDS = 30.0
 
@@ -70,6 +72,13 @@ def _decode(reply: bytes | str) -> str:
 class EmailMessenger:
     slug = "email"
     idempotent = False  # SMTP has no idempotency key: a lost send is never repeated
+    person = PersonMessenger(
+        "email",
+        "email",
+        N_("E-mail"),
+        address_needed=N_("An e-mail address is needed to send messages by e-mail."),
+        carries_sign_in_link=True,
+    )
 
     def __init__(
         self, settings: SmtpSettings | None = None, *, tls_context: ssl.SSLContext | None = None

@@ -25,6 +25,7 @@ from gaung import i18n
 from gaung.i18n import gettext as _
 from gaung.settings import PROJECT_ROOT
 from kernel.limits import LIMITS
+from kernel.outbox import PersonMessenger, register_person_messenger
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "messages"
 
@@ -83,6 +84,11 @@ class Messenger(Protocol):
     # repeated (scheduler.deliver). Telegram, WhatsApp and SMTP are not.
     idempotent: bool
 
+    @property
+    def person(self) -> PersonMessenger | None:
+        """How people who choose this messenger are reached; None if people cannot choose it."""
+        ...
+
     def configured(self) -> bool: ...
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
@@ -94,8 +100,10 @@ M = TypeVar("M", bound=Messenger)
 
 
 def register(messenger: M) -> M:
-    """Put a messenger instance in ``MESSENGERS`` under its slug."""
+    """Put a messenger in ``MESSENGERS`` under its slug, and offer it to people if it says so."""
     MESSENGERS[messenger.slug] = messenger
+    if messenger.person is not None:
+        register_person_messenger(messenger.person)
     return messenger
 
 

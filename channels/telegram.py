@@ -27,6 +27,7 @@ from channels.messaging import (
     parse_retry_after,
 )
 from gaung.settings import TelegramSettings, get_settings
+from kernel.outbox import PersonMessenger
 
 # Telegram's limit for one text message.
 MAX_TEXT_LENGTH = 4096
@@ -84,6 +85,8 @@ def _error(response: httpx.Response) -> PermanentSendError | TransientSendError:
 class TelegramMessenger:
     slug = "telegram"
     idempotent = False  # sendMessage has no idempotency key: a lost send is never repeated
+    # The chat id is learnt when the person opens their link (channels.telegram_updates).
+    person = PersonMessenger("telegram", "telegram_chat_id", "Telegram", carries_sign_in_link=True)
 
     def __init__(self, settings: TelegramSettings | None = None) -> None:
         self._settings = settings

@@ -34,7 +34,9 @@ from channels.messaging import (
     TransientSendError,
     parse_retry_after,
 )
+from gaung.errors import N_
 from gaung.settings import WebhookSettings, get_settings
+from kernel.outbox import PersonMessenger
 
 _TRANSIENT = {408, 409, 425, 429}
 _ERROR_MAX = 300
@@ -63,6 +65,16 @@ def _error(response: httpx.Response) -> PermanentSendError | TransientSendError:
 class WebhookMessenger:
     slug = "webhook"
     idempotent = True  # the gateway deduplicates by Idempotency-Key (see above)
+    # The agency's own gateway, e.g. an SMS bridge: offered once it is set up.
+    person = PersonMessenger(
+        "webhook",
+        "phone",
+        N_("SMS (agency gateway)"),
+        address_needed=N_(
+            "A phone number is needed to send messages by SMS (your agency's gateway)."
+        ),
+        offered_when_set_up=True,
+    )
 
     def __init__(self, settings: WebhookSettings | None = None) -> None:
         self._settings = settings

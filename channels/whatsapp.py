@@ -27,7 +27,9 @@ from channels.messaging import (
     TransientSendError,
     parse_retry_after,
 )
+from gaung.errors import N_
 from gaung.settings import WhatsAppSettings, get_settings
+from kernel.outbox import PersonMessenger
 
 # Rate limits: 4 (app), 80007 (WABA), 130429 (throughput), 131048 (spam rate),
 # 131056 (pair rate); service trouble: 1, 2, 131000, 131016.
@@ -96,6 +98,12 @@ def _about_recipient(error: dict[str, Any]) -> bool:
 class WhatsAppMessenger:
     slug = "whatsapp"
     idempotent = False  # the Cloud API has no idempotency key: a lost send is never repeated
+    person = PersonMessenger(
+        "whatsapp",
+        "phone",
+        "WhatsApp",
+        address_needed=N_("A phone number is needed to send messages by WhatsApp."),
+    )
 
     def __init__(self, settings: WhatsAppSettings | None = None) -> None:
         self._settings = settings

@@ -23,12 +23,12 @@ from sqlalchemy.engine import Connection, Row
 
 from gaung.db import utcnow
 from kernel.outbox import (
-    ADDRESS_FIELD,
     NAME,
     NO_ADDRESS,
     PERSON_MESSENGERS,
     OutboxMessage,
     OutboxStatus,
+    address_field,
 )
 
 _table = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -63,10 +63,10 @@ def address(
 ) -> str | None:
     """The ASN's address on their messenger (None when they have none there).
 
-    Read through ``ADDRESS_FIELD``, like the assignment notices, so both agree on it.
+    Read through ``address_field``, like the assignment notices, so both agree on it.
     """
     columns = {"email": email, "telegram_chat_id": telegram_chat_id, "phone": phone}
-    column = ADDRESS_FIELD.get(messenger)
+    column = address_field(messenger)
     return (columns[column] if column else None) or None
 
 

@@ -10,14 +10,17 @@ credential, so it is minted at send time instead of resting in the database for 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from sqlalchemy import Index
 from sqlalchemy import text as sql_text
 from sqlmodel import Field, SQLModel
 
 from gaung.db import utcnow
+from gaung.errors import GaungError
 
 
 class OutboxStatus(StrEnum):
@@ -88,16 +91,52 @@ NAME = "[[gaung:asn-name]]"
 # {{3}} deadline, {{4}} inbox link. It must be approved in the WhatsApp Business account.
 WHATSAPP_TEMPLATE = "gaung_assignment"
 NO_ADDRESS = "no address"
-# Which Asn column holds the address for each messenger.
-ADDRESS_FIELD = {
-    "email": "email",
-    "telegram": "telegram_chat_id",
-    "whatsapp": "phone",
-    "webhook": "phone",  # the agency's own gateway, e.g. an SMS bridge (channels.webhook)
-}
-# The messengers a person can choose: exactly those Gaung can address them on, so the
-# enrolment form, the roster import, the inbox settings and the outbox never disagree.
-PERSON_MESSENGERS = tuple(ADDRESS_FIELD)
+
+
+@dataclass(frozen=True)
+class PersonMessenger:
+    """How a messenger a person can choose reaches them; each messenger module declares one.
+
+    The composition root (``wiring``) registers it beside the messenger itself, so the
+    enrolment form, the roster import, the inbox settings and the outbox all read the
+    same list and never disagree about who can be reached where.
+    """
+
+    slug: str
+    # The Asn column holding the person's address on this messenger.
+    address_field: Literal["email", "telegram_chat_id", "phone"]
+    label: str  # msgid (or brand name) naming the messenger to people
+    # Why the address is required when it is missing (None: linked later, as Telegram is).
+    address_needed: str | None = None
+    # Offered only once the operator set it up (most agencies never run an SMS gateway).
+    offered_when_set_up: bool = False
+    # Can carry a free-text sign-in link (WhatsApp carries approved templates only).
+    carries_sign_in_link: bool = False
+
+
+# slug -> declaration, in the order people are offered them. Filled by wiring.
+PERSON_MESSENGERS: dict[str, PersonMessenger] = {}
+
+
+def register_person_messenger(spec: PersonMessenger) -> None:
+    PERSON_MESSENGERS[spec.slug] = spec
+
+
+def missing_address(messenger: str, *, email: str | None, phone: str | None) -> GaungError | None:
+    """The error for a person who chose ``messenger`` without the address it needs, if so."""
+    spec = PERSON_MESSENGERS.get(messenger)
+    if spec is None or spec.address_needed is None:
+        return None
+    given = {"email": email, "phone": phone}.get(spec.address_field)
+    if given:
+        return None
+    return GaungError(spec.address_needed, field=spec.address_field)
+
+
+def address_field(messenger: str) -> str | None:
+    """The Asn column holding a person's address on ``messenger`` (None: not a person's)."""
+    spec = PERSON_MESSENGERS.get(messenger)
+    return spec.address_field if spec else None
 
 
 def message_key(post_id: int, asn_id: int) -> str:

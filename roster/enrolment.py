@@ -24,7 +24,7 @@ from gaung.fields import NipError, check_nip, normalise_email, normalise_handle,
 from gaung.settings import PLATFORMS, get_settings
 from kernel import audit
 from kernel.limits import display_name
-from kernel.outbox import PERSON_MESSENGERS
+from kernel.outbox import PERSON_MESSENGERS, missing_address
 from roster import ownership
 from roster.invitations import check_open
 from roster.models import Asn, AsnStatus, Invitation, SocialAccount, Unit
@@ -53,12 +53,6 @@ CONSENT_POINTS = (
         "Personal Data Protection)."
     ),
 )
-# Why a phone number is required, for each messenger that reaches people by phone
-# (ADDRESS_FIELD "phone"); the roster import and the inbox settings say the same.
-PHONE_NEEDED = {
-    "whatsapp": N_("A phone number is needed to send messages by WhatsApp."),
-    "webhook": N_("A phone number is needed to send messages by SMS (your agency's gateway)."),
-}
 NAME_MAX = 200
 
 
@@ -131,15 +125,14 @@ def _check_contact(
             email = normalise_email(form.email)
         except GaungError as exc:
             errors["email"] = exc
-    elif messenger == "email":
-        errors["email"] = GaungError(N_("An e-mail address is needed to send messages by e-mail."))
     if form.phone.strip():
         try:
             phone = normalise_phone(form.phone)
         except GaungError as exc:
             errors["phone"] = exc
-    elif messenger in PHONE_NEEDED:
-        errors["phone"] = GaungError(PHONE_NEEDED[messenger])
+    missing = missing_address(messenger, email=email or form.email, phone=phone or form.phone)
+    if missing is not None:
+        errors.setdefault(missing.field or "", missing)
     return email, phone
 
 

@@ -32,8 +32,7 @@ from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.fields import check_nip, normalise_email, normalise_handle, normalise_phone
 from gaung.settings import PLATFORMS, get_settings
-from kernel.outbox import PERSON_MESSENGERS
-from roster.enrolment import PHONE_NEEDED
+from kernel.outbox import PERSON_MESSENGERS, missing_address
 from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
 
 BASE_COLUMNS = ("nip", "name", "unit", "email", "phone", "messenger", "consent_at")
@@ -210,10 +209,12 @@ def _messenger(row: _Row, email: str | None, phone: str | None) -> str:
     value = row.get("messenger").lower() or "email"
     if value not in PERSON_MESSENGERS:
         row.error("messenger", N_("Use one of: %(choices)s."), choices=", ".join(PERSON_MESSENGERS))
-    elif value == "email" and email is None and not row.get("email"):
-        row.error("email", N_("An e-mail address is needed to send messages by e-mail."))
-    elif value in PHONE_NEEDED and phone is None and not row.get("phone"):
-        row.error("phone", PHONE_NEEDED[value])
+        return value
+    missing = missing_address(
+        value, email=email or row.get("email"), phone=phone or row.get("phone")
+    )
+    if missing is not None and missing.field:
+        row.error(missing.field, missing.message)
     return value
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
-from kernel.outbox import ADDRESS_FIELD, INBOX_LINK, OutboxMessage, OutboxStatus
+from kernel.outbox import INBOX_LINK, PERSON_MESSENGERS, OutboxMessage, OutboxStatus
 from roster import humas
 from roster.models import Agency, Asn, AsnStatus, User
 
@@ -22,8 +22,9 @@ def sign_in_channel(asn: Asn) -> tuple[str, str] | None:
     WhatsApp only carries approved templates, and Gaung's one template is the assignment
     notice, so a WhatsApp person gets their link by e-mail when they gave an address.
     """
-    if asn.messenger in ("email", "telegram"):
-        address = getattr(asn, ADDRESS_FIELD[asn.messenger])
+    spec = PERSON_MESSENGERS.get(asn.messenger)
+    if spec is not None and spec.carries_sign_in_link:
+        address = getattr(asn, spec.address_field)
         if address:
             return asn.messenger, str(address)
     if asn.email:

@@ -39,7 +39,6 @@ from gaung.db import utcnow
 from gaung.settings import PLATFORMS
 from kernel.limits import LIMITS
 from kernel.outbox import (
-    ADDRESS_FIELD,
     INBOX_LINK,
     NAME,
     NO_ADDRESS,
@@ -152,10 +151,10 @@ def _insert_variant(
 ) -> Executable:
     subject, text, html, params = renderer.variant(locale, platforms)
     recipient = case(
-        *((_asn.c.messenger == m, _asn.c[field]) for m, field in ADDRESS_FIELD.items()),
+        *((_asn.c.messenger == m, _asn.c[p.address_field]) for m, p in PERSON_MESSENGERS.items()),
         else_=null(),
     )
-    known = _asn.c.messenger.in_(PERSON_MESSENGERS)
+    known = _asn.c.messenger.in_(list(PERSON_MESSENGERS))
     whatsapp = _asn.c.messenger == "whatsapp"
     key = literal(f"post:{post_id}:asn:") + cast(_asn.c.id, String)
     rows = (

@@ -22,22 +22,13 @@ from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError
 from gaung.fields import normalise_email, normalise_phone
 from gaung.i18n import gettext as _
-from kernel.outbox import PERSON_MESSENGERS
-from roster.enrolment import PHONE_NEEDED
+from kernel.outbox import PERSON_MESSENGERS, missing_address
 from roster.models import Asn
 from scheduler.telegram_poll import schedule_poll
 from web.deps import current_asn, render, verify_csrf
 
 router = APIRouter(prefix="/inbox/settings", include_in_schema=False)
 
-# How each messenger is named to people; brand names read the same in every language.
-MESSENGER_LABELS = {
-    "email": N_("E-mail"),
-    "telegram": "Telegram",
-    "whatsapp": "WhatsApp",
-    "webhook": N_("SMS (agency gateway)"),
-}
-_OFFERED_WHEN_SET_UP = frozenset({"webhook"})
 _FLASH_KEY = "inbox_flash"
 _LINK_KEY = "telegram_link"  # the deep link just handed out: (url, expiry iso) in the session
 
@@ -87,9 +78,9 @@ def messenger_choices(chosen: str | None = None) -> list[MessengerChoice]:
     others are shown even when not set up yet, disabled, as before.
     """
     return [
-        MessengerChoice(name, _(MESSENGER_LABELS[name]), available)
+        MessengerChoice(name, _(PERSON_MESSENGERS[name].label), available)
         for name, available in available_messengers().items()
-        if available or name == chosen or name not in _OFFERED_WHEN_SET_UP
+        if available or name == chosen or not PERSON_MESSENGERS[name].offered_when_set_up
     ]
 
 
@@ -104,10 +95,9 @@ def apply(session: Session, asn: Asn, wanted: Preferences) -> bool:
         raise GaungError(N_("Choose a language."), field="locale")
     email = normalise_email(wanted.email) if wanted.email.strip() else None
     phone = normalise_phone(wanted.phone) if wanted.phone.strip() else None
-    if wanted.messenger == "email" and email is None:
-        raise GaungError(N_("Enter the e-mail address for your messages."), field="email")
-    if wanted.messenger in PHONE_NEEDED and phone is None:
-        raise GaungError(PHONE_NEEDED[wanted.messenger], field="phone")
+    missing = missing_address(wanted.messenger, email=email, phone=phone)
+    if missing is not None:
+        raise missing
     if email is not None and _taken(session, asn, email):
         raise GaungError(N_("This e-mail address is used by another ASN."), field="email")
     changing = wanted.messenger != asn.messenger

@@ -36,6 +36,7 @@ from channels import (
 from channels.platforms import SocialPlatform
 from gaung.settings import get_settings
 from kernel import jobs, recurring, throttle
+from kernel import outbox as outbox_vocabulary
 from roster import privacy, security
 from roster.models import User
 from scheduler import (
@@ -95,7 +96,8 @@ def _wire_dispatch_hooks() -> None:
 
 
 def _wire_channels() -> None:
-    for messenger in (email.messenger, telegram.messenger, webhook.messenger, whatsapp.messenger):
+    # In the order people are offered them.
+    for messenger in (email.messenger, telegram.messenger, whatsapp.messenger, webhook.messenger):
         messaging.register(messenger)
     platforms.register("x", x.from_settings)
     platforms.register("facebook", facebook.from_settings)
@@ -138,6 +140,7 @@ def describe() -> dict[str, Any]:
         },
         "dispatch_hooks": [_name(hook) for hook in dispatch.after_assignments],
         "messengers": {slug: _name(type(m)) for slug, m in sorted(messaging.MESSENGERS.items())},
+        "person_messengers": list(outbox_vocabulary.PERSON_MESSENGERS),
         "platforms": {
             slug: _name(factory) for slug, factory in sorted(platforms.PLATFORMS.items())
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import jinja2
@@ -14,13 +15,17 @@ from markupsafe import escape
 
 from channels.messaging import (
     MESSENGERS,
+    OutgoingMessage,
     PermanentSendError,
+    SendResult,
     TransientSendError,
     environment,
     parse_retry_after,
+    register,
     render_assignment_message,
 )
 from gaung.settings import PROJECT_ROOT
+from kernel.outbox import PersonMessenger
 
 DEADLINE = datetime(2026, 8, 17, 3, 0, tzinfo=UTC)  # 10:00 in Jakarta
 
@@ -148,3 +153,45 @@ def test_only_html_templates_are_autoescaped() -> None:
     assert "<b>," not in html
     assert "<b>," in text
     assert "&lt;" not in text
+
+
+class _Pager:
+    """A new messenger as a channel module would write it: the contract plus its declaration."""
+
+    slug = "pager"
+    idempotent = False
+    person = PersonMessenger("pager", "phone", "Pager", address_needed="A pager number, please.")
+
+    def configured(self) -> bool:
+        return True
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        return SendResult(provider_id="1")
+
+
+@pytest.fixture
+def registries() -> Iterator[None]:
+    """The wired registries, restored after the test adds to them."""
+    from kernel import outbox
+
+    messengers, people = dict(MESSENGERS), dict(outbox.PERSON_MESSENGERS)
+    yield
+    MESSENGERS.clear()
+    MESSENGERS.update(messengers)
+    outbox.PERSON_MESSENGERS.clear()
+    outbox.PERSON_MESSENGERS.update(people)
+
+
+@pytest.mark.usefixtures("registries")
+def test_a_registered_messenger_is_offered_and_checked_everywhere() -> None:
+    from kernel import outbox
+    from kernel.outbox import missing_address
+    from web.inbox_settings import available_messengers
+
+    register(_Pager())
+
+    assert available_messengers()["pager"] is True
+    assert outbox.address_field("pager") == "phone"
+    missing = missing_address("pager", email=None, phone=None)
+    assert missing is not None
+    assert (missing.field, missing.message) == ("phone", "A pager number, please.")

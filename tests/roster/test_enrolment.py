@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from gaung.db import utcnow
 from kernel.audit import AuditLog
-from kernel.outbox import ADDRESS_FIELD, INBOX_LINK, OutboxMessage
+from kernel.outbox import INBOX_LINK, PERSON_MESSENGERS, OutboxMessage
 from roster import enrolment
 from roster.models import Asn, AsnStatus, OwnershipCheck, OwnershipState, SocialAccount
 from tests.factories import make_agency, make_asn, make_unit
@@ -199,6 +199,7 @@ def test_the_sms_gateway_needs_a_phone_which_is_stored_in_international_form(
     assert (asn.messenger, asn.phone) == ("webhook", "+6281234567890")
 
 
-def test_every_messenger_that_reaches_people_by_phone_says_why_it_needs_one() -> None:
-    by_phone = {messenger for messenger, field in ADDRESS_FIELD.items() if field == "phone"}
-    assert set(enrolment.PHONE_NEEDED) == by_phone
+def test_every_messenger_that_needs_a_typed_address_says_why() -> None:
+    typed = [p for p in PERSON_MESSENGERS.values() if p.address_field in ("email", "phone")]
+    assert {p.slug for p in typed} == {"email", "whatsapp", "webhook"}
+    assert all(p.address_needed for p in typed)

@@ -17,7 +17,7 @@ from roster.models import Asn
 from scheduler.telegram_poll import KEY as POLL_KEY
 from tests.factories import make_agency, make_asn, make_unit
 from tests.web.conftest import csrf_from, login_asn
-from web.inbox_settings import MESSENGER_LABELS, available_messengers
+from web.inbox_settings import available_messengers
 
 EN = {"Accept-Language": "en"}
 BOT = "GaungKominfoBot"
@@ -115,7 +115,7 @@ def test_saving_preferences_stores_them_and_switches_the_language(
     ("values", "field", "message"),
     [
         ({"email": "not-an-address"}, "email", "This is not a valid e-mail address."),
-        ({"email": ""}, "email", "Enter the e-mail address for your messages."),
+        ({"email": ""}, "email", "An e-mail address is needed to send messages by e-mail."),
         (
             {"messenger": "whatsapp"},
             "phone",
@@ -231,8 +231,10 @@ def test_a_messenger_gaung_cannot_use_yet_is_refused(
     assert _stored(session, asn).messenger == "email"
 
 
-def test_every_messenger_a_person_can_choose_has_a_label() -> None:
-    assert tuple(MESSENGER_LABELS) == PERSON_MESSENGERS
+def test_every_messenger_a_person_can_choose_is_offered_with_its_label() -> None:
+    assert list(PERSON_MESSENGERS) == ["email", "telegram", "whatsapp", "webhook"]
+    assert all(spec.label for spec in PERSON_MESSENGERS.values())
+    assert tuple(available_messengers()) == tuple(PERSON_MESSENGERS)
 
 
 def test_the_sms_gateway_is_available_once_the_agency_sets_it_up(
