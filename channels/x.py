@@ -282,6 +282,21 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
+def _written_text(tweet: dict[str, Any]) -> str:
+    """The text with each t.co link put back as its author wrote it.
+
+    X stores every link in a post's text as a t.co link; the link as written is only in
+    ``entities.urls[].expanded_url`` (``unwound_url`` is where it redirects to: for a tracking
+    link, the campaign page, not the link itself).
+    """
+    text = str(tweet.get("text", ""))
+    for url in (tweet.get("entities") or {}).get("urls") or []:
+        short, written = url.get("url"), url.get("expanded_url")
+        if short and written:
+            text = text.replace(short, written)
+    return text
+
+
 def _post_ref(tweet: dict[str, Any], handles: dict[str, str]) -> PostRef:
     author_id = str(tweet["author_id"]) if tweet.get("author_id") else None
     handle = handles.get(author_id or "")
@@ -293,7 +308,7 @@ def _post_ref(tweet: dict[str, Any], handles: dict[str, str]) -> PostRef:
         author_id=author_id,
         author_handle=handle,
         created_at=_parse_time(tweet.get("created_at")),
-        text=tweet.get("text", ""),
+        text=_written_text(tweet),
         referenced_post_ids=tuple(str(ref["id"]) for ref in tweet.get("referenced_tweets", [])),
     )
 

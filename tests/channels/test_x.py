@@ -82,6 +82,18 @@ def test_fetch_quote_by_url_returns_referenced_posts(x: XPlatform, fake: FakeX) 
     assert fake.params(0)["expansions"] == "author_id"
 
 
+def test_fetch_post_gives_links_as_their_author_wrote_them(x: XPlatform, fake: FakeX) -> None:
+    link = "http://testserver/r/AbC123xyz"
+    # X stores the link as a t.co link; where it redirects to is not what was written.
+    data = fakes_x.tweet("778", "9", "Baca https://t.co/QR3UZf5gy1 ya")
+    short = {"start": 5, "end": 28, "url": "https://t.co/QR3UZf5gy1", "expanded_url": link}
+    short.update(display_url="testserver/r/AbC123xyz", unwound_url="https://kominfo.go.id/umkm")
+    data["entities"] = {"urls": [short]}
+    fake.add("/2/tweets/778", fakes_x.single(data))
+
+    assert x.fetch_post("778").text == f"Baca {link} ya"
+
+
 def test_deleted_tweet_raises_post_gone(x: XPlatform, fake: FakeX) -> None:
     fake.add("/2/tweets/555", fakes_x.not_found("555"))
 
