@@ -30,6 +30,9 @@ from wiring.models import metadata
 # The composition root, as every entry point calls it (tests/test_wiring.py compares them).
 wire()
 
+# The fake X API and its fixtures (fake_x, x), shared by the channel, scheduler and roster tests.
+pytest_plugins = ["tests.channels.fakes_x"]
+
 PG_ADMIN_URL = os.environ.get("GAUNG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -1,4 +1,4 @@
-"""X channel against a fake X API v2 edge (requests adapter) and a respx-faked oEmbed."""
+"""X channel against the fake X API v2 (tests/channels/fakes_x.py) and a respx-faked oEmbed."""
 
 from __future__ import annotations
 
@@ -25,21 +25,9 @@ from gaung.db import utcnow
 from gaung.errors import GaungError
 from gaung.settings import get_settings
 from tests.channels import fakes_x
-from tests.channels.fakes_x import BASE_URL, FakeX
+from tests.channels.fakes_x import FakeX
 
 OFFICIAL = "1895000000000000001"
-
-
-@pytest.fixture
-def fake() -> FakeX:
-    return FakeX()
-
-
-@pytest.fixture
-def x(fake: FakeX) -> XPlatform:
-    platform = XPlatform("test-bearer", BASE_URL)
-    platform.client.session.mount(BASE_URL + "/", fake)
-    return platform
 
 
 def test_x_platform_satisfies_the_contract(x: XPlatform) -> None:
@@ -47,28 +35,26 @@ def test_x_platform_satisfies_the_contract(x: XPlatform) -> None:
     assert x.connected()
 
 
-def test_lookup_account_returns_followers_and_strips_at(x: XPlatform, fake: FakeX) -> None:
-    fake.add(
-        "/2/users/by/username/humas_kemen", fakes_x.single(fakes_x.user("42", "humas_kemen", 8800))
-    )
+def test_lookup_account_returns_followers_and_strips_at(x: XPlatform, fake_x: FakeX) -> None:
+    fake_x.sign_up(fakes_x.user("42", "humas_kemen", 8800))
 
     account = x.lookup_account("@humas_kemen")
 
     assert (account.user_id, account.handle, account.followers) == ("42", "humas_kemen", 8800)
-    assert fake.params(0)["user.fields"] == "description,public_metrics"
-    assert fake.requests[0].headers["Authorization"] == "Bearer test-bearer"
+    assert fake_x.params(0)["user.fields"] == "description,public_metrics"
+    assert fake_x.requests[0].headers["Authorization"] == "Bearer test-bearer"
 
 
-def test_lookup_of_unknown_account_raises_account_gone(x: XPlatform, fake: FakeX) -> None:
-    fake.add("/2/users/by/username/ghost", fakes_x.not_found("ghost", "user"))
-
+def test_lookup_of_unknown_account_raises_account_gone(x: XPlatform, fake_x: FakeX) -> None:
     with pytest.raises(AccountGone):
         x.lookup_account("ghost")
 
+    assert fake_x.answers[0][1] == {"errors": [fakes_x.not_found("ghost", "user", "username")]}
 
-def test_fetch_quote_by_url_returns_referenced_posts(x: XPlatform, fake: FakeX) -> None:
-    quote = fakes_x.tweet("777", "9", "Setuju! #InfoResmiASN", references=[("quoted", OFFICIAL)])
-    fake.add("/2/tweets/777", fakes_x.single(quote, [fakes_x.user("9", "budi_asn")]))
+
+def test_fetch_quote_by_url_returns_referenced_posts(x: XPlatform, fake_x: FakeX) -> None:
+    fake_x.post(fakes_x.quote("777", "9", "Setuju! #InfoResmiASN", OFFICIAL))
+    fake_x.sign_up(fakes_x.user("9", "budi_asn"))
 
     post = x.fetch_post("https://twitter.com/budi_asn/status/777?s=20")
 
@@ -78,56 +64,60 @@ def test_fetch_quote_by_url_returns_referenced_posts(x: XPlatform, fake: FakeX) 
     assert post.referenced_post_ids == (OFFICIAL,)
     assert post.created_at == datetime(2025, 3, 1, 2, 30, tzinfo=UTC)
     assert post.url == "https://x.com/budi_asn/status/777"
-    assert set(fake.params(0)["tweet.fields"].split(",")) >= {"referenced_tweets", "author_id"}
-    assert fake.params(0)["expansions"] == "author_id"
+    assert set(fake_x.params(0)["tweet.fields"].split(",")) >= {"referenced_tweets", "author_id"}
+    assert fake_x.params(0)["expansions"] == "author_id"
 
 
-def test_fetch_post_gives_links_as_their_author_wrote_them(x: XPlatform, fake: FakeX) -> None:
+def test_fetch_post_gives_links_as_their_author_wrote_them(x: XPlatform, fake_x: FakeX) -> None:
     link = "http://testserver/r/AbC123xyz"
-    # X stores the link as a t.co link; where it redirects to is not what was written.
-    data = fakes_x.tweet("778", "9", "Baca https://t.co/QR3UZf5gy1 ya")
-    short = {"start": 5, "end": 28, "url": "https://t.co/QR3UZf5gy1", "expanded_url": link}
-    short.update(display_url="testserver/r/AbC123xyz", unwound_url="https://kominfo.go.id/umkm")
-    data["entities"] = {"urls": [short]}
-    fake.add("/2/tweets/778", fakes_x.single(data))
+    # X stores a t.co link in the text; where the link redirects to is not what was written.
+    typed = f"Baca {link} ya"
+    fake_x.post(fakes_x.tweet("778", "9", typed, unwound={link: "https://kominfo.go.id/umkm"}))
 
-    assert x.fetch_post("778").text == f"Baca {link} ya"
+    post = x.fetch_post("778")
+
+    assert fakes_x.t_co(link) in fake_x.answers[0][1]["data"]["text"]
+    assert post.text == typed
 
 
-def test_deleted_tweet_raises_post_gone(x: XPlatform, fake: FakeX) -> None:
-    fake.add("/2/tweets/555", fakes_x.not_found("555"))
+def test_deleted_tweet_raises_post_gone(x: XPlatform, fake_x: FakeX) -> None:
+    fake_x.post(fakes_x.tweet("555", "9"))
+    fake_x.delete("555")
 
     with pytest.raises(PostGone):
         x.fetch_post("555")
 
 
-def test_http_404_raises_post_gone(x: XPlatform, fake: FakeX) -> None:
-    fake.add("/2/tweets/556", fakes_x.problem(404, "Not Found", "gone"), status=404)
+def test_http_404_raises_post_gone(x: XPlatform, fake_x: FakeX) -> None:
+    fake_x.add("/2/tweets/556", fakes_x.problem(404, "Not Found", "gone"), status=404)
 
     with pytest.raises(PostGone):
         x.fetch_post("556")
 
 
-def test_find_reposts_pages_through_results_and_classifies_kinds(x: XPlatform, fake: FakeX) -> None:
+def test_find_reposts_pages_through_results_and_classifies_kinds(
+    x: XPlatform, fake_x: FakeX
+) -> None:
     users = [fakes_x.user("1", "ani"), fakes_x.user("2", "budi"), fakes_x.user("3", "citra")]
+    official = fakes_x.tweet(OFFICIAL, "10", "Info")
     page1 = fakes_x.search_page(
         [
-            fakes_x.tweet("905", "1", "RT @humas: Info", references=[("retweeted", OFFICIAL)]),
-            fakes_x.tweet("904", "2", "Mantap", references=[("quoted", OFFICIAL)]),
+            fakes_x.retweet("905", "1", official, "humas"),
+            fakes_x.quote("904", "2", "Mantap", OFFICIAL),
         ],
         users[:2],
         next_token="page2",
     )
     page2 = fakes_x.search_page(
         [
-            fakes_x.tweet("903", "3", "RT @humas: Info", references=[("retweeted", OFFICIAL)]),
+            fakes_x.retweet("903", "3", official, "humas"),
             # A quote of some other post that also matched the query text: not ours.
-            fakes_x.tweet("902", "3", "Lain", references=[("quoted", "1")]),
+            fakes_x.quote("902", "3", "Lain", "1"),
         ],
         users[2:],
     )
-    fake.add("/2/tweets/search/recent", page1)
-    fake.add("/2/tweets/search/recent", page2)
+    fake_x.add(fakes_x.SEARCH, page1)
+    fake_x.add(fakes_x.SEARCH, page2)
 
     matches, newest, calls = x.find_reposts(OFFICIAL, since_id="900")
 
@@ -138,7 +128,7 @@ def test_find_reposts_pages_through_results_and_classifies_kinds(x: XPlatform, f
     ]
     assert newest == "905"
     assert calls == 2
-    first, second = fake.params(0), fake.params(1)
+    first, second = fake_x.params(0), fake_x.params(1)
     assert first["query"] == f"retweets_of_tweet_id:{OFFICIAL} OR quotes_of_tweet_id:{OFFICIAL}"
     assert first["since_id"] == second["since_id"] == "900"
     assert first["max_results"] == "100"
@@ -147,21 +137,15 @@ def test_find_reposts_pages_through_results_and_classifies_kinds(x: XPlatform, f
     assert x.calls == 2
 
 
-def test_find_reposts_with_no_results_keeps_no_newest_id(x: XPlatform, fake: FakeX) -> None:
-    fake.add("/2/tweets/search/recent", fakes_x.search_page([], []))
-
+def test_find_reposts_with_no_results_keeps_no_newest_id(x: XPlatform, fake_x: FakeX) -> None:
     assert x.find_reposts(OFFICIAL) == ([], None, 1)
-    assert "since_id" not in fake.params(0)
+    assert fake_x.answers[0][1] == {"meta": {"result_count": 0}}
+    assert "since_id" not in fake_x.params(0)
 
 
-def test_rate_limit_raises_with_reset_time_from_header(x: XPlatform, fake: FakeX) -> None:
+def test_rate_limit_raises_with_reset_time_from_header(x: XPlatform, fake_x: FakeX) -> None:
     reset = 1_767_225_600  # 2026-01-01T00:00:00Z
-    fake.add(
-        "/2/tweets/search/recent",
-        fakes_x.problem(429, "Too Many Requests", "Too Many Requests"),
-        status=429,
-        headers={"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"},
-    )
+    fake_x.limit(fakes_x.SEARCH, 0, reset=reset)
 
     with pytest.raises(RateLimited) as caught:
         x.find_reposts(OFFICIAL)
@@ -170,9 +154,9 @@ def test_rate_limit_raises_with_reset_time_from_header(x: XPlatform, fake: FakeX
 
 
 def test_rate_limit_without_reset_header_retries_after_the_window(
-    x: XPlatform, fake: FakeX
+    x: XPlatform, fake_x: FakeX
 ) -> None:
-    fake.add("/2/tweets", fakes_x.problem(429, "Too Many Requests", "slow down"), status=429)
+    fake_x.limit(fakes_x.TWEETS, 0, reset=None)
     before = utcnow()
 
     with pytest.raises(RateLimited) as caught:
@@ -181,8 +165,8 @@ def test_rate_limit_without_reset_header_retries_after_the_window(
     assert caught.value.reset_at >= before + timedelta(minutes=14)
 
 
-def test_unauthorized_raises_auth_error_without_the_token(x: XPlatform, fake: FakeX) -> None:
-    fake.add("/2/tweets/1", fakes_x.problem(401, "Unauthorized", "Unauthorized"), status=401)
+def test_unauthorized_raises_auth_error_without_the_token(x: XPlatform, fake_x: FakeX) -> None:
+    fake_x.add("/2/tweets/1", fakes_x.problem(401, "Unauthorized", "Unauthorized"), status=401)
 
     with pytest.raises(AuthError) as caught:
         x.fetch_post("1")
@@ -190,25 +174,22 @@ def test_unauthorized_raises_auth_error_without_the_token(x: XPlatform, fake: Fa
     assert "test-bearer" not in str(caught.value)
 
 
-def test_metrics_batches_100_ids_per_call(x: XPlatform, fake: FakeX) -> None:
+def test_metrics_batches_100_ids_per_call(x: XPlatform, fake_x: FakeX) -> None:
     ids = [str(1000 + n) for n in range(150)]
-    for chunk in (ids[:100], ids[100:]):
-        tweets = [fakes_x.tweet(i, "1", impressions=int(i), likes=2, retweets=3) for i in chunk]
-        fake.add("/2/tweets", {"data": tweets})
+    fake_x.post(*(fakes_x.tweet(i, "1", impressions=int(i), likes=2, retweets=3) for i in ids))
 
     result = x.metrics(ids)
 
-    assert len(fake.requests) == 2
-    assert fake.params(0)["ids"].split(",") == ids[:100]
-    assert fake.params(1)["ids"].split(",") == ids[100:]
-    assert "public_metrics" in fake.params(0)["tweet.fields"]
+    assert len(fake_x.requests) == 2
+    assert fake_x.params(0)["ids"].split(",") == ids[:100]
+    assert fake_x.params(1)["ids"].split(",") == ids[100:]
+    assert "public_metrics" in fake_x.params(0)["tweet.fields"]
     assert result["1149"] == Metrics(impressions=1149, likes=2, reposts=3, replies=0)
     assert len(result) == 150
 
 
-def test_metrics_leave_out_deleted_posts(x: XPlatform, fake: FakeX) -> None:
-    body = {"data": [fakes_x.tweet("10", "1", likes=5)], **fakes_x.not_found("11")}
-    fake.add("/2/tweets", body)
+def test_metrics_leave_out_deleted_posts(x: XPlatform, fake_x: FakeX) -> None:
+    fake_x.post(fakes_x.tweet("10", "1", likes=5))  # 11 was deleted
 
     assert set(x.metrics(["10", "11"])) == {"10"}
 

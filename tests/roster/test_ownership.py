@@ -43,7 +43,7 @@ from roster.models import (
 )
 from scheduler.ownership import run_check
 from tests.channels import fakes_x
-from tests.channels.fakes_x import BASE_URL, FakeX
+from tests.channels.fakes_x import FakeX
 from tests.factories import make_agency, make_asn, make_unit, make_user
 from tests.roster.helpers import form, invitation
 
@@ -285,17 +285,15 @@ def test_a_facebook_post_by_another_account_does_not_prove_ownership(session: Se
 
 
 def test_the_job_checks_a_real_x_bio_through_tweepy(
-    db: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
+    db: Engine,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    x: XPlatform,
+    fake_x: FakeX,
 ) -> None:
     asn, accounts = _enrolled(session)
     code = _requested(session, asn, accounts["x"])
-    fake = FakeX()
-    fake.add(
-        "/2/users/by/username/sitirahayu_",
-        fakes_x.single(fakes_x.user("777", "SitiRahayu_", 2500, description=f"ASN | {code}")),
-    )
-    x = XPlatform("test-bearer", BASE_URL)
-    x.client.session.mount(BASE_URL + "/", fake)
+    fake_x.sign_up(fakes_x.user("777", "SitiRahayu_", 2500, description=f"ASN | {code}"))
     monkeypatch.setitem(platforms.PLATFORMS, "x", lambda: x)
 
     assert jobs.run_due(db, "test-worker") == 1
@@ -303,7 +301,8 @@ def test_the_job_checks_a_real_x_bio_through_tweepy(
     account = session.get_one(SocialAccount, accounts["x"].id)
     assert (account.platform_user_id, account.followers) == ("777", 2500)
     assert account.ownership_verified_at is not None
-    assert fake.params(0)["user.fields"] == "description,public_metrics"
+    assert fake_x.paths() == ["/2/users/by/username/sitirahayu_"]
+    assert fake_x.params(0)["user.fields"] == "description,public_metrics"
     item = session.exec(select(WorkItem).where(WorkItem.kind == ownership.JOB_KIND)).one()
     assert item.status == WorkStatus.DONE
 

@@ -23,25 +23,12 @@ from roster.eligibility import eligible_accounts
 from roster.models import Asn, AsnStatus, SocialAccount
 from scheduler.followers import refresh_account, refresh_all
 from tests.channels import fakes_x
-from tests.channels.fakes_x import BASE_URL, FakeX
+from tests.channels.fakes_x import FakeX
 from tests.factories import make_agency, make_asn, make_unit
 
-USERS = "/2/users"
 RESET = 1_767_225_600  # 2026-01-01T00:00:00Z
 LONG_AGO = datetime(2026, 1, 5, tzinfo=UTC)
 GRAPH = "https://graph.test"
-
-
-@pytest.fixture
-def fake() -> FakeX:
-    return FakeX()
-
-
-@pytest.fixture
-def x(fake: FakeX) -> XPlatform:
-    platform = XPlatform("test-bearer", BASE_URL)
-    platform.client.session.mount(BASE_URL + "/", fake)
-    return platform
 
 
 def _offline() -> dict[str, SocialPlatform]:
@@ -75,8 +62,14 @@ def _roster(session: Session, count: int, platform: str = "x") -> list[SocialAcc
     return accounts
 
 
-def _users(ids: list[str], followers: int = 2500) -> dict[str, object]:
-    return {"data": [fakes_x.user(i, f"user{i}", followers) for i in ids]}
+def _ids(accounts: list[SocialAccount]) -> list[str]:
+    ids = [a.platform_user_id for a in accounts]
+    assert all(ids)
+    return [i or "" for i in ids]
+
+
+def _on_x(fake_x: FakeX, ids: list[str], followers: int = 2500) -> None:
+    fake_x.sign_up(*(fakes_x.user(i, f"user{i}", followers) for i in ids))
 
 
 def _fresh(session: Session) -> list[SocialAccount]:
@@ -90,19 +83,18 @@ def _calls(session: Session, purpose: str = "followers") -> int:
 
 
 def test_daily_refresh_looks_up_100_x_accounts_per_call(
-    db: Engine, session: Session, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, x: XPlatform, fake_x: FakeX
 ) -> None:
-    accounts = _roster(session, 105)
-    ids = [a.platform_user_id for a in accounts]
-    fake.add(USERS, _users(ids[:100]))
-    fake.add(USERS, _users(ids[100:], followers=9000))
+    ids = _ids(_roster(session, 105))
+    _on_x(fake_x, ids[:100])
+    _on_x(fake_x, ids[100:], followers=9000)
 
     results = refresh_all(db, since=utcnow() - timedelta(hours=1), platforms={"x": x, **_offline()})
 
     assert (results["x"].accounts, results["x"].updated, results["x"].api_calls) == (105, 105, 2)
-    assert fake.params(0)["ids"].split(",") == ids[:100]
-    assert fake.params(1)["ids"].split(",") == ids[100:]
-    assert "public_metrics" in fake.params(0)["user.fields"]
+    assert fake_x.params(0)["ids"].split(",") == ids[:100]
+    assert fake_x.params(1)["ids"].split(",") == ids[100:]
+    assert "public_metrics" in fake_x.params(0)["user.fields"]
     fresh = _fresh(session)
     assert {a.followers for a in fresh[:100]} == {2500}
     assert {a.followers for a in fresh[100:]} == {9000}
@@ -112,11 +104,10 @@ def test_daily_refresh_looks_up_100_x_accounts_per_call(
 
 
 def test_a_suspended_account_keeps_its_last_count_and_date(
-    db: Engine, session: Session, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, x: XPlatform, fake_x: FakeX
 ) -> None:
-    accounts = _roster(session, 2)
-    kept, gone = accounts[0].platform_user_id, accounts[1].platform_user_id
-    fake.add(USERS, {**_users([kept]), **fakes_x.not_found(gone, "user")})
+    kept, _gone = _ids(_roster(session, 2))
+    _on_x(fake_x, [kept])  # the other one is suspended: X answers with an error for it
 
     results = refresh_all(db, since=utcnow() - timedelta(hours=1), platforms={"x": x, **_offline()})
 
@@ -126,17 +117,12 @@ def test_a_suspended_account_keeps_its_last_count_and_date(
 
 
 def test_a_rate_limit_keeps_finished_batches_and_the_retry_carries_on(
-    db: Engine, session: Session, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, x: XPlatform, fake_x: FakeX
 ) -> None:
-    accounts = _roster(session, 101)
-    ids = [a.platform_user_id for a in accounts]
-    fake.add(USERS, _users(ids[:100]))
-    fake.add(
-        USERS,
-        fakes_x.problem(429, "Too Many Requests", "Too Many Requests"),
-        status=429,
-        headers={"x-rate-limit-reset": str(RESET)},
-    )
+    ids = _ids(_roster(session, 101))
+    _on_x(fake_x, ids[:100])
+    _on_x(fake_x, ids[100:], followers=42)
+    fake_x.limit(fakes_x.USERS, 1, reset=RESET)
     since = utcnow() - timedelta(hours=1)
 
     with pytest.raises(RetryLater) as caught:
@@ -145,38 +131,38 @@ def test_a_rate_limit_keeps_finished_batches_and_the_retry_carries_on(
     assert caught.value.at == datetime(2026, 1, 1, tzinfo=UTC)
     assert sum(a.followers == 2500 for a in _fresh(session)) == 100
     assert _calls(session) == 2
-    fake.add(USERS, _users(ids[100:], followers=42))
+    fake_x.new_window()
 
     refresh_all(db, since=since, platforms={"x": x, **_offline()})  # the retry at the reset time
 
-    assert fake.params(2)["ids"] == ids[100]  # only the account still stale
+    assert fake_x.params(2)["ids"] == ids[100]  # only the account still stale
     assert _fresh(session)[100].followers == 42
 
 
 def test_accounts_counted_since_the_period_began_cost_nothing(
-    db: Engine, session: Session, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, x: XPlatform, fake_x: FakeX
 ) -> None:
     _roster(session, 3)
 
     results = refresh_all(db, since=LONG_AGO - timedelta(days=1), platforms={"x": x, **_offline()})
 
     assert results["x"].api_calls == 0
-    assert fake.requests == []
+    assert fake_x.requests == []
 
 
 def test_people_who_left_are_not_looked_up(
-    db: Engine, session: Session, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, x: XPlatform, fake_x: FakeX
 ) -> None:
     accounts = _roster(session, 2)
     leaver = session.get_one(Asn, accounts[0].asn_id)
     leaver.status = AsnStatus.LEFT
     session.add(leaver)
     session.commit()
-    fake.add(USERS, _users([accounts[1].platform_user_id]))
+    _on_x(fake_x, _ids(accounts))
 
     refresh_all(db, since=utcnow(), platforms={"x": x, **_offline()})
 
-    assert fake.params(0)["ids"] == accounts[1].platform_user_id
+    assert fake_x.params(0)["ids"] == accounts[1].platform_user_id
 
 
 def test_the_daily_refresh_is_queued_once_per_day_across_processes(
@@ -195,7 +181,7 @@ def test_the_daily_refresh_is_queued_once_per_day_across_processes(
 
 
 def test_a_refreshed_count_makes_an_account_eligible(
-    db: Engine, session: Session, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, x: XPlatform, fake_x: FakeX
 ) -> None:
     agency = make_agency(session)
     unit = make_unit(session, agency)
@@ -206,7 +192,7 @@ def test_a_refreshed_count_makes_an_account_eligible(
     session.commit()
     assert account.id is not None
     before = eligible_accounts(session, agency_id=agency.id or 0, unit_ids=[], platform="x")
-    fake.add(USERS, _users([account.platform_user_id], followers=800))
+    _on_x(fake_x, ["4242"], followers=800)
 
     refresh_account(db, account.id, platforms={"x": x})
 

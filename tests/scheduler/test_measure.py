@@ -1,7 +1,7 @@
 """Metrics at 1 h, 24 h and 72 h on the real database, platforms faked at the network edge.
 
-X answers through the tweepy transport adapter (tests/channels/fakes_x.py) with documented v2
-payloads; Facebook and Instagram Graph calls through respx with documented insights shapes.
+X through the fake X API v2 (tests/channels/fakes_x.py) behind tweepy; Facebook and Instagram
+Graph calls through respx with documented insights shapes.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from scheduler.dispatch import dispatch_post
 from scheduler.measure import SLOT, measure_post
 from scheduler.verify import verify_post
 from tests.channels import fakes_x
-from tests.channels.fakes_x import BASE_URL, FakeX
+from tests.channels.fakes_x import FakeX
 from tests.factories import (
     make_agency,
     make_asn,
@@ -48,7 +48,6 @@ from tests.factories import (
 )
 
 OFFICIAL = "1895000000000000001"
-TWEETS = "/2/tweets"
 RESET = 1_767_225_600  # 2026-01-01T00:00:00Z
 GRAPH = "https://graph.test"
 PAGE = "1122334455"
@@ -88,25 +87,6 @@ def world(session: Session) -> World:
     return World(post, make_assignment(session, post, ani), make_assignment(session, post, budi))
 
 
-@pytest.fixture
-def fake() -> FakeX:
-    return FakeX()
-
-
-@pytest.fixture
-def x(fake: FakeX) -> XPlatform:
-    platform = XPlatform("test-bearer", BASE_URL)
-    platform.client.session.mount(BASE_URL + "/", fake)
-    return platform
-
-
-def _tweets(*tweets: dict[str, Any], missing: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"data": list(tweets)}
-    if missing:
-        body.update(fakes_x.not_found(missing))
-    return body
-
-
 def _rows(session: Session) -> list[RepostMetrics]:
     session.expire_all()
     return list(session.exec(select(RepostMetrics).order_by(col(RepostMetrics.assignment_id))))
@@ -117,25 +97,22 @@ def _usage(session: Session) -> int:
 
 
 def test_due_reposts_are_measured_in_one_call_and_the_official_post_in_another(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     _verified(session, world.ani, "905", timedelta(minutes=70))
     _verified(session, world.budi, "906", timedelta(minutes=65))
-    fake.add(TWEETS, _tweets(fakes_x.tweet(OFFICIAL, "1", impressions=9000, likes=300)))
-    quote = [("quoted", OFFICIAL)]
-    fake.add(
-        TWEETS,
-        _tweets(
-            fakes_x.tweet("905", "101", references=quote, impressions=800, likes=12, replies=3),
-            fakes_x.tweet("906", "102", references=quote, impressions=0, likes=0),
-        ),
+    fake_x.post(
+        fakes_x.tweet(OFFICIAL, "1", impressions=9000, likes=300),
+        fakes_x.quote("905", "101", "Mantap", OFFICIAL, impressions=800, likes=12, replies=3),
+        fakes_x.quote("906", "102", "Setuju", OFFICIAL, impressions=0, likes=0),
     )
     assert world.post.id is not None
 
     result = measure_post(db, world.post.id, "1h", platforms={"x": x})
 
     assert (result.api_calls, result.reposts, result.official) == (2, 2, 1)
-    assert fake.params(1)["ids"].split(",") == ["905", "906"]
+    assert fake_x.params(0)["ids"] == OFFICIAL
+    assert fake_x.params(1)["ids"].split(",") == ["905", "906"]
     rows = _rows(session)
     assert [(r.window, r.platform_post_id, r.impressions, r.likes, r.replies) for r in rows] == [
         ("1h", "905", 800, 12, 3),
@@ -151,22 +128,21 @@ def test_due_reposts_are_measured_in_one_call_and_the_official_post_in_another(
 
 
 def test_a_second_run_of_the_window_costs_nothing(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     _verified(session, world.ani, "905", timedelta(minutes=70))
-    fake.add(TWEETS, _tweets(fakes_x.tweet(OFFICIAL, "1")))
-    fake.add(TWEETS, _tweets(fakes_x.tweet("905", "101", likes=1)))
+    fake_x.post(fakes_x.tweet(OFFICIAL, "1"), fakes_x.tweet("905", "101", likes=1))
     assert world.post.id is not None
 
     measure_post(db, world.post.id, "1h", platforms={"x": x})
-    again = measure_post(db, world.post.id, "1h", platforms={"x": x})  # FakeX has no answer left
+    again = measure_post(db, world.post.id, "1h", platforms={"x": x})
 
     assert (again.api_calls, again.reposts, again.official) == (0, 0, 0)
-    assert len(fake.requests) == 2
+    assert len(fake_x.requests) == 2
 
 
 def test_reposts_not_yet_due_or_long_past_their_window_are_left_alone(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     _verified(session, world.ani, "905", timedelta(minutes=30))  # the 1 h mark is still ahead
     _verified(session, world.budi, "906", timedelta(hours=5))  # a "1 h" figure now would lie
@@ -178,19 +154,19 @@ def test_reposts_not_yet_due_or_long_past_their_window_are_left_alone(
     result = measure_post(db, world.post.id, "1h", platforms={"x": x})
 
     assert result.api_calls == 0
-    assert fake.requests == []
+    assert fake_x.requests == []
 
 
 def test_a_plain_retweet_has_no_counts_of_its_own(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     _verified(session, world.ani, "905", timedelta(hours=25))
     world.post.official_url_x = None
     session.add(world.post)
     session.commit()
     # X puts the retweeted post's counts on a retweet: they must not be summed as the ASN's.
-    retweet = fakes_x.tweet("905", "101", references=[("retweeted", OFFICIAL)], retweets=5000)
-    fake.add(TWEETS, _tweets(retweet))
+    official = fakes_x.tweet(OFFICIAL, "1", impressions=90_000, likes=700, retweets=5000)
+    fake_x.post(official, fakes_x.retweet("905", "101", official, "kominfo"))
     assert world.post.id is not None
 
     measure_post(db, world.post.id, "24h", platforms={"x": x})
@@ -212,14 +188,15 @@ def test_a_plain_retweet_has_no_counts_of_its_own(
 
 
 def test_a_repost_deleted_after_verification_is_flagged_with_evidence(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     _verified(session, world.ani, "905", timedelta(hours=25))
     _verified(session, world.budi, "906", timedelta(hours=25))
     world.post.official_url_x = None
     session.add(world.post)
     session.commit()
-    fake.add(TWEETS, _tweets(fakes_x.tweet("905", "101", likes=4), missing="906"))
+    fake_x.post(fakes_x.tweet("905", "101", likes=4), fakes_x.tweet("906", "102", likes=9))
+    fake_x.delete("906")
     assert world.post.id is not None
 
     result = measure_post(db, world.post.id, "24h", platforms={"x": x})
@@ -240,16 +217,11 @@ def test_a_repost_deleted_after_verification_is_flagged_with_evidence(
 
 
 def test_a_rate_limit_retries_at_the_reset_time_and_the_call_is_counted(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     _verified(session, world.ani, "905", timedelta(minutes=70))
-    fake.add(TWEETS, _tweets(fakes_x.tweet(OFFICIAL, "1", impressions=10)))
-    fake.add(
-        TWEETS,
-        fakes_x.problem(429, "Too Many Requests", "Too Many Requests"),
-        status=429,
-        headers={"x-rate-limit-reset": str(RESET), "x-rate-limit-remaining": "0"},
-    )
+    fake_x.post(fakes_x.tweet(OFFICIAL, "1", impressions=10), fakes_x.tweet("905", "101"))
+    fake_x.limit(fakes_x.TWEETS, 1, reset=RESET)  # the official post's call, then 429
     assert world.post.id is not None
 
     with pytest.raises(RetryLater) as caught:
@@ -262,7 +234,7 @@ def test_a_rate_limit_retries_at_the_reset_time_and_the_call_is_counted(
 
 
 def test_verification_queues_the_three_windows_once_per_slot(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     for asn_id, user_id in ((world.ani.asn_id, "101"), (world.budi.asn_id, "102")):
         account = session.exec(select(SocialAccount).where(SocialAccount.asn_id == asn_id)).one()
@@ -270,11 +242,13 @@ def test_verification_queues_the_three_windows_once_per_slot(
         session.add(account)
     session.commit()
     posted = (utcnow() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    refs = [("retweeted", OFFICIAL)]
-    hits = [fakes_x.tweet(i, u, references=refs, created_at=posted) for i, u in (("906", "102"),)]
-    hits.append(fakes_x.tweet("905", "101", references=refs, created_at=posted))
-    users = [fakes_x.user("101", "ani"), fakes_x.user("102", "budi")]
-    fake.add("/2/tweets/search/recent", fakes_x.search_page(hits, users))
+    official = fakes_x.tweet(OFFICIAL, "1")
+    fake_x.post(
+        official,
+        fakes_x.retweet("905", "101", official, "kominfo", created_at=posted),
+        fakes_x.retweet("906", "102", official, "kominfo", created_at=posted),
+    )
+    fake_x.sign_up(fakes_x.user("101", "ani"), fakes_x.user("102", "budi"))
     assert world.post.id is not None
 
     verify_post(db, world.post.id, 0, platform=x)

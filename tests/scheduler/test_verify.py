@@ -1,8 +1,8 @@
 """Verification jobs on the real database, with X's API faked at the requests edge.
 
-The fake answers with X's documented v2 payloads (tests/channels/fakes_x.py); oEmbed is faked
-with respx. The jobs get an XPlatform mounted on the fake; the end-to-end test builds it from
-settings (no token, so oEmbed) exactly as a worker does.
+X is the fake X API v2 (tests/channels/fakes_x.py) behind tweepy; oEmbed is faked with respx.
+The jobs get an XPlatform on the fake; the end-to-end test builds it from settings (no token,
+so oEmbed) exactly as a worker does.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from roster.models import Asn, SocialAccount
 from scheduler.dispatch import dispatch_post
 from scheduler.verify import post_round_key, verify_link, verify_post
 from tests.channels import fakes_x
-from tests.channels.fakes_x import BASE_URL, FakeX
+from tests.channels.fakes_x import FakeX
 from tests.factories import (
     make_agency,
     make_asn,
@@ -43,8 +43,8 @@ from tests.factories import (
 
 OFFICIAL = "1895000000000000001"
 OFFICIAL_URL = f"https://x.com/kominfo/status/{OFFICIAL}"
-SEARCH = "/2/tweets/search/recent"
 RESET = 1_767_225_600  # 2026-01-01T00:00:00Z
+LANDING = "https://www.kominfo.go.id/umkm"  # where the campaign's tracking links redirect to
 
 
 @dataclass
@@ -80,21 +80,11 @@ def world(session: Session) -> World:
     )
 
 
-@pytest.fixture
-def fake() -> FakeX:
-    return FakeX()
-
-
-@pytest.fixture
-def x(fake: FakeX) -> XPlatform:
-    platform = XPlatform("test-bearer", BASE_URL)
-    platform.client.session.mount(BASE_URL + "/", fake)
-    return platform
+OFFICIAL_POST = fakes_x.tweet(OFFICIAL, "1", "Info #UMKMGoDigital https://www.kominfo.go.id/umkm")
 
 
 def _retweet(tweet_id: str, author: str) -> dict[str, Any]:
-    refs = [("retweeted", OFFICIAL)]
-    return fakes_x.tweet(tweet_id, author, "RT @kominfo: Info", references=refs)
+    return fakes_x.retweet(tweet_id, author, OFFICIAL_POST, "kominfo")
 
 
 def _fresh(session: Session, assignment: Assignment) -> Assignment:
@@ -114,10 +104,10 @@ def _cursor(session: Session, post: Post) -> VerifyCursor:
 
 
 def test_search_verifies_enrolled_reposter_and_ignores_strangers(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
-    users = [fakes_x.user("101", "ani_asn"), fakes_x.user("999", "stranger")]
-    fake.add(SEARCH, fakes_x.search_page([_retweet("905", "101"), _retweet("904", "999")], users))
+    fake_x.sign_up(fakes_x.user("101", "ani_asn"), fakes_x.user("999", "stranger"))
+    fake_x.post(OFFICIAL_POST, _retweet("905", "101"), _retweet("904", "999"))
     assert world.post.id is not None
 
     result = verify_post(db, world.post.id, 0, platform=x)
@@ -135,7 +125,7 @@ def test_search_verifies_enrolled_reposter_and_ignores_strangers(
     assert len(session.exec(select(Evidence)).all()) == 1  # the stranger left no trace
     cursor = _cursor(session, world.post)
     assert (cursor.since_id, cursor.api_calls, cursor.rounds) == ("905", 1, 1)
-    assert "since_id" not in fake.params(0)
+    assert "since_id" not in fake_x.params(0)
     following = session.exec(
         select(WorkItem).where(WorkItem.key == post_round_key(world.post.id, 1))
     ).one()
@@ -144,19 +134,18 @@ def test_search_verifies_enrolled_reposter_and_ignores_strangers(
 
 
 def test_second_round_uses_since_id_and_verifies_nothing_twice(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
-    ani, budi = fakes_x.user("101", "ani_asn"), fakes_x.user("102", "budi_asn")
-    fake.add(SEARCH, fakes_x.search_page([_retweet("905", "101")], [ani]))
-    # X may return an older hit again (e.g. a quote); it must not count twice.
-    quote = fakes_x.tweet("910", "101", "Mantap", references=[("quoted", OFFICIAL)])
-    fake.add(SEARCH, fakes_x.search_page([quote, _retweet("907", "102")], [ani, budi]))
+    fake_x.sign_up(fakes_x.user("101", "ani_asn"), fakes_x.user("102", "budi_asn"))
+    fake_x.post(OFFICIAL_POST, _retweet("905", "101"))
     assert world.post.id is not None
 
     verify_post(db, world.post.id, 0, platform=x)
+    # Ani quotes the post as well, Budi retweets it: Ani's second repost must not count twice.
+    fake_x.post(fakes_x.quote("910", "101", "Mantap", OFFICIAL), _retweet("907", "102"))
     second = verify_post(db, world.post.id, 1, platform=x)
 
-    assert fake.params(1)["since_id"] == "905"
+    assert fake_x.params(1)["since_id"] == "905"
     assert (second.matches, second.verified) == (2, 1)
     assert len(_evidence(session, world.ani_task)) == 1
     assert _fresh(session, world.ani_task).repost_key == "x:905"
@@ -166,27 +155,22 @@ def test_second_round_uses_since_id_and_verifies_nothing_twice(
 
 
 def test_search_pages_cost_one_call_each(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
-    fake.add(SEARCH, fakes_x.search_page([_retweet("905", "101")], [], next_token="p2"))
-    fake.add(SEARCH, fakes_x.search_page([_retweet("903", "102")], []))
+    fake_x.page_size = 1
+    fake_x.post(OFFICIAL_POST, _retweet("905", "101"), _retweet("903", "102"))
     assert world.post.id is not None
 
     result = verify_post(db, world.post.id, 0, platform=x)
 
     assert (result.api_calls, result.verified) == (2, 2)
-    assert fake.params(1)["next_token"] == "p2"
+    assert fake_x.params(1)["next_token"] == fake_x.answers[0][1]["meta"]["next_token"]
 
 
 def test_rate_limited_search_retries_at_the_reset_time(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
-    fake.add(
-        SEARCH,
-        fakes_x.problem(429, "Too Many Requests", "Too Many Requests"),
-        status=429,
-        headers={"x-rate-limit-reset": str(RESET), "x-rate-limit-remaining": "0"},
-    )
+    fake_x.limit(fakes_x.SEARCH, 0, reset=RESET)
     assert world.post.id is not None
 
     with pytest.raises(RetryLater) as caught:
@@ -198,7 +182,7 @@ def test_rate_limited_search_retries_at_the_reset_time(
 
 
 def test_no_round_is_queued_after_the_campaign_deadline(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     from content.models import Campaign
 
@@ -206,7 +190,7 @@ def test_no_round_is_queued_after_the_campaign_deadline(
     campaign.deadline = utcnow() - timedelta(minutes=1)
     session.add(campaign)
     session.commit()
-    fake.add(SEARCH, fakes_x.search_page([], []))
+    fake_x.post(OFFICIAL_POST)  # nobody reposted
     assert world.post.id is not None
 
     verify_post(db, world.post.id, 3, platform=x)
@@ -238,12 +222,6 @@ def _reported(session: Session, task: Assignment, asn: Asn, tweet_id: str) -> As
     return report_repost(session, asn, task.id, f"https://x.com/{handle}/status/{tweet_id}")
 
 
-def _tweet_answer(fake: FakeX, tweet_id: str, author: str, text: str, refs: bool) -> None:
-    references = [("quoted", OFFICIAL)] if refs else None
-    data = fakes_x.tweet(tweet_id, author, text, references=references)
-    fake.add(f"/2/tweets/{tweet_id}", fakes_x.single(data, [fakes_x.user(author, "someone")]))
-
-
 def test_reporting_queues_a_link_check(session: Session, world: World) -> None:
     task = _reported(session, world.ani_task, world.ani, "777")
 
@@ -252,10 +230,10 @@ def test_reporting_queues_a_link_check(session: Session, world: World) -> None:
 
 
 def test_link_quoting_the_official_post_is_verified(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "777")
-    _tweet_answer(fake, "777", "101", "Setuju", refs=True)
+    fake_x.post(fakes_x.quote("777", "101", "Setuju", OFFICIAL))
     assert task.id is not None
 
     evidence = verify_link(db, task.id, platform=x)
@@ -271,10 +249,11 @@ def test_link_quoting_the_official_post_is_verified(
 
 
 def test_link_with_only_the_tracking_link_is_verified(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "778")
-    _tweet_answer(fake, "778", "101", f"Baca http://testserver/r/{task.code} ya", refs=False)
+    link = f"http://testserver/r/{task.code}"  # X shows it as a t.co link that unwinds elsewhere
+    fake_x.post(fakes_x.tweet("778", "101", f"Baca {link} ya", unwound={link: LANDING}))
     assert task.id is not None
 
     verify_link(db, task.id, platform=x)
@@ -283,10 +262,10 @@ def test_link_with_only_the_tracking_link_is_verified(
 
 
 def test_link_from_another_account_is_rejected_as_wrong_author(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "779")
-    _tweet_answer(fake, "779", "555", "Setuju #UMKMGoDigital", refs=True)
+    fake_x.post(fakes_x.quote("779", "555", "Setuju #UMKMGoDigital", OFFICIAL))
     assert task.id is not None
 
     verify_link(db, task.id, platform=x)
@@ -296,11 +275,11 @@ def test_link_from_another_account_is_rejected_as_wrong_author(
 
 
 def test_unrelated_post_is_rejected_as_not_a_repost(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "780")
     # "#UMKMGoDigital2" is a different hashtag, not the campaign's.
-    _tweet_answer(fake, "780", "101", "Makan siang #UMKMGoDigital2", refs=False)
+    fake_x.post(fakes_x.tweet("780", "101", "Makan siang #UMKMGoDigital2"))
     assert task.id is not None
 
     verify_link(db, task.id, platform=x)
@@ -310,14 +289,14 @@ def test_unrelated_post_is_rejected_as_not_a_repost(
 
 
 def test_verified_repost_deleted_later_stays_verified_and_is_flagged(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "781")
-    _tweet_answer(fake, "781", "101", "Setuju", refs=True)
-    fake.add("/2/tweets/781", fakes_x.not_found("781"))
+    fake_x.post(fakes_x.quote("781", "101", "Setuju", OFFICIAL))
     assert task.id is not None
 
     verify_link(db, task.id, platform=x)
+    fake_x.delete("781")
     verify_link(db, task.id, platform=x)
 
     task = _fresh(session, task)
@@ -330,10 +309,9 @@ def test_verified_repost_deleted_later_stays_verified_and_is_flagged(
 
 
 def test_reported_link_already_deleted_is_rejected(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
-    task = _reported(session, world.ani_task, world.ani, "782")
-    fake.add("/2/tweets/782", fakes_x.not_found("782"))
+    task = _reported(session, world.ani_task, world.ani, "782")  # deleted before the check
     assert task.id is not None
 
     verify_link(db, task.id, platform=x)
@@ -343,15 +321,11 @@ def test_reported_link_already_deleted_is_rejected(
 
 
 def test_rate_limited_link_check_retries_at_the_reset_time(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "783")
-    fake.add(
-        "/2/tweets/783",
-        fakes_x.problem(429, "Too Many Requests", "Too Many Requests"),
-        status=429,
-        headers={"x-rate-limit-reset": str(RESET)},
-    )
+    fake_x.post(fakes_x.quote("783", "101", "Setuju", OFFICIAL))
+    fake_x.limit(fakes_x.TWEET, 0, reset=RESET)
     assert task.id is not None
 
     with pytest.raises(RetryLater) as caught:
@@ -363,10 +337,10 @@ def test_rate_limited_link_check_retries_at_the_reset_time(
 
 
 def test_expired_token_records_an_error_and_keeps_the_report(
-    db: Engine, session: Session, world: World, x: XPlatform, fake: FakeX
+    db: Engine, session: Session, world: World, x: XPlatform, fake_x: FakeX
 ) -> None:
     task = _reported(session, world.ani_task, world.ani, "784")
-    fake.add("/2/tweets/784", fakes_x.problem(401, "Unauthorized", "Unauthorized"), status=401)
+    fake_x.add("/2/tweets/784", fakes_x.problem(401, "Unauthorized", "Unauthorized"), status=401)
     assert task.id is not None
 
     evidence = verify_link(db, task.id, platform=x)
