@@ -3,10 +3,11 @@
     .venv/bin/python bench/verify.py [--asn 10000] [--reposted 6000]
 
 Seeds a fresh migrated SQLite database, dispatches the post, then runs ``verify_post`` against
-a local fake of X's recent-search endpoint (a requests transport adapter mounted on tweepy's
-session, answering documented v2 pages of 100 tweets with ``next_token`` paging). The search
-costs per official post: about one call per 100 reposts, against one call per ASN for a naive
-per-person lookup. The last line printed is one JSON object with the figures.
+the tests' fake of the X API v2 (tests/channels/fakes_x.py: a requests transport adapter on
+tweepy's session, answering recent search with documented pages of 100 tweets, ``since_id``
+and ``next_token`` paging). The search costs per official post: about one call per 100
+reposts, against one call per ASN for a naive per-person lookup. The last line printed is one
+JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -16,82 +17,35 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from assignments.models import Assignment, AssignmentStatus
 from bench.seed import approved_post
-from channels.x import XPlatform
 from gaung.db import make_engine, utcnow
 from gaung.migrate import upgrade
 from roster.models import AsnStatus
 from scheduler.dispatch import dispatch_post
 from scheduler.verify import verify_post
+from tests.channels import fakes_x
 
 OFFICIAL = "1895000000000000001"
-API = "https://api.x.bench"
-PAGE = 100
 USER_ID_BASE = 50_000_000
 
 
-class FakeSearch(BaseAdapter):
-    """GET /2/tweets/search/recent over a fixed list of retweets, newest first."""
-
-    def __init__(self, author_ids: list[str]) -> None:
-        super().__init__()
-        base = int(OFFICIAL)
-        self.tweets: list[dict[str, Any]] = [
-            {
-                "id": str(base + len(author_ids) - n),
-                "text": "RT @kominfo: Program Digitalisasi UMKM",
-                "author_id": author,
-                "created_at": "2025-03-01T02:30:00.000Z",
-                "referenced_tweets": [{"type": "retweeted", "id": OFFICIAL}],
-                "edit_history_tweet_ids": [str(base + len(author_ids) - n)],
-            }
-            for n, author in enumerate(author_ids)
-        ]
-        self.calls = 0
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
-    ) -> requests.Response:
-        self.calls += 1
-        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
-        since = int(query.get("since_id", "0"))
-        fresh = [t for t in self.tweets if int(t["id"]) > since]
-        start = int(query.get("next_token", "0"))
-        page = fresh[start : start + PAGE]
-        meta: dict[str, Any] = {"result_count": len(page)}
-        body: dict[str, Any] = {"meta": meta}
-        if page:
-            meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
-            body["data"] = page
-            users = [
-                {"id": t["author_id"], "name": "ASN", "username": f"u{t['author_id']}"}
-                for t in page
-            ]
-            body["includes"] = {"users": users}
-        if start + PAGE < len(fresh):
-            meta["next_token"] = str(start + PAGE)
-        response = requests.Response()
-        response.status_code = 200
-        response._content = json.dumps(body).encode()
-        response.headers = CaseInsensitiveDict({"content-type": "application/json"})
-        response.url = request.url or ""
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        """Nothing to release."""
+def fake_x(author_ids: list[str]) -> fakes_x.FakeX:
+    """X with the official post and one retweet of it by each of ``author_ids``, newest first."""
+    fake = fakes_x.FakeX()
+    official = fakes_x.tweet(OFFICIAL, "1", "Program Digitalisasi UMKM")
+    fake.post(official)
+    base = int(OFFICIAL)
+    for n, author in enumerate(author_ids):
+        fake.post(fakes_x.retweet(str(base + len(author_ids) - n), author, official, "kominfo"))
+        fake.sign_up(fakes_x.user(author, f"u{author}"))
+    return fake
 
 
 def _seed(engine: Engine, asn_count: int) -> int:
@@ -142,9 +96,7 @@ def main() -> None:
         assigned = dispatch_post(engine, post_id)
         # The first --reposted ASN reposted; the rest did not.
         authors = [str(USER_ID_BASE + n) for n in range(1, args.reposted + 1)]
-        fake = FakeSearch(authors)
-        x = XPlatform("bench-bearer", API)
-        x.client.session.mount(API + "/", fake)
+        x = fakes_x.connect(fake_x(authors), "bench-bearer")
         first = verify_post(engine, post_id, 0, platform=x)
         again = verify_post(engine, post_id, 1, platform=x)  # since_id: nothing new, one call
         with Session(engine) as session:
