@@ -2,7 +2,9 @@
 
 X through tweepy, Facebook and Instagram through the Graph client, Telegram and WhatsApp
 through their messengers: each talks HTTP to the sandbox exactly as to the platform. The
-sandbox's clock is a test clock, so "an hour later" needs no waiting.
+sandbox's clock is a test clock, so "an hour later" needs no waiting. Raw answers are compared
+with the shapes the tests' fake of X builds (tests/channels/fakes_x.py), so both speak the same
+documented X API v2.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from channels.telegram import TelegramMessenger
 from channels.whatsapp import WhatsAppMessenger
 from channels.x import XPlatform
 from gaung.settings import GraphSettings, TelegramSettings, WhatsAppSettings, get_settings
+from tests.channels import fakes_x
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 OFFICIAL_ID = "11234567890"
@@ -214,14 +217,12 @@ def test_a_deleted_repost_answers_xs_not_found_problem(
     world: World, clock: Clock, x: XPlatform, server: SandboxServer
 ) -> None:
     x_campaign(world, people=200)
-    doomed = min(
-        (p for p in world.posts.values() if p.deleted_at is not None), key=lambda p: p.deleted_at
-    )
-    assert doomed.deleted_at is not None
+    deleted = [(p.deleted_at, p) for p in world.posts.values() if p.deleted_at is not None]
+    deleted_at, doomed = min(deleted, key=lambda pair: pair[0])
     clock.now = doomed.created_at + timedelta(seconds=1)
     assert x.fetch_post(doomed.post_id).post_id == doomed.post_id
 
-    clock.now = doomed.deleted_at
+    clock.now = deleted_at
     raw = requests.get(
         f"{server.url}/2/tweets/{doomed.post_id}",
         headers={"Authorization": f"Bearer {TOKEN}"},
@@ -229,10 +230,7 @@ def test_a_deleted_repost_answers_xs_not_found_problem(
     )
 
     assert raw.status_code == 200  # X answers a deleted post with 200 and an error object
-    assert (
-        raw.json()["errors"][0]["type"] == "https://api.twitter.com/2/problems/resource-not-found"
-    )
-    assert raw.json()["errors"][0]["resource_id"] == doomed.post_id
+    assert raw.json() == {"errors": [fakes_x.not_found(doomed.post_id, "tweet", "id")]}
     with pytest.raises(PostGone):
         x.fetch_post(doomed.post_id)
     assert doomed.post_id not in search_all(x)[0]
@@ -279,6 +277,8 @@ def test_x_budget_exhausted_answers_429_with_its_reset_time(clock: Clock) -> Non
             timeout=5,
         )
         assert raw.status_code == 429
+        assert raw.json() == fakes_x.problem(429, "Too Many Requests", "Too Many Requests")
+        assert set(fakes_x.RATE_LIMIT_HEADERS) <= set(raw.headers)
         assert raw.headers["x-rate-limit-remaining"] == "0"
         assert raw.headers["x-rate-limit-reset"] == str(
             int((START + timedelta(minutes=15)).timestamp())
@@ -291,7 +291,7 @@ def test_x_without_a_token_is_unauthorized(server: SandboxServer) -> None:
     raw = requests.get(f"{server.url}/2/tweets/{OFFICIAL_ID}", timeout=5)
 
     assert raw.status_code == 401
-    assert raw.json()["title"] == "Unauthorized"
+    assert raw.json() == fakes_x.problem(401, "Unauthorized", "Unauthorized")
 
 
 def test_unknown_handles_are_made_up_except_notfound_ones(x: XPlatform) -> None:
