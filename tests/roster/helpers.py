@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from kernel.audit import AuditLog
 from roster import enrolment, invitations
@@ -45,4 +45,4 @@ def pending(session: Session, place: Place) -> Asn:
 
 def actions(session: Session, asn: Asn) -> list[str]:
     query = select(AuditLog.action).where(AuditLog.entity == "asn", AuditLog.entity_id == asn.id)
-    return list(session.exec(query.order_by(AuditLog.id)))
+    return list(session.exec(query.order_by(col(AuditLog.id))))
