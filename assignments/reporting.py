@@ -18,10 +18,10 @@ from assignments.models import Assignment, AssignmentStatus
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.fields import handle_key
+from gaung.settings import PLATFORM_NAMES
 from gaung.text import clean_text
 from roster.models import Asn, SocialAccount
 
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
 MAX_URL_LENGTH = 500  # Assignment.repost_url column size
 MAX_REASON_LENGTH = 500  # Assignment.decline_reason column size
 

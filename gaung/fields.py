@@ -23,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
+from gaung.settings import PLATFORM_NAMES
 
 # --- phone -------------------------------------------------------------------------------
 
@@ -96,9 +97,6 @@ _PROFILE_HOSTS = {
     "instagram": {"instagram.com", "m.instagram.com"},
     "facebook": {"facebook.com", "m.facebook.com", "web.facebook.com", "fb.com"},
 }
-# The platforms' names for the error message; brand names read the same in every language.
-# kernel.limits holds the same names, but this base module cannot import from kernel.
-_PLATFORM_NAMES = {"x": "X", "instagram": "Instagram", "facebook": "Facebook"}
 
 
 def handle_key(value: str) -> str:
@@ -125,7 +123,7 @@ def normalise_handle(platform: str, value: str) -> str:
         raise GaungError(
             N_("This is not a valid %(platform)s username."),
             field=f"{platform}_handle",
-            platform=_PLATFORM_NAMES.get(platform, platform),
+            platform=PLATFORM_NAMES.get(platform, platform),
         )
     return text
 

@@ -19,6 +19,8 @@ from pydantic_settings import (
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLATFORMS = ("x", "facebook", "instagram")
+# How people write each platform's name; brand names read the same in every language.
+PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
 
 
 def _settings_file() -> Path:

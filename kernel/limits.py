@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gaung.settings import PLATFORM_NAMES
+
 
 @dataclass(frozen=True)
 class PlatformLimits:
@@ -17,11 +19,11 @@ class PlatformLimits:
 
 
 LIMITS: dict[str, PlatformLimits] = {
-    "x": PlatformLimits(slug="x", name="X", max_chars=280, weighted=True),
-    "facebook": PlatformLimits(slug="facebook", name="Facebook", max_chars=63_206),
+    "x": PlatformLimits(slug="x", name=PLATFORM_NAMES["x"], max_chars=280, weighted=True),
+    "facebook": PlatformLimits(slug="facebook", name=PLATFORM_NAMES["facebook"], max_chars=63_206),
     "instagram": PlatformLimits(
         slug="instagram",
-        name="Instagram",
+        name=PLATFORM_NAMES["instagram"],
         max_chars=2_200,
         max_hashtags=30,
         image_required=True,
@@ -31,5 +33,4 @@ LIMITS: dict[str, PlatformLimits] = {
 
 def display_name(slug: str) -> str:
     """The platform's name as people write it ("X", "Facebook"); unknown slugs as given."""
-    limits = LIMITS.get(slug)
-    return limits.name if limits else slug
+    return PLATFORM_NAMES.get(slug, slug)

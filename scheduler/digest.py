@@ -28,11 +28,11 @@ from content.models import Campaign, CampaignKind, Post
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.i18n import gettext as _
-from gaung.settings import PLATFORMS
+from gaung.settings import PLATFORM_NAMES, PLATFORMS
 from kernel.notices import Person, Rendered, message_row, queue_rows
 from kernel.outbox import INBOX_LINK, NAME, OutboxKind, OutboxMessage
 from roster.models import Asn, AsnStatus
-from scheduler.reminders import PLATFORM_NAMES, REMINDABLE
+from scheduler.reminders import REMINDABLE
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from content.reminder_hours import hours_for
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.i18n import gettext as _
-from gaung.settings import PLATFORMS
+from gaung.settings import PLATFORM_NAMES, PLATFORMS
 from kernel import notices, queue
 from kernel.models import WorkItem
 from kernel.outbox import INBOX_LINK, NAME, OutboxKind
@@ -44,7 +44,6 @@ REMINDABLE = (AssignmentStatus.PENDING, AssignmentStatus.REJECTED)
 # WhatsApp template (must be approved): {{1}} name, {{2}} campaign, {{3}} open count,
 # {{4}} deadline, {{5}} inbox link.
 WHATSAPP_TEMPLATE = "gaung_reminder"
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
 
 _assignment = Assignment.__table__  # type: ignore[attr-defined]
 _asn = Asn.__table__  # type: ignore[attr-defined]

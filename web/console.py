@@ -23,7 +23,7 @@ from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatu
 from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
-from gaung.settings import PLATFORMS, get_settings
+from gaung.settings import PLATFORM_NAMES, PLATFORMS, get_settings
 from kernel.audit import AuditLog
 from roster.models import Agency, Role, Unit, User
 from web.deps import render, require_role, verify_csrf
@@ -37,7 +37,6 @@ approver = require_role(Role.APPROVER)
 
 # Largest upload read into memory; content.media enforces the real limit with a message.
 MAX_UPLOAD_BYTES = 9 * 1024 * 1024
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram"}
 CAMPAIGN_FIELDS = frozenset(
     {"title", "kind", "starts_at", "deadline", "unit_ids", "reminder_hours"}
 )

@@ -26,13 +26,13 @@ from assignments.reach import (
 )
 from assignments.reach_export import reach_csv_lines, summary_csv
 from assignments.reach_snapshot import campaign_totals, dashboard_reach
-from assignments.reporting import PLATFORM_NAMES
 from assignments.reposters import iter_reposters
 from content import workflow
 from content.models import Campaign
 from gaung.db import get_engine, get_session
 from gaung.i18n import format_number
 from gaung.i18n import gettext as _
+from gaung.settings import PLATFORM_NAMES
 from roster.models import Role, User
 from scheduler import reach_snapshots
 from web.deps import render, require_role

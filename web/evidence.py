@@ -20,11 +20,11 @@ from sqlmodel import Session, col, select
 from assignments.evidence import REASON_LABELS, Check, Evidence, Outcome, Reason
 from assignments.metrics import SPANS, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus
-from assignments.reporting import PLATFORM_NAMES
 from content import workflow
 from gaung.db import get_session
 from gaung.errors import N_, NotFoundError
 from gaung.i18n import gettext as _
+from gaung.settings import PLATFORM_NAMES
 from kernel import audit
 from roster.models import Asn, Role, SocialAccount, Unit, User
 from scheduler.followers import request_refresh

@@ -20,12 +20,12 @@ from content.models import Campaign, Post
 from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import N_, GaungError
+from gaung.settings import PLATFORM_NAMES
 from roster.models import Asn
 from web.deps import current_asn, render, verify_csrf
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 
-PLATFORM_NAMES = reporting.PLATFORM_NAMES
 STATUS_LABELS: dict[str, str] = {
     AssignmentStatus.PENDING: N_("To do"),
     AssignmentStatus.REPORTED: N_("Reported"),
