@@ -19,11 +19,12 @@ GENERIC = "Email atau kata sandi salah."
 
 def _post_login(client: TestClient, email: str, password: str, next_: str = "/") -> Response:
     token = csrf_from(client, "/login")
-    return client.post(
+    response: Response = client.post(
         "/login",
         data={"email": email, "password": password, "csrf_token": token, "next": next_},
         follow_redirects=False,
     )
+    return response
 
 
 def test_staff_signs_in_and_reaches_the_console(client: TestClient, session: Session) -> None:

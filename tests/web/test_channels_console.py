@@ -41,7 +41,8 @@ def admin(client: TestClient, session: Session) -> User:
 
 def _save(client: TestClient, name: str, value: str, **extra: str) -> Response:
     data = {"value": value, "csrf_token": csrf_from(client, PAGE), **extra}
-    return client.post(f"{PAGE}/{name}", data=data, follow_redirects=False)
+    response: Response = client.post(f"{PAGE}/{name}", data=data, follow_redirects=False)
+    return response
 
 
 def test_only_admins_open_the_page(client: TestClient, session: Session) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session, select
 
 from assignments.evidence import Check, Outcome, Reason, record
@@ -79,7 +80,7 @@ def scene(session: Session) -> Scene:
 
 
 def _page(client: TestClient, scene: Scene, query: str = "") -> str:
-    response = client.get(f"/console/campaigns/{scene.campaign.id}/assignments{query}")
+    response: Response = client.get(f"/console/campaigns/{scene.campaign.id}/assignments{query}")
     assert response.status_code == 200, response.text
     return response.text
 

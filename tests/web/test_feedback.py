@@ -52,11 +52,12 @@ def _send(
     client: TestClient, assignment: Assignment, text: str, link: str = "", **kwargs: Any
 ) -> httpx.Response:
     token = csrf_from(client, f"/inbox/{assignment.id}")
-    return client.post(
+    response: httpx.Response = client.post(
         f"/inbox/{assignment.id}/feedback",
         data={"csrf_token": token, "text": text, "link": link},
         **kwargs,
     )
+    return response
 
 
 def test_the_assignment_page_offers_to_pass_feedback_on(

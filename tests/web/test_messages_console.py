@@ -119,11 +119,12 @@ def _lose_in_flight(db: Engine) -> None:
 
 def _act(client: TestClient, message: OutboxMessage, action: str, **kwargs: Any) -> httpx.Response:
     token = csrf_from(client, "/console/messages")
-    return client.post(
+    response: httpx.Response = client.post(
         f"/console/messages/{message.id}/{action}",
         data={"csrf_token": token, "scope": "campaign"},
         **kwargs,
     )
+    return response
 
 
 def test_failed_and_unknown_messages_are_listed_with_who_and_why(

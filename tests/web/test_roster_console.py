@@ -47,7 +47,10 @@ def _pending(session: Session, agency: Agency, editor: User) -> Asn:
 
 def _post(client: TestClient, path: str, **data: str) -> httpx.Response:
     token = csrf_from(client, "/console/asn")
-    return client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+    response: httpx.Response = client.post(
+        path, data={"csrf_token": token, **data}, follow_redirects=False
+    )
+    return response
 
 
 def test_the_list_filters_by_status_and_hides_other_agencies(
@@ -235,11 +238,12 @@ def _roster(*overrides: dict[str, str]) -> bytes:
 
 def _upload(client: TestClient, data: bytes) -> httpx.Response:
     token = csrf_from(client, "/console/roster/upload")
-    return client.post(
+    response: httpx.Response = client.post(
         "/console/roster/upload",
         data={"csrf_token": token},
         files={"file": ("roster.csv", data, "text/csv")},
     )
+    return response
 
 
 def _snapshot(session: Session) -> list[tuple[object, ...]]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -41,7 +42,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 def _signed_in(client: TestClient) -> bool:
-    return client.get("/console", follow_redirects=False).status_code == 200
+    response: Response = client.get("/console", follow_redirects=False)
+    return response.status_code == 200
 
 
 def _editor(session: Session) -> User:

@@ -44,11 +44,12 @@ def other_client(db: Engine) -> Iterator[TestClient]:
 
 def _attempt(client: TestClient, email: str, password: str) -> Response:
     token = csrf_from(client, "/login")
-    return client.post(
+    response: Response = client.post(
         "/login",
         data={"email": email, "password": password, "csrf_token": token, "next": "/"},
         follow_redirects=False,
     )
+    return response
 
 
 def _statuses(client: TestClient, email: str, count: int) -> list[int]:

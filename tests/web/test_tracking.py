@@ -160,11 +160,7 @@ def test_a_burst_of_clicks_is_all_stored_when_the_app_shuts_down(
             )
             assert response.status_code == 302
 
-    counts = dict(
-        session.exec(
-            select(Click.source, func.count()).group_by(Click.source)  # type: ignore[arg-type]
-        ).all()
-    )
+    counts = dict(session.exec(select(Click.source, func.count()).group_by(Click.source)).all())
     assert counts == {"x": 150, "facebook": 150}
 
 
