@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +20,8 @@ from roster.models import Agency, Asn, AsnStatus, Role, Unit, User
 from scheduler import dispatch
 from scheduler.dispatch import dispatch_post
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
+
+Hooks = list[Callable[[Connection, int], None]]
 
 
 @dataclass
@@ -49,7 +51,7 @@ def world(session: Session) -> World:
 
 
 @pytest.fixture
-def hooks() -> Iterator[list]:
+def hooks() -> Iterator[Hooks]:
     saved = list(dispatch.after_assignments)
     yield dispatch.after_assignments
     dispatch.after_assignments[:] = saved
@@ -133,7 +135,7 @@ def test_failure_mid_dispatch_leaves_nothing_behind(
     db: Engine,
     session: Session,
     world: World,
-    hooks: list,
+    hooks: Hooks,
 ) -> None:
     post = _approved_post(session, world)
     seen: list[int] = []
@@ -163,7 +165,7 @@ def test_hooks_receive_the_post_inside_the_transaction(
     db: Engine,
     session: Session,
     world: World,
-    hooks: list,
+    hooks: Hooks,
 ) -> None:
     post = _approved_post(session, world)
     calls: list[int] = []

@@ -85,6 +85,8 @@ def test_messages_are_in_each_asns_language(db: Engine, session: Session) -> Non
     indonesian = _asn(session, unit, locale="id")
     post = _post(session, unit, editor)
     assert post.id is not None
+    assert english.id is not None
+    assert indonesian.id is not None
 
     dispatch_post(db, post.id)
 
@@ -117,11 +119,13 @@ def test_an_asn_without_an_address_gets_a_failed_message_humas_can_see(
     no_phone = _asn(session, unit, messenger="whatsapp", phone=None)
     post = _post(session, unit, editor)
     assert post.id is not None
+    assert chat.id is not None
 
     dispatch_post(db, post.id)
 
     by_asn = {m.asn_id: m for m in _messages(session)}
     for asn in (no_chat, no_phone):
+        assert asn.id is not None
         assert by_asn[asn.id].status == OutboxStatus.FAILED
         assert by_asn[asn.id].last_error == NO_ADDRESS
     assert by_asn[chat.id].status == OutboxStatus.QUEUED

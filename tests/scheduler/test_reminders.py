@@ -340,6 +340,8 @@ def test_reminders_are_in_each_asns_language(db: Engine, session: Session) -> No
     campaign = _campaign(session, unit, editor)
     _dispatched(session, db, campaign, editor)
     assert campaign.id is not None
+    assert english.id is not None
+    assert indonesian.id is not None
 
     send_reminders(db, campaign.id, 24)
 
