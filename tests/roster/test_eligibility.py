@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
@@ -12,6 +14,18 @@ from gaung.settings import get_settings
 from roster.eligibility import eligible_accounts
 from roster.models import AsnStatus, SocialAccount
 from tests.factories import make_agency, make_asn, make_unit
+
+
+class Spec(TypedDict):
+    """One ASN as ``asn_specs`` draws it."""
+
+    unit: int
+    followers: int
+    status: AsnStatus
+    consent: bool
+    verified: bool
+    platforms: set[str]
+
 
 asn_specs = st.lists(
     st.fixed_dictionaries(
@@ -40,7 +54,7 @@ asn_specs = st.lists(
 )
 def test_eligible_accounts_match_the_rules(
     session: Session,
-    specs: list[dict],
+    specs: list[Spec],
     platform: str,
     target: set[int],
 ) -> None:

@@ -17,7 +17,7 @@ from tests.roster.helpers import VALID_NIP, Place, form, invitation
 
 
 def test_a_valid_enrolment_is_pending_with_consent_codes_and_a_welcome_message(
-    session: Session, place
+    session: Session, place: Place
 ) -> None:
     agency, unit, editor = place
     link = invitation(session, editor)
@@ -103,7 +103,9 @@ def test_at_least_one_account_is_needed(session: Session, place: Place) -> None:
     assert set(raised.value.errors) == {"accounts"}
 
 
-def test_a_unit_invitation_fixes_the_unit_whatever_the_form_says(session: Session, place) -> None:
+def test_a_unit_invitation_fixes_the_unit_whatever_the_form_says(
+    session: Session, place: Place
+) -> None:
     agency, unit, editor = place
     other = make_unit(session, agency)
     link = invitation(session, editor, unit)
@@ -145,7 +147,7 @@ def test_an_account_of_an_existing_asn_is_refused_by_handle(session: Session, pl
 
 
 def test_whatsapp_needs_a_phone_which_is_stored_in_international_form(
-    session: Session, place
+    session: Session, place: Place
 ) -> None:
     _, unit, editor = place
     asn = enrolment.enrol(

@@ -234,6 +234,7 @@ def test_account_enrolled_by_another_person_is_refused(session: Session) -> None
     agency = make_agency(session)
     other = make_asn(session, make_unit(session, agency), platforms=("x",))
     taken = session.exec(select(SocialAccount).where(SocialAccount.asn_id == other.id)).one()
+    assert taken.platform_user_id is not None
 
     with pytest.raises(RosterImportError) as caught:
         import_roster(session, agency, _csv(_row(1, x_user_id=taken.platform_user_id)))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from gaung.errors import GaungError
@@ -17,6 +19,9 @@ from gaung.i18n import use_locale
 from roster import registry
 from roster.models import Asn, AsnStatus, SocialAccount
 from tests.factories import make_agency, make_asn, make_unit
+
+# What a DB-API cursor is given, as the before_cursor_execute event passes it on.
+Parameters = Sequence[Any] | Mapping[str, Any]
 
 
 def _account(session: Session, asn: Asn, platform: str = "x") -> SocialAccount:
@@ -119,10 +124,17 @@ def test_the_badge_says_official_or_not_in_the_readers_language() -> None:
 def test_a_lookup_is_one_query_through_the_handle_index(db: Engine, session: Session) -> None:
     asn = make_asn(session, make_unit(session, make_agency(session)))
     handle = _account(session, asn).handle
-    statements: list[tuple[str, object]] = []
+    statements: list[tuple[str, Parameters]] = []
 
-    def count(*args: object) -> None:
-        statements.append((str(args[2]), args[3]))
+    def count(
+        conn: Connection,
+        cursor: object,
+        statement: str,
+        parameters: Parameters,
+        context: object,
+        executemany: bool,
+    ) -> None:
+        statements.append((statement, parameters))
 
     event.listen(db, "before_cursor_execute", count)
     try:

@@ -83,7 +83,7 @@ def test_approval_needs_recorded_consent(session: Session, place: Place) -> None
 
 
 def test_another_agencys_asn_is_not_found_and_supervisors_cannot_decide(
-    session: Session, place
+    session: Session, place: Place
 ) -> None:
     agency, _unit, _editor = place
     asn = pending(session, place)
