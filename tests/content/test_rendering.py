@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from typing import TypedDict, Unpack
 
 import jinja2
 import pytest
@@ -46,17 +47,25 @@ codes = st.text(string.ascii_letters + string.digits + "-_", min_size=12, max_si
 latin = st.text(string.ascii_letters + " ", max_size=100)
 
 
-def make(**fields: object) -> Post:
-    values: dict[str, object] = {
-        "campaign_id": 1,
-        "author_id": 1,
+class PostFields(TypedDict, total=False):
+    """The columns of a ``Post`` a test may override."""
+
+    master_text: str
+    link: str | None
+    hashtags: str
+    image_path: str | None
+    platforms: str
+
+
+def make(**fields: Unpack[PostFields]) -> Post:
+    values: PostFields = {
         "master_text": TEXT,
         "link": LINK,
         "hashtags": "UMKMGoDigital Indonesia",
         "image_path": "abc.jpg",
     }
     values.update(fields)
-    return Post(**values)
+    return Post(campaign_id=1, author_id=1, **values)
 
 
 def render_all(post: Post, *, kind: str = CampaignKind.PROGRAM, url: str | None) -> dict[str, str]:

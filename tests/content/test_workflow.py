@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 
 import pytest
 from sqlmodel import Session, col, select
@@ -53,8 +55,23 @@ def other(session: Session) -> Team:
     return _team(session)
 
 
-def _draft(session: Session, team: Team, author: User | None = None, **fields: object) -> Post:
-    values: dict[str, object] = {
+class PostFields(TypedDict, total=False):
+    """The keyword arguments of ``workflow.create_post`` a test may override."""
+
+    master_text: str
+    link: str | None
+    hashtags: Sequence[str]
+    platforms: Sequence[str]
+    scheduled_at: datetime | None
+    urgent: bool
+    image_path: str | None
+    official_urls: Mapping[str, str | None] | None
+
+
+def _draft(
+    session: Session, team: Team, author: User | None = None, **fields: Unpack[PostFields]
+) -> Post:
+    values: PostFields = {
         "master_text": "Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha.",
         "link": "https://www.kominfo.go.id/berita/umkm-digital",
         "hashtags": ["#UMKMGoDigital", "Indonesia"],
@@ -62,10 +79,10 @@ def _draft(session: Session, team: Team, author: User | None = None, **fields: o
         "scheduled_at": utcnow() + timedelta(hours=3),
     }
     values.update(fields)
-    return workflow.create_post(session, author or team.editor, team.campaign, **values)  # type: ignore[arg-type]
+    return workflow.create_post(session, author or team.editor, team.campaign, **values)
 
 
-def _submitted(session: Session, team: Team, **fields: object) -> Post:
+def _submitted(session: Session, team: Team, **fields: Unpack[PostFields]) -> Post:
     return workflow.submit(session, team.editor, _draft(session, team, **fields))
 
 
@@ -204,7 +221,7 @@ def test_create_post_normalises_fields_and_is_audited(session: Session, team: Te
     ],
 )
 def test_create_post_refuses_bad_input(
-    session: Session, team: Team, changes: dict[str, object], field: str
+    session: Session, team: Team, changes: PostFields, field: str
 ) -> None:
     with pytest.raises(GaungError) as caught:
         _draft(session, team, **changes)
