@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
 from content.models import Campaign
@@ -100,7 +100,7 @@ def _sign_in(browser: Browser, base: str, email: str) -> Page:
 
 
 def _wait_for_assignments(session: Session, campaign_id: int) -> int:
-    query = select(func.count()).where(Assignment.campaign_id == campaign_id)
+    query = select(func.count()).where(col(Assignment.campaign_id) == campaign_id)
     for _ in range(60):
         session.expire_all()
         count = int(session.execute(query).scalar_one())
@@ -154,12 +154,12 @@ def test_draft_approve_dispatch_report_and_count(
 
     # The ASN opens the inbox from the magic link and reports the repost.
     handle = session.execute(
-        select(SocialAccount.handle).where(
-            SocialAccount.asn_id == asn.id, SocialAccount.platform == "x"
+        select(col(SocialAccount.handle)).where(
+            col(SocialAccount.asn_id) == asn.id, col(SocialAccount.platform) == "x"
         )
     ).scalar_one()
     assignment = session.execute(
-        select(Assignment).where(Assignment.asn_id == asn.id, Assignment.platform == "x")
+        select(Assignment).where(col(Assignment.asn_id) == asn.id, col(Assignment.platform) == "x")
     ).scalar_one()
     page = browser.new_page(base_url=server, locale="id-ID")
     page.goto(f"/inbox/login/{make_magic_token(asn.id or 0, asn.login_epoch)}")
@@ -169,7 +169,7 @@ def test_draft_approve_dispatch_report_and_count(
     page.click(f"form[action='/inbox/{assignment.id}/report'] button[type=submit]")
     page.wait_for_load_state()
     session.expire_all()
-    assert session.get(Assignment, assignment.id).status == AssignmentStatus.REPORTED  # type: ignore[union-attr]
+    assert session.get_one(Assignment, assignment.id).status == AssignmentStatus.REPORTED
 
     # The supervisor sees the repost counted, with its potential reach.
     page = _sign_in(browser, server, supervisor.email)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+import sqlalchemy
+from sqlmodel import Session, col, select
 
 from kernel.notices import Person, Rendered, message_row, queue_rows
 from kernel.outbox import NAME, NO_ADDRESS, OutboxMessage, OutboxStatus
@@ -25,9 +26,17 @@ def _person(session: Session, **changes: object) -> Person:
         setattr(asn, name, value)
     session.add(asn)
     session.commit()
-    columns = (Asn.id, Asn.name, Asn.locale, Asn.messenger, Asn.email, Asn.telegram_chat_id)
-    query = select(*columns, Asn.phone).where(Asn.id == asn.id)
-    return Person.from_row(session.exec(query).one())
+    # Seven columns: more than sqlmodel's select() is typed for, so SQLAlchemy's own.
+    query = sqlalchemy.select(
+        col(Asn.id),
+        col(Asn.name),
+        col(Asn.locale),
+        col(Asn.messenger),
+        col(Asn.email),
+        col(Asn.telegram_chat_id),
+        col(Asn.phone),
+    ).where(col(Asn.id) == asn.id)
+    return Person.from_row(session.execute(query).one())
 
 
 def test_a_webhook_person_gets_a_queued_message_to_their_phone(session: Session) -> None:
