@@ -23,6 +23,7 @@ def test_migrated_schema_has_every_model_table(session: Session) -> None:
 def test_one_enrolled_account_per_platform_per_person(session: Session) -> None:
     unit = make_unit(session, make_agency(session))
     asn = make_asn(session, unit, platforms=["x"])
+    assert asn.id is not None
     session.add(SocialAccount(asn_id=asn.id, platform="x", platform_user_id="other", handle="h2"))
     with pytest.raises(IntegrityError):
         session.commit()
@@ -32,6 +33,7 @@ def test_a_platform_account_belongs_to_one_person(session: Session) -> None:
     unit = make_unit(session, make_agency(session))
     first = make_asn(session, unit, platforms=["x"])
     second = make_asn(session, unit, platforms=[])
+    assert second.id is not None
     account = session.exec(select(SocialAccount).where(SocialAccount.asn_id == first.id)).one()
     session.add(
         SocialAccount(

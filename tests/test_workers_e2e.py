@@ -235,7 +235,9 @@ def test_four_workers_send_every_message_exactly_once_when_one_is_killed(
 
     statuses = _statuses(engine)
     with engine.connect() as conn:
-        stored = dict(conn.execute(select(_outbox.c.key, _outbox.c.provider_id)).all())
+        stored: dict[str, str | None] = dict(
+            conn.execute(select(_outbox.c.key, _outbox.c.provider_id)).all()
+        )
     engine.dispose()
     raw = Counter(seen.posts)
     print(

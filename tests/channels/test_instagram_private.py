@@ -89,7 +89,8 @@ class FakeClient:
         self.requests: list[str] = []
 
     def get_settings(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self.settings))
+        copied: dict[str, Any] = json.loads(json.dumps(self.settings))
+        return copied
 
     def set_settings(self, settings: dict[str, Any]) -> bool:
         self.loaded = settings
