@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from assignments.models import Click
 from assignments.tracking import record_click, resolve, source_from_referer
@@ -80,7 +80,7 @@ def test_a_click_records_its_source_and_campaign_and_no_ip(session: Session) -> 
     record_click(session, assignment, "https://t.co/xyz")
     record_click(session, assignment, None)
 
-    clicks = session.exec(select(Click).order_by(Click.id)).all()  # type: ignore[arg-type]
+    clicks = session.exec(select(Click).order_by(col(Click.id))).all()
     assert [(c.assignment_id, c.campaign_id, c.source) for c in clicks] == [
         (assignment.id, post.campaign_id, "x"),
         (assignment.id, post.campaign_id, ""),

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from assignments.evidence import Evidence, record
 from assignments.models import Assignment, AssignmentStatus, Click
@@ -126,9 +126,7 @@ def test_leaving_erases_personal_data_and_keeps_anonymous_counts(session: Sessio
     assert registry.lookup(session, "x", handle) is None
     mine = session.exec(select(Assignment).where(Assignment.asn_id == leaver.id)).all()
     assert mine == []
-    anonymous = session.exec(
-        select(Assignment).where(Assignment.asn_id.is_(None))  # type: ignore[union-attr]
-    ).one()
+    anonymous = session.exec(select(Assignment).where(col(Assignment.asn_id).is_(None))).one()
     assert (anonymous.account_id, anonymous.repost_url, anonymous.repost_key) == (None, None, None)
     assert anonymous.status == AssignmentStatus.VERIFIED
     assert anonymous.followers_at_report == 1000

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from channels import credentials
 from channels.credentials import credential
@@ -91,7 +91,7 @@ def test_changes_are_audited_without_the_value(
     _save(client, "telegram.bot_token", TOKEN)
     token = csrf_from(client, PAGE)
     client.post(f"{PAGE}/telegram.bot_token/clear", data={"csrf_token": token})
-    rows = session.exec(select(AuditLog).order_by(AuditLog.id)).all()  # type: ignore[arg-type]
+    rows = session.exec(select(AuditLog).order_by(col(AuditLog.id))).all()
     assert [(r.action, r.detail, r.actor_id) for r in rows] == [
         ("channel_credential.set", "telegram.bot_token", admin.id),
         ("channel_credential.cleared", "telegram.bot_token", admin.id),

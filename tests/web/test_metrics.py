@@ -106,7 +106,9 @@ def test_queue_gauges_are_read_from_the_database_at_scrape_time(
         queue.enqueue(session, kind="dispatch", key=f"d{n}", payload={}, run_at=now)
     queue.enqueue(session, kind="verify_post", key="v", payload={}, run_at=now)
     session.commit()
-    queue.claim(session.get_bind(), worker="w", kinds=["verify_post"])  # type: ignore[arg-type]
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    queue.claim(engine, worker="w", kinds=["verify_post"])
     asn = make_asn(session, make_unit(session, make_agency(session)))
     for n, status in enumerate(
         [OutboxStatus.QUEUED, OutboxStatus.QUEUED, OutboxStatus.UNKNOWN, OutboxStatus.SENT]

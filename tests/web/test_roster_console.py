@@ -8,7 +8,7 @@ import io
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from kernel.audit import AuditLog
 from kernel.outbox import OutboxMessage
@@ -248,8 +248,8 @@ def _upload(client: TestClient, data: bytes) -> httpx.Response:
 
 def _snapshot(session: Session) -> list[tuple[object, ...]]:
     session.expire_all()
-    people = session.exec(select(Asn).order_by(Asn.id)).all()  # type: ignore[arg-type]
-    accounts = session.exec(select(SocialAccount).order_by(SocialAccount.id)).all()  # type: ignore[arg-type]
+    people = session.exec(select(Asn).order_by(col(Asn.id))).all()
+    accounts = session.exec(select(SocialAccount).order_by(col(SocialAccount.id))).all()
     return [tuple(p.model_dump().values()) for p in people] + [
         tuple(a.model_dump().values()) for a in accounts
     ]
