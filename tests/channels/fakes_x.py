@@ -405,8 +405,14 @@ class FakeX(BaseAdapter):
 
     # --- transport ------------------------------------------------------------------------
 
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, **kwargs: Any
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: object = None,
+        verify: object = True,
+        cert: object = None,
+        proxies: object = None,
     ) -> requests.Response:
         self.requests.append(request)
         path = urlsplit(request.url or "").path

@@ -100,6 +100,7 @@ def test_the_dockerfile_copies_directories_that_exist() -> None:
 
 def _unit(name: str) -> configparser.RawConfigParser:
     unit = configparser.RawConfigParser(strict=False, interpolation=None)
+    # Keep keys' case: configparser's documented override, which typeshed types as a method.
     unit.optionxform = str  # type: ignore[assignment,method-assign]
     unit.read(DEPLOY / "systemd" / name)
     return unit
