@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from gaung.crypto import EncryptedString
 from gaung.db import utcnow
 
 
@@ -40,6 +42,15 @@ class Agency(SQLModel, table=True):
     # Overrides settings.disclosure_tag for this agency's renditions.
     disclosure_tag: str | None = Field(default=None, max_length=60)
     created_at: datetime = Field(default_factory=utcnow)
+    # Agency settings (roster.agencies, /console/agency). The logo is a file name in
+    # settings.media_dir (content.media); None everywhere means "the instance's setting".
+    logo: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, max_length=40)  # Asia/Jakarta, Makassar, Jayapura
+    default_deadline_hours: int | None = None  # a new campaign's deadline, after its start
+    # platform -> minimum followers, only where stricter than settings.eligibility.
+    min_followers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # Admins and approvers must enrol a second factor (TOTP) at their next sign-in.
+    require_two_factor: bool = False
 
 
 class Unit(SQLModel, table=True):
@@ -63,6 +74,29 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Bumped (roster.security) on a password change or deactivation: ends every session.
     session_epoch: int = 0
+    # TOTP second factor (roster.two_factor): the secret (encrypted at rest) is set at
+    # enrolment and in force once confirmed with a code (totp_enabled_at); the last time
+    # step accepted, so a code is never accepted twice.
+    totp_secret: str | None = Field(default=None, sa_column=Column(EncryptedString()))
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None
+
+
+class StaffToken(SQLModel, table=True):
+    """A one-time link for a staff member to set a password: an invitation or a reset.
+
+    Only the SHA-256 of the token is stored (roster.staff); it expires and works once.
+    """
+
+    __tablename__ = "staff_token"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    purpose: str = Field(max_length=20)  # "invite" or "reset"
+    token_hash: str = Field(unique=True, max_length=64)
+    expires_at: datetime
+    used_at: datetime | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Asn(SQLModel, table=True):
