@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from gaung.settings import PROJECT_ROOT
 
@@ -15,8 +15,39 @@ def alembic_config() -> Config:
     return cfg
 
 
+class MigrationError(RuntimeError):
+    """A migration left rows pointing at rows that do not exist."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode alters a SQLite table by copying it and dropping the old one; with
+            # foreign keys enforced, SQLite refuses to drop a table other rows point to (e.g.
+            # ``agency``). So they are off while migrating (it only takes effect outside a
+            # transaction) and every reference is checked before the migration commits.
+            _pragma(conn, "PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                if sqlite:
+                    _check_references(conn)
+        finally:
+            if sqlite:
+                _pragma(conn, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(conn: Connection, statement: str) -> None:
+    conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+
+
+def _check_references(conn: Connection) -> None:
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise MigrationError(
+            f"{len(broken)} row(s) in {', '.join(tables)} point at missing rows; nothing changed"
+        )
