@@ -25,13 +25,16 @@ from gaung.settings import get_settings
 from kernel.jobs import run_due
 from kernel.recurring import enqueue_due
 from scheduler.deliver import deliver_due
+from scheduler.webhook_deliver import deliver_webhooks
 
 log = logging.getLogger(__name__)
 
 POLL_JOB_ID = "gaung-poll-queue"
 DELIVER_JOB_ID = "gaung-deliver-outbox"
+WEBHOOK_JOB_ID = "gaung-deliver-webhooks"
 BATCH = 10
 DELIVER_BATCH = 200
+WEBHOOK_BATCH = 50
 
 
 def worker_id() -> str:
@@ -79,6 +82,20 @@ class _Deliverer:
             log.exception("delivering the outbox failed")
 
 
+class _WebhookDeliverer(_Deliverer):
+    """The webhook interval job: sends due webhook deliveries (scheduler.webhook_deliver)."""
+
+    def __call__(self) -> None:
+        try:
+            while (
+                not self.stopping.is_set()
+                and deliver_webhooks(self.engine, self.worker, limit=WEBHOOK_BATCH) > 0
+            ):
+                pass
+        except Exception:
+            log.exception("delivering webhooks failed")
+
+
 def _add_poll_job(scheduler: BaseScheduler, poller: _Poller, first_run: datetime) -> None:
     seconds = get_settings().scheduler.poll_seconds
     scheduler.add_job(
@@ -96,6 +113,16 @@ def _add_poll_job(scheduler: BaseScheduler, poller: _Poller, first_run: datetime
         "interval",
         seconds=seconds,
         id=DELIVER_JOB_ID,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=first_run,
+    )
+    # And one for webhooks: a slow receiver never holds up notices to ASN.
+    scheduler.add_job(
+        _WebhookDeliverer(poller.engine, poller.worker, poller.stopping),
+        "interval",
+        seconds=seconds,
+        id=WEBHOOK_JOB_ID,
         max_instances=1,
         coalesce=True,
         next_run_time=first_run,

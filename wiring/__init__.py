@@ -51,6 +51,7 @@ from scheduler import (
     reminders,
     telegram_poll,
     verify,
+    webhook_deliver,
 )
 
 _lock = threading.Lock()
@@ -80,6 +81,12 @@ def _wire_jobs() -> None:
     recurring.register("expire_sweep", expiry.expire_sweep_job, expiry.SWEEP_EVERY, expiry.SWEEP_AT)
     recurring.register("reach_refresh", reach_snapshots.reach_refresh_job, reach_snapshots.EVERY)
     recurring.register("login_failure.purge", throttle.purge_job, throttle.PURGE_EVERY)
+    recurring.register(
+        "webhook_purge",
+        webhook_deliver.purge_job,
+        webhook_deliver.PURGE_EVERY,
+        webhook_deliver.PURGE_AT,
+    )
 
 
 def _wire_dispatch_hooks() -> None:

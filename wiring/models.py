@@ -16,6 +16,7 @@ from kernel.models import WorkItem, WorkStatus
 from kernel.outbox import OutboxMessage, OutboxStatus
 from kernel.ratelimit import RateWindow
 from kernel.throttle import LoginFailure
+from kernel.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from roster.models import (
     Agency,
     Asn,
@@ -65,6 +66,9 @@ __all__ = [
     "Unit",
     "User",
     "VerifyCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "WorkItem",
     "WorkStatus",
     "metadata",
