@@ -23,7 +23,8 @@ from content.models import Campaign
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
 from gaung.text import clean_text
-from kernel import audit
+from kernel import audit, webhooks
+from kernel.webhooks import EventType
 from roster.models import Asn, Role, User
 
 TEXT_MAX = 2000
@@ -110,6 +111,22 @@ def submit(session: Session, asn: Asn, assignment_id: int, text: str, link: str 
         link=url,
     )
     session.add(feedback)
+    session.flush()
+    campaign = session.get_one(Campaign, assignment.campaign_id)
+    webhooks.emit(
+        session,
+        campaign.agency_id,
+        EventType.FEEDBACK_RECEIVED,
+        {
+            "feedback_id": feedback.id,
+            "assignment_id": assignment_id,
+            "campaign_id": assignment.campaign_id,
+            "post_id": assignment.post_id,
+            "text": feedback.text,
+            "link": feedback.link,
+            "created_at": feedback.created_at,
+        },
+    )
     session.commit()
     return feedback
 

@@ -15,11 +15,14 @@ from sqlmodel import Session, col, select
 
 from assignments.evidence import enqueue_link_check
 from assignments.models import Assignment, AssignmentStatus
+from content.models import Campaign
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.fields import handle_key
 from gaung.settings import PLATFORM_NAMES
 from gaung.text import clean_text
+from kernel import webhooks
+from kernel.webhooks import EventType
 from roster.models import Asn, SocialAccount
 
 MAX_URL_LENGTH = 500  # Assignment.repost_url column size
@@ -200,6 +203,7 @@ def report_repost(session: Session, asn: Asn, assignment_id: int, url: str) -> A
         # Same transaction: no report without its check. Enqueueing flushes the report, so a
         # concurrent duplicate link can surface here as well as at commit.
         enqueue_link_check(session, assignment)
+        _emit_reported(session, assignment)
         session.commit()
     except IntegrityError:
         # Someone reported the same link between our check and our commit.
@@ -207,6 +211,26 @@ def report_repost(session: Session, asn: Asn, assignment_id: int, url: str) -> A
         raise _reused_link() from None
     session.refresh(assignment)
     return assignment
+
+
+def _emit_reported(session: Session, assignment: Assignment) -> None:
+    """The ``assignment.reported`` webhook event, in the report's transaction."""
+    campaign = session.get_one(Campaign, assignment.campaign_id)
+    webhooks.emit(
+        session,
+        campaign.agency_id,
+        EventType.ASSIGNMENT_REPORTED,
+        {
+            "assignment_id": assignment.id,
+            "post_id": assignment.post_id,
+            "campaign_id": assignment.campaign_id,
+            "unit_id": assignment.unit_id,
+            "asn_id": assignment.asn_id,
+            "platform": assignment.platform,
+            "repost_url": assignment.repost_url,
+            "reported_at": assignment.reported_at,
+        },
+    )
 
 
 def _enrolled_account(session: Session, asn: Asn, platform: str) -> SocialAccount:

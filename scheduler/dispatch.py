@@ -25,7 +25,8 @@ from content.rendering import TRACKING_PLACEHOLDER, disclosure_tag_for, fill_tra
 from gaung.db import utcnow
 from gaung.errors import GaungError, NotFoundError
 from gaung.settings import get_settings
-from kernel import audit
+from kernel import audit, webhooks
+from kernel.webhooks import EventType
 from roster.eligibility import eligible_accounts
 from roster.models import Agency
 
@@ -99,6 +100,18 @@ def dispatch_post(engine: Engine, post_id: int) -> int:
         for hook in after_assignments:
             hook(conn, post_id)
         total = sum(counts.values())
+        webhooks.emit(
+            conn,
+            campaign.agency_id,
+            EventType.POST_DISPATCHED,
+            {
+                "post_id": post_id,
+                "campaign_id": campaign.id,
+                "dispatched_at": now,
+                "assignments": total,
+                "assignments_per_platform": counts,
+            },
+        )
         audit.record(
             session,
             actor=None,

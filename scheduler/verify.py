@@ -41,8 +41,9 @@ from gaung.db import utcnow
 from gaung.errors import GaungError
 from gaung.fields import handle_key
 from gaung.settings import get_settings
-from kernel import queue
+from kernel import queue, webhooks
 from kernel.models import WorkItem
+from kernel.webhooks import EventType
 from roster.models import SocialAccount
 from scheduler import measure
 
@@ -159,12 +160,43 @@ def _search_round(session: Session, channel: SocialPlatform, post: Post) -> Sear
         verified += assignment.status == AssignmentStatus.VERIFIED
         seen.append(assignment)
     measure.schedule_reposts(session, seen)  # metrics at 1 h, 24 h and 72 h
+    newly = [a for a in seen if a.status == AssignmentStatus.VERIFIED]
+    _emit_verified(session, post.campaign_id, newly, Check.X_SEARCH)
     cursor.since_id = newest or cursor.since_id
     cursor.api_calls += calls
     cursor.rounds += 1
     cursor.last_run_at = utcnow()
     session.add(cursor)
     return SearchRound(calls, matches, verified)
+
+
+def _emit_verified(
+    session: Session, campaign_id: int, assignments: list[Assignment], check: str
+) -> None:
+    """One ``assignment.verified`` webhook event per assignment that just became verified."""
+    if not assignments:
+        return
+    campaign = session.get_one(Campaign, campaign_id)
+    webhooks.emit_many(
+        session,
+        campaign.agency_id,
+        EventType.ASSIGNMENT_VERIFIED,
+        [
+            {
+                "assignment_id": a.id,
+                "post_id": a.post_id,
+                "campaign_id": a.campaign_id,
+                "unit_id": a.unit_id,
+                "asn_id": a.asn_id,
+                "platform": a.platform,
+                "repost_url": a.repost_url,
+                "verified_at": a.verified_at,
+                "check": check,
+                "followers_at_report": a.followers_at_report,
+            }
+            for a in assignments
+        ],
+    )
 
 
 def _cursor(session: Session, post_id: int, campaign_id: int, platform: str) -> VerifyCursor:
@@ -229,10 +261,13 @@ def verify_link(
             return None  # declined, expired or already rejected: the verdict stands
         channel = platform or get_platform(assignment.platform)
         calls_before = _calls(channel)
+        was = assignment.status
         evidence = _check_link(session, channel, assignment)
         _count_link_calls(session, assignment, _calls(channel) - calls_before)
         if assignment.status == AssignmentStatus.VERIFIED:
             measure.schedule_reposts(session, [assignment])  # a no-op when already queued
+            if was != AssignmentStatus.VERIFIED:
+                _emit_verified(session, assignment.campaign_id, [assignment], evidence.check)
         return evidence
 
 
