@@ -29,11 +29,13 @@ from roster.models import (
     Unit,
     User,
 )
+from roster.oidc import AgencySso
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Agency",
+    "AgencySso",
     "ApiUsage",
     "Asn",
     "AsnStatus",
