@@ -137,6 +137,16 @@ def record_failure(
     ]
 
 
+def record_address_failure(session: Session, address: str, now: datetime | None = None) -> bool:
+    """Count a failure against the client address only, for a sign-in that named no account
+    (e.g. a single sign-on callback with a wrong state); True when this one locked it.
+
+    Joins the caller's transaction (no commit).
+    """
+    digest = _keys("", address)[ADDRESS]
+    return _bump(session, ADDRESS, digest, now or utcnow()) == _limit(ADDRESS)
+
+
 def reset_account(session: Session, email: str) -> None:
     """Forget the failures of this e-mail after a successful sign-in (no commit)."""
     digest = _keys(email, "")[ACCOUNT]
