@@ -40,6 +40,7 @@ from web import (
     privacy,
     registry,
     roster_console,
+    sso,
     telegram_webhook,
     tracking,
 )
@@ -258,6 +259,7 @@ def create_app() -> FastAPI:
     # Delivery: /inbox/settings before inbox's /inbox/{assignment_id}.
     for delivery in (inbox_settings, feedback, messages_console, telegram_webhook):
         app.include_router(delivery.router)
+    app.include_router(sso.router)  # single sign-on: /login/sso/…, /console/sso
     for module in (auth, console, api, inbox, tracking, dashboard, channels_console):
         app.include_router(module.router)
     for measure in (evidence, channels_status):  # campaign evidence, channel status panel
