@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from cli import sso as sso_commands
 from gaung.db import get_engine, is_postgres, session_scope
 from gaung.errors import GaungError
 from gaung.fields import normalise_email
@@ -569,6 +570,9 @@ def _rotate_key() -> None:
 def rotate_key() -> None:
     """Re-encrypt every stored secret with the newest key (first in GAUNG_ENCRYPTION_KEYS)."""
     _run(_rotate_key)
+
+
+app.add_typer(sso_commands.app, name="sso")  # gaung sso set | show | remove (cli/sso.py)
 
 
 @app.command("gen-key")
