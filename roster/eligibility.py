@@ -6,21 +6,23 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from gaung.settings import get_settings
-from roster.models import Asn, AsnStatus, SocialAccount
+from roster.agencies import min_followers
+from roster.models import Agency, Asn, AsnStatus, SocialAccount
 
 
 def eligible_accounts(
     session: Session, *, agency_id: int, unit_ids: Sequence[int], platform: str
 ) -> list[tuple[int, int, int]]:
-    """(asn_id, unit_id, account_id) of every eligible ASN on ``platform``, in one query.
+    """(asn_id, unit_id, account_id) of every eligible ASN on ``platform``, in one query
+    (plus reading the agency row, once per session).
 
     Eligible: status active, consent recorded, in the agency (and in ``unit_ids`` unless
     it is empty, which means the whole agency), with an enrolled account on the platform
     whose ownership was verified (roster.ownership) and whose follower count meets
-    settings.eligibility.minimum(platform).
+    settings.eligibility.minimum(platform), or the agency's own minimum where stricter
+    (roster.agencies.min_followers).
     """
-    minimum = get_settings().eligibility.minimum(platform)
+    minimum = min_followers(session.get(Agency, agency_id), platform)
     query = (
         select(Asn.id, Asn.unit_id, SocialAccount.id)
         .join(SocialAccount, col(SocialAccount.asn_id) == col(Asn.id))
