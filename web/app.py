@@ -43,6 +43,7 @@ from web import (
     sso,
     telegram_webhook,
     tracking,
+    webhooks_console,
 )
 from web.auth import asn_home, safe_next
 from web.deps import LoginRequired, optional_user, render, verify_csrf
@@ -264,6 +265,7 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     for measure in (evidence, channels_status):  # campaign evidence, channel status panel
         app.include_router(measure.router)
+    app.include_router(webhooks_console.router)  # /console/webhooks: outbound webhooks
     app.include_router(metrics_router)  # /metrics (Prometheus)
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
