@@ -31,9 +31,10 @@ from content.rendering import RenditionError, check_link, disclosure_tag_for, va
 from content.schedule import dispatch_key, schedule_dispatch
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
-from kernel import audit, queue
+from kernel import audit, queue, webhooks
 from kernel.audit import AuditLog
 from kernel.limits import LIMITS
+from kernel.webhooks import EventType
 from roster.models import Agency, Role, Unit, User
 
 WRITERS = frozenset({Role.EDITOR, Role.ADMIN})
@@ -445,6 +446,19 @@ def approve(session: Session, actor: User, post: Post) -> Post:
     schedule_dispatch(session, post, run_at)
     detail = f"dispatch at {run_at.isoformat()}"
     _audit(session, actor, "post.approved", "post", post.id, campaign=campaign, detail=detail)
+    webhooks.emit(
+        session,
+        campaign.agency_id,
+        EventType.POST_APPROVED,
+        {
+            "post_id": post.id,
+            "campaign_id": campaign.id,
+            "approved_at": now,
+            "dispatch_at": run_at,
+            "urgent": post.urgent,
+            "platforms": post.platform_list(),
+        },
+    )
     session.commit()
     return post
 

@@ -11,11 +11,12 @@ from sqlmodel import Session, col, select
 
 from assignments import feedback
 from channels.x import XPlatform
+from content import workflow
 from content.models import Campaign, PostStatus
 from gaung.errors import GaungError
 from kernel import webhooks
 from kernel.webhooks import EventType, WebhookDelivery, WebhookEvent
-from roster.models import Agency
+from roster.models import Agency, Role
 from scheduler.dispatch import dispatch_post
 from scheduler.verify import verify_link, verify_post
 from tests.channels import fakes_x
@@ -153,3 +154,33 @@ def test_another_agencys_endpoint_hears_nothing(session: Session, world: World) 
     _reported(session, world.ani_task, world.ani, "777")
 
     assert events(session, EventType.ASSIGNMENT_REPORTED) == []
+
+
+def test_post_approved_and_withdrawn_once_each(session: Session) -> None:
+    agency = make_agency(session)
+    editor = make_user(session, agency)
+    approver = make_user(session, agency, Role.APPROVER)
+    campaign = make_campaign(session, agency, editor)
+    post = make_post(session, campaign, editor, status=PostStatus.SUBMITTED)
+    post.platforms = "x"  # Instagram would need an image
+    session.add(post)
+    session.commit()
+    assert agency.id is not None
+    _subscribe(session, agency.id)
+
+    workflow.approve(session, approver, post)
+    with pytest.raises(GaungError):
+        workflow.approve(session, approver, post)
+    session.rollback()
+    workflow.withdraw(session, approver, post)
+    with pytest.raises(GaungError):
+        workflow.withdraw(session, approver, post)
+    session.rollback()
+
+    [approved] = events(session, EventType.POST_APPROVED)
+    assert approved["data"]["post_id"] == post.id
+    assert approved["data"]["campaign_id"] == campaign.id
+    assert approved["data"]["platforms"] == post.platform_list()
+    [withdrawn] = events(session, EventType.POST_WITHDRAWN)
+    assert withdrawn["data"]["post_id"] == post.id
+    assert withdrawn["data"]["was"] == "approved"
