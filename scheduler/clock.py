@@ -12,6 +12,8 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
@@ -19,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from gaung.db import utcnow
 from gaung.settings import get_settings
@@ -34,6 +37,7 @@ DELIVER_JOB_ID = "gaung-deliver-outbox"
 WEBHOOK_JOB_ID = "gaung-deliver-webhooks"
 BATCH = 10
 DELIVER_BATCH = 200
+MAX_BACKOFF_SECONDS = 60.0
 WEBHOOK_BATCH = 50
 
 
@@ -42,65 +46,92 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class _Database:
+    """Whether the clock's jobs may touch the database now; one gate for all of them.
+
+    When it cannot be reached the worker says so in one line (not a traceback every tick)
+    and waits longer after each failure, up to ``MAX_BACKOFF_SECONDS``.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.resume_at = 0.0
+
+    def ready(self) -> bool:
+        return time.monotonic() >= self.resume_at
+
+    def failed(self, job: str, exc: OperationalError) -> None:
+        with self.lock:
+            self.failures += 1
+            delay = min(2.0**self.failures, MAX_BACKOFF_SECONDS)
+            self.resume_at = time.monotonic() + delay
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        log.warning("%s: database unreachable (%s); trying again in %.0f s", job, reason, delay)
+
+    def succeeded(self) -> None:
+        with self.lock:
+            if self.failures:
+                log.info("database reachable again")
+            self.failures = 0
+            self.resume_at = 0.0
+
+
+class _Job:
+    """One interval job: runs ``body`` until it has nothing left to do or we are stopping."""
+
+    def __init__(
+        self, name: str, body: Callable[[], bool], database: _Database, stopping: threading.Event
+    ) -> None:
+        self.name = name
+        self.body = body
+        self.database = database
+        self.stopping = stopping
+
+    def __call__(self) -> None:
+        if not self.database.ready():
+            return
+        try:
+            while not self.stopping.is_set() and self.body():
+                pass
+        except OperationalError as exc:
+            self.database.failed(self.name, exc)
+        except Exception:
+            log.exception("%s failed", self.name)
+        else:
+            self.database.succeeded()
+
+
 class _Poller:
-    """The interval job: drains due work in batches until none is left or we are stopping."""
+    """The clock's jobs on one engine, as one worker: the queue, the outbox, the webhooks."""
 
     def __init__(self, engine: Engine, worker: str) -> None:
         self.engine = engine
         self.worker = worker
         self.stopping = threading.Event()
+        self.database = _Database()
 
-    def __call__(self) -> None:
-        try:
-            enqueue_due(self.engine)
-            while (
-                not self.stopping.is_set()
-                and run_due(self.engine, self.worker, limit=BATCH) == BATCH
-            ):
-                pass
-        except Exception:
-            # The database may be briefly unreachable; the next tick tries again.
-            log.exception("polling the work queue failed")
+    def job(self, name: str, body: Callable[[], bool]) -> _Job:
+        return _Job(name, body, self.database, self.stopping)
 
+    def queue(self) -> bool:
+        """Queue this period's recurring items (no query once queued), run a batch of due work."""
+        enqueue_due(self.engine)
+        return run_due(self.engine, self.worker, limit=BATCH) == BATCH
 
-class _Deliverer:
-    """The outbox interval job: sends due messages until none is left or we are stopping."""
+    def outbox(self) -> bool:
+        return deliver_due(self.engine, self.worker, limit=DELIVER_BATCH) > 0
 
-    def __init__(self, engine: Engine, worker: str, stopping: threading.Event) -> None:
-        self.engine = engine
-        self.worker = worker
-        self.stopping = stopping
-
-    def __call__(self) -> None:
-        try:
-            while (
-                not self.stopping.is_set()
-                and deliver_due(self.engine, self.worker, limit=DELIVER_BATCH) > 0
-            ):
-                pass
-        except Exception:
-            log.exception("delivering the outbox failed")
-
-
-class _WebhookDeliverer(_Deliverer):
-    """The webhook interval job: sends due webhook deliveries (scheduler.webhook_deliver)."""
-
-    def __call__(self) -> None:
-        try:
-            while (
-                not self.stopping.is_set()
-                and deliver_webhooks(self.engine, self.worker, limit=WEBHOOK_BATCH) > 0
-            ):
-                pass
-        except Exception:
-            log.exception("delivering webhooks failed")
+    def webhooks(self) -> bool:
+        return deliver_webhooks(self.engine, self.worker, limit=WEBHOOK_BATCH) > 0
 
 
 def _add_poll_job(scheduler: BaseScheduler, poller: _Poller, first_run: datetime) -> None:
     seconds = get_settings().scheduler.poll_seconds
     scheduler.add_job(
-        poller,
+        poller.job("work queue", poller.queue),
         "interval",
+        name="work queue",
         seconds=seconds,
         id=POLL_JOB_ID,
         max_instances=1,
@@ -109,8 +140,9 @@ def _add_poll_job(scheduler: BaseScheduler, poller: _Poller, first_run: datetime
     )
     # A job of its own, so a slow queue item never holds up notices (and vice versa).
     scheduler.add_job(
-        _Deliverer(poller.engine, poller.worker, poller.stopping),
+        poller.job("outbox", poller.outbox),
         "interval",
+        name="outbox",
         seconds=seconds,
         id=DELIVER_JOB_ID,
         max_instances=1,
@@ -119,8 +151,9 @@ def _add_poll_job(scheduler: BaseScheduler, poller: _Poller, first_run: datetime
     )
     # And one for webhooks: a slow receiver never holds up notices to ASN.
     scheduler.add_job(
-        _WebhookDeliverer(poller.engine, poller.worker, poller.stopping),
+        poller.job("webhooks", poller.webhooks),
         "interval",
+        name="webhooks",
         seconds=seconds,
         id=WEBHOOK_JOB_ID,
         max_instances=1,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from content.models import Post, PostStatus
@@ -17,7 +21,7 @@ from content.schedule import schedule_dispatch
 from gaung.settings import PROJECT_ROOT
 from kernel.models import WorkItem, WorkStatus
 from roster.models import Role
-from scheduler.clock import start_background, worker_id
+from scheduler.clock import _Database, _Job, start_background, worker_id
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
 WAIT_SECONDS = 60  # generous upper bound for a loaded CI machine; not a timing assertion
@@ -82,3 +86,33 @@ def test_worker_process_runs_due_work_and_stops_on_sigterm(
     assert returncode == 0
     session.refresh(post)
     assert post.status == PostStatus.DISPATCHED
+
+
+def test_an_unreachable_database_is_one_line_and_a_longer_wait_each_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unreachable = OperationalError("SELECT 1", {}, Exception("connection refused\ndetails"))
+    calls: list[str] = []
+
+    def body() -> bool:
+        calls.append("tried")
+        raise unreachable
+
+    database = _Database()
+    job = _Job("outbox", body, database, threading.Event())
+    with caplog.at_level(logging.WARNING, logger="scheduler.clock"):
+        job()
+        job()  # within the wait: not tried again
+    assert calls == ["tried"]
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "outbox: database unreachable (connection refused); trying again in 2 s"
+    )
+    assert record.exc_info is None  # no traceback
+    first_wait = database.resume_at
+    database.resume_at = 0.0
+    job()
+    assert database.resume_at - first_wait > 1.5  # 4 s after the second failure
+    database.succeeded()
+    assert database.ready()
+    assert database.failures == 0
