@@ -21,8 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from cli import admin as admin_commands
 from cli import sso as sso_commands
 from gaung.db import get_engine, is_postgres, session_scope
 from gaung.errors import GaungError
@@ -31,6 +32,7 @@ from gaung.i18n import set_locale
 from gaung.migrate import upgrade
 from gaung.settings import get_settings
 from roster.models import Agency, Role, User
+from roster.passwords import check_new_password
 from roster.security import hash_password
 
 if TYPE_CHECKING:
@@ -43,7 +45,6 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-MIN_PASSWORD = 10
 REPORT_WIDTH = 130
 T = TypeVar("T")
 
@@ -114,9 +115,7 @@ def _admin_email(typed: str) -> str:
 
 def _admin_password(password: str | None) -> str:
     if password:
-        if len(password) < MIN_PASSWORD:
-            raise CliError(f"The admin password needs at least {MIN_PASSWORD} characters.")
-        return password
+        return check_new_password(password)  # roster.passwords: the console's rule too
     if _interactive():
         entered: str = typer.prompt("Admin password", hide_input=True, confirmation_prompt=True)
         return _admin_password(entered)
@@ -128,7 +127,11 @@ def _admin_password(password: str | None) -> str:
 def _init(email: str | None, password: str | None, slug: str | None, name: str | None) -> None:
     upgrade(get_engine())
     with session_scope() as session:
-        admin = session.exec(select(User).where(User.role == Role.ADMIN)).first()
+        admins = select(User).where(User.role == Role.ADMIN)
+        if slug:  # that agency's admin: another agency may be set up on a running install
+            admins = admins.join(Agency, col(Agency.id) == col(User.agency_id))
+            admins = admins.where(Agency.slug == slug.strip())
+        admin = session.exec(admins).first()
         if admin is not None:
             console.print(f"Already initialised: admin {admin.email} exists. Nothing to do.")
             return
@@ -573,6 +576,10 @@ def rotate_key() -> None:
 
 
 app.add_typer(sso_commands.app, name="sso")  # gaung sso set | show | remove (cli/sso.py)
+
+
+app.add_typer(admin_commands.agency_app, name="agency")  # gaung agency add (cli/admin.py)
+app.add_typer(admin_commands.staff_app, name="staff")  # gaung staff add | reset-password
 
 
 @app.command("gen-key")

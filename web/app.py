@@ -25,7 +25,10 @@ from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.settings import PROJECT_ROOT, get_settings
 from roster.models import Asn, Role, User
 from web import (
+    account,
+    agency_console,
     api,
+    audit_console,
     auth,
     channels_console,
     channels_status,
@@ -41,8 +44,10 @@ from web import (
     registry,
     roster_console,
     sso,
+    staff_console,
     telegram_webhook,
     tracking,
+    two_factor,
     webhooks_console,
 )
 from web.auth import asn_home, safe_next
@@ -265,6 +270,9 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     for measure in (evidence, channels_status):  # campaign evidence, channel status panel
         app.include_router(measure.router)
+    # Staff administration: second sign-in step, own account, staff, agency, audit log.
+    for admin in (two_factor, account, staff_console, agency_console, audit_console):
+        app.include_router(admin.router)
     app.include_router(webhooks_console.router)  # /console/webhooks: outbound webhooks
     app.include_router(metrics_router)  # /metrics (Prometheus)
 

@@ -2,7 +2,9 @@
 
 Staff sign-in is throttled per e-mail and per client address (kernel.throttle): once a
 key has too many failures, attempts are refused with 429 until its window ends, with
-the same answer whether or not the account exists.
+the same answer whether or not the account exists. A browser the account signed in on
+before is the exception (web.two_factor's known-device cookie), and a password-reset
+link lifts the account's lockout (roster.staff).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from kernel import audit, throttle
 from roster.models import Asn, AsnStatus, User
 from roster.security import end_sessions, hash_password, read_magic_token, verify_password
 from web.deps import begin_session, client_address, end_session, render, verify_csrf
+from web.two_factor import after_password, known_device
 
 router = APIRouter(include_in_schema=False)
 # Who a magic link signs in: pending and rejected enrolments reach their enrolment page
@@ -103,24 +106,25 @@ async def login(
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     target = safe_next(form.get("next"))
     address, now = client_address(request), utcnow()
-    # Checked before the password, so a locked key gets no further guesses.
+    # Checked before the password, so a locked key gets no further guesses; except from a
+    # browser this account signed in on before (web.two_factor): there the right password
+    # still works, so failures typed elsewhere on purpose cannot lock the person out.
     lock = throttle.lockout(session, email, address, now)
-    if lock is not None:
+    if lock is not None and not known_device(request, session, email):
         return _too_many(request, target, email, lock)
     user = find_staff(session, email, password)
     if user is None:
         locked_now = throttle.record_failure(session, email, address, now)
         _audit_lockouts(session, locked_now, email, address)
         session.commit()
-        lock = throttle.lockout(session, email, address, now) if locked_now else None
+        if locked_now or lock is not None:
+            lock = throttle.lockout(session, email, address, now)
         if lock is not None:
             return _too_many(request, target, email, lock)
         error = i18n.gettext("Incorrect email or password.")
         return _login_form(request, target, email, error, 400)
-    throttle.reset_account(session, email)
-    session.commit()
-    begin_session(request, {"uid": user.id or 0, "uepoch": user.session_epoch})
-    return RedirectResponse(target, status_code=303)
+    # The second factor when there is one; the account's failures are cleared once signed in.
+    return after_password(request, session, user, target)
 
 
 @router.post("/logout")

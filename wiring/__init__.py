@@ -49,6 +49,7 @@ from scheduler import (
     ownership,
     reach_snapshots,
     reminders,
+    staff_mail,
     telegram_poll,
     verify,
     webhook_deliver,
@@ -75,6 +76,7 @@ def _wire_jobs() -> None:
     jobs.register("telegram_poll", telegram_poll.telegram_poll_job)
     jobs.register("expire", expiry.expire_job)
     jobs.register("reach_snapshot", reach_snapshots.reach_snapshot_job)
+    jobs.register("staff_mail", staff_mail.staff_mail_job)
     digest_at = timedelta(hours=get_settings().reminders.digest_hour_utc)
     recurring.register("digest", digest.digest_job, digest.DAY, digest_at)
     recurring.register("followers", followers.followers_job, followers.EVERY, followers.AT)

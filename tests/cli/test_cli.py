@@ -94,7 +94,7 @@ def test_init_refuses_a_short_password(db: Engine, session: Session) -> None:
     )  # fmt: skip
 
     assert result.exit_code == 1
-    assert "at least 10 characters" in result.output
+    assert "at least 12 characters" in result.output
     assert _count(session, User) == 0
 
 
