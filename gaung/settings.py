@@ -60,6 +60,9 @@ class AuthSettings(BaseModel):
     secure_cookies: bool | None = None
     # Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Staff e-mails that manage the instance's channel credentials (roster.operators);
+    # empty: the admins, while the instance has one agency.
+    operators: list[str] = Field(default_factory=list)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -23,10 +23,22 @@ from gaung.db import get_session
 from gaung.settings import get_settings
 from kernel import audit
 from roster.models import Role, User
+from roster.operators import is_operator
 from web.deps import render, require_role, verify_csrf
 
 router = APIRouter(prefix="/console/channels", include_in_schema=False)
-admin = require_role(Role.ADMIN)
+
+
+def operator(
+    user: User = Depends(require_role(Role.ADMIN)), session: Session = Depends(get_session)
+) -> User:
+    """Credentials serve every agency: only the instance's operators manage them."""
+    if not is_operator(session, user):
+        message = i18n.gettext("Only the instance operator manages channel credentials.")
+        raise HTTPException(status_code=403, detail=message)
+    return user
+
+
 PAGE = "/console/channels/credentials"
 # Below this length the last four characters would give away too much of the secret.
 MIN_LENGTH_FOR_HINT = 12
@@ -124,7 +136,7 @@ def _done(request: Request, message: str) -> Response:
 
 @router.get("/credentials")
 def credentials_page(
-    request: Request, user: User = Depends(admin), session: Session = Depends(get_session)
+    request: Request, user: User = Depends(operator), session: Session = Depends(get_session)
 ) -> Response:
     return _page(request, session)
 
@@ -133,7 +145,7 @@ def credentials_page(
 async def save_credential(
     request: Request,
     name: str,
-    user: User = Depends(admin),
+    user: User = Depends(operator),
     session: Session = Depends(get_session),
     _: None = Depends(verify_csrf),
 ) -> Response:
@@ -160,7 +172,7 @@ async def save_credential(
 def clear_credential(
     request: Request,
     name: str,
-    user: User = Depends(admin),
+    user: User = Depends(operator),
     session: Session = Depends(get_session),
     _: None = Depends(verify_csrf),
 ) -> Response:

@@ -26,6 +26,7 @@ from gaung.errors import N_
 from gaung.i18n import gettext as _
 from kernel.limits import display_name
 from roster.models import Asn, Role, SocialAccount, User
+from roster.operators import is_operator
 from scheduler.followers import SCHEDULED
 from web.deps import render, require_role
 
@@ -158,5 +159,6 @@ def channel_status(
         "platforms": statuses(session, user),
         "usage_days": USAGE_DAYS,
         "fresh_days": FRESH.days,
+        "operator": is_operator(session, user),
     }
     return render(request, "console/channels.html", context)

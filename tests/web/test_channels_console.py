@@ -134,3 +134,27 @@ def test_a_value_under_a_lost_key_is_flagged_and_can_be_replaced(
     assert "Tidak dapat didekripsi" in client.get(PAGE).text
     assert _save(client, "graph.app_secret", "replacement-secret-value").status_code == 303
     assert credential("graph.app_secret") == "replacement-secret-value"
+
+
+def test_with_two_agencies_an_agency_admin_cannot_read_or_clear_shared_credentials(
+    client: TestClient, session: Session, admin: User
+) -> None:
+    other = make_user(session, make_agency(session), role=Role.ADMIN)  # a second agency
+    login_staff(client, other)
+    assert client.get(PAGE).status_code == 403
+    token = csrf_from(client, "/console")
+    cleared = client.post(f"{PAGE}/x_bearer_token/clear", data={"csrf_token": token})
+    assert cleared.status_code == 403
+    assert "credentials" not in client.get("/console/channels").text.split("<main")[1]
+
+
+def test_a_listed_operator_manages_credentials_whatever_their_agency(
+    client: TestClient, session: Session, admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = make_user(session, make_agency(session), role=Role.ADMIN)
+    monkeypatch.setattr(get_settings().auth, "operators", [operator.email.upper()])
+    login_staff(client, operator)
+    assert client.get(PAGE).status_code == 200
+    client.cookies.clear()
+    login_staff(client, admin)  # the first agency's admin is not listed
+    assert client.get(PAGE).status_code == 403
