@@ -4,8 +4,9 @@
 code flow with PKCE S256, ``state`` and ``nonce`` kept in the signed session);
 ``GET /login/sso/callback`` redeems the code, validates the ID token (channels.oidc) and
 maps its verified e-mail to a staff account of that agency (roster.oidc). The session it
-starts is the password sign-in's (web.deps.begin_session: a fresh session carrying the
-user's session epoch, its own CSRF token, the same server-side time limits).
+starts is the password sign-in's (web.two_factor.after_password: the second step where the
+person has one or the agency requires it, then a fresh session carrying the user's session
+epoch, its own CSRF token, the same server-side time limits).
 
 Failures count like wrong passwords (kernel.throttle): a refused identity against its
 e-mail and the client address, a callback naming no one (wrong or replayed state, an
@@ -37,7 +38,6 @@ from roster import oidc
 from roster.models import Agency, Role, User
 from web.auth import safe_next
 from web.deps import (
-    begin_session,
     client_address,
     now_seconds,
     render,
@@ -45,6 +45,7 @@ from web.deps import (
     templates,
     verify_csrf,
 )
+from web.two_factor import after_password
 
 router = APIRouter(include_in_schema=False)
 admin = require_role(Role.ADMIN)
@@ -247,8 +248,9 @@ def sso_callback(request: Request, session: Session = Depends(get_session)) -> R
         detail=f"signed in through {config.issuer}",
     )
     session.commit()
-    begin_session(request, {"uid": user.id or 0, "uepoch": user.session_epoch})
-    return RedirectResponse(safe_next(pending.get("next")), status_code=303)
+    # The provider vouched for the password; Gaung's own second factor still applies where
+    # the person set one up or the agency requires it (we cannot see the provider's MFA).
+    return after_password(request, session, user, safe_next(pending.get("next")))
 
 
 @router.get("/login/sso/{agency_slug}")

@@ -15,6 +15,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -22,7 +23,7 @@ from sqlmodel import Session, col, select
 from channels import oidc as provider
 from kernel.audit import AuditLog
 from kernel.throttle import LoginFailure
-from roster import oidc
+from roster import oidc, two_factor
 from roster.models import Agency, Role, User
 from tests.factories import make_agency, make_user
 from tests.web.conftest import csrf_from
@@ -442,3 +443,35 @@ def test_the_admin_page_sets_the_provider(
     session.expire_all()
     assert oidc.get(session, agency.id or 0) is None
     assert client.get("/login/sso/bkn-pusat").status_code == 404
+
+
+def test_sso_still_asks_for_the_second_factor_the_person_set_up(
+    client: TestClient, session: Session, idp: Provider
+) -> None:
+    agency = _agency(session, idp.issuer)
+    editor = make_user(session, agency, Role.EDITOR, email="siti@kominfo.go.id")
+    secret = two_factor.begin(session, editor)
+    two_factor.confirm(session, editor, pyotp.TOTP(secret).now())
+    idp.set_user("siti", {"email": "siti@kominfo.go.id", "email_verified": True})
+
+    response = _sign_in(client, idp, "siti")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login/two-factor"
+    assert not _signed_in(client)
+
+
+def test_sso_sends_a_required_role_without_a_second_factor_to_set_one_up(
+    client: TestClient, session: Session, idp: Provider
+) -> None:
+    agency = _agency(session, idp.issuer)
+    agency.require_two_factor = True
+    session.add(agency)
+    session.commit()
+    make_user(session, agency, Role.APPROVER, email="budi@kominfo.go.id")
+    idp.set_user("budi", {"email": "budi@kominfo.go.id", "email_verified": True})
+
+    response = _sign_in(client, idp, "budi")
+
+    assert response.headers["location"] == "/login/two-factor/setup"
+    assert not _signed_in(client)
