@@ -18,6 +18,8 @@ class AssignmentStatus(StrEnum):
     REJECTED = "rejected"
     DECLINED = "declined"
     EXPIRED = "expired"
+    # Still open when Humas withdrew the post (content.workflow.withdraw): nothing to do.
+    WITHDRAWN = "withdrawn"
 
 
 class Assignment(SQLModel, table=True):

@@ -54,10 +54,16 @@ class ReachFigures:
     impressions: int | None = None  # None: no platform returned any
     engagement: int | None = None  # likes + reposts + replies; None: none returned
     median_repost_seconds: float | None = None  # dispatch → repost; per scope, not additive
+    withdrawn: int = 0  # still open when their post was withdrawn: nothing left to do
+
+    @property
+    def expected(self) -> int:
+        """Assignments that still asked for a repost (withdrawn ones no longer do)."""
+        return self.assignments - self.withdrawn
 
     @property
     def completion_rate(self) -> float:
-        return self.reported / self.assignments if self.assignments else 0.0
+        return self.reported / self.expected if self.expected else 0.0
 
     @property
     def verification_rate(self) -> float | None:
@@ -67,8 +73,8 @@ class ReachFigures:
 
     @property
     def verified_rate(self) -> float:
-        """Verified among all assignments."""
-        return self.verified / self.assignments if self.assignments else 0.0
+        """Verified among all assignments (but those withdrawn)."""
+        return self.verified / self.expected if self.expected else 0.0
 
     def add(self, other: ReachFigures) -> None:
         for name in _ADDITIVE:
@@ -89,6 +95,7 @@ _ADDITIVE = (
     "verified_reach",
     "deleted_after_verification",
     "measured",
+    "withdrawn",
 )
 
 
@@ -210,6 +217,7 @@ def _figure_columns() -> list[Any]:
         _count_if(status == AssignmentStatus.EXPIRED).label("expired"),
         _sum_if(verified, followers).label("verified_reach"),
         _count_if(gone).label("deleted_after_verification"),
+        _count_if(status == AssignmentStatus.WITHDRAWN).label("withdrawn"),
     ]
 
 
@@ -223,6 +231,7 @@ _FIGURE_NAMES = (
     "expired",
     "verified_reach",
     "deleted_after_verification",
+    "withdrawn",
 )
 
 

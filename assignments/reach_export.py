@@ -88,6 +88,7 @@ SUMMARY_CSV_COLUMNS = (
     "engagement",
     "median_minutes_to_repost",
     "deleted_after_verification",
+    "withdrawn",
 )
 
 
@@ -103,7 +104,7 @@ def _summary_cells(scope: str, name: str, f: ReachFigures) -> tuple[object, ...]
         f.verified_reach, f.potential_reach, f.clicks, f.measured,
         "not_returned" if f.impressions is None else f.impressions,
         "not_returned" if f.engagement is None else f.engagement,
-        minutes, f.deleted_after_verification,
+        minutes, f.deleted_after_verification, f.withdrawn,
     )  # fmt: skip
 
 

@@ -277,17 +277,20 @@ PLANS: dict[str, _Plan] = {
 
 def _campaign(session: Session, author: User, plan: _Plan, unit_ids: list[int]) -> Post:
     start = utcnow() + plan.starts_in
+    # The services refuse times in the past; a campaign already running is made from now
+    # and then dated back, as if it had been drafted earlier.
+    made_at = max(start, utcnow())
     campaign = workflow.create_campaign(
         session,
         author,
         title=plan.title,
         kind=plan.kind,
-        starts_at=start,
+        starts_at=made_at,
         deadline=start + timedelta(days=2),
         unit_ids=[unit_ids[i] for i in plan.units],
     )
     status = f"{zlib.crc32(plan.title.encode()):010d}"  # a stable official status id
-    return workflow.create_post(
+    post = workflow.create_post(
         session,
         author,
         campaign,
@@ -295,7 +298,7 @@ def _campaign(session: Session, author: User, plan: _Plan, unit_ids: list[int]) 
         link=plan.link,
         hashtags=plan.hashtags,
         platforms=("x", "facebook", "instagram"),
-        scheduled_at=start,
+        scheduled_at=made_at,
         urgent=plan.urgent,
         image_path=_infographic(plan.title, plan.colour),
         official_urls={
@@ -305,6 +308,11 @@ def _campaign(session: Session, author: User, plan: _Plan, unit_ids: list[int]) 
             "instagram": f"https://www.instagram.com/kemkominfo/p/C{status[:10]}/",
         },
     )
+    if made_at != start:
+        campaign.starts_at = post.scheduled_at = start
+        session.add_all([campaign, post])
+        session.commit()
+    return post
 
 
 def _repost_url(platform: str, handle: str, rng: random.Random) -> str:

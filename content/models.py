@@ -23,6 +23,8 @@ class PostStatus(StrEnum):
     REJECTED = "rejected"
     APPROVED = "approved"  # scheduled: waiting for its time in the queue
     DISPATCHED = "dispatched"
+    # Taken back by an approver before or after dispatch (content.workflow.withdraw).
+    WITHDRAWN = "withdrawn"
 
 
 class Campaign(SQLModel, table=True):

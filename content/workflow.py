@@ -1,12 +1,12 @@
-"""Campaign and post services: drafting, submission, approval, rejection and urgent dispatch.
+"""Campaign and post services: drafting, submission, approval, rejection, dispatch and withdrawal.
 
 Rules every function here follows:
 
 * It takes the acting ``User`` and checks the role first (``ForbiddenError``), then the
   agency: another agency's campaign or post is reported exactly like a missing one
   (``NotFoundError``), so ids reveal nothing across tenants.
-* Roles: "editor" drafts, edits and submits; "approver" approves, rejects and dispatches
-  now; "admin" may do all of it; "supervisor" only reads. Nobody approves or rejects a
+* Roles: "editor" drafts, edits and submits; "approver" approves, rejects, dispatches
+  now and withdraws; "admin" may do all of it; "supervisor" only reads. Nobody approves or rejects a
   post they wrote or edited (four eyes), not even an admin.
 * Transactions: a function that changes something validates everything before touching
   a row, then applies the change, adds its audit row and the work it queues, and
@@ -18,19 +18,22 @@ Rules every function here follows:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from content.reminder_hours import normalise_hours
 from content.rendering import RenditionError, check_link, disclosure_tag_for, validate
-from content.schedule import dispatch_key, schedule_dispatch
+from content.schedule import cancel_dispatch, dispatch_key, schedule_dispatch
 from gaung.db import utcnow
-from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
+from gaung.text import clean_text
 from kernel import audit, queue, webhooks
 from kernel.audit import AuditLog
 from kernel.limits import LIMITS
@@ -43,7 +46,21 @@ TITLE_MAX = 200
 TEXT_MAX = 5000
 NOTE_MAX = 2000
 HASHTAGS_MAX = 500
+LINK_MAX = 2000
+OFFICIAL_URL_MAX = 500
+# A time typed as "now" is a minute or two old by the time it arrives; older is the past.
+PAST_GRACE = timedelta(minutes=5)
 _HASHTAG_NAME = re.compile(r"^\w+$")
+# Statuses a post can be deleted in (never sent for review, or sent back by a reviewer).
+DELETABLE = (PostStatus.DRAFT, PostStatus.REJECTED)
+
+# Other records (assignments, messages, reach) point at it: a status check missed something.
+_IN_USE = N_("Other records refer to this, so it cannot be deleted; withdraw it instead.")
+
+# Called with (session, post_id) in the transaction that withdraws a dispatched post, e.g.
+# to close its open assignments and tell the ASN (``wiring`` fills it; content cannot
+# import the layers that own assignments and messages).
+after_withdrawal: list[Callable[[Session, int], None]] = []
 
 
 class _Unset(Enum):
@@ -65,6 +82,38 @@ def _require_role(actor: User, roles: frozenset[Role]) -> None:
 def _aware(value: datetime) -> datetime:
     """Stored times are UTC; a naive time from a caller is taken to be UTC already."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _text(value: str, field: str) -> str:
+    """Stripped text a database column can hold (no control characters, valid Unicode)."""
+    value = clean_text(value, field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        message = N_("The text contains characters that cannot be stored.")
+        raise GaungError(message, field=field) from None
+    return value
+
+
+def _not_past(value: datetime, field: str, previous: datetime | None = None) -> datetime:
+    """``value`` (aware) unless it is in the past; an unchanged stored time is kept as it is.
+
+    "Unchanged" allows for the minute a datetime-local form field rounds the stored time to.
+    """
+    value = _aware(value)
+    if previous is not None and abs(value - _aware(previous)) < timedelta(minutes=1):
+        return value
+    if value < utcnow() - PAST_GRACE:
+        messages = {
+            "starts_at": N_("The start is in the past; choose a time from now on."),
+            "deadline": N_("The deadline is in the past; choose a time from now on."),
+            "scheduled_at": N_(
+                "The send time is in the past; choose a time from now on, "
+                "or leave it empty to send once approved."
+            ),
+        }
+        raise GaungError(messages.get(field, N_("This time is in the past.")), field=field)
+    return value
 
 
 def _campaign_of(session: Session, user: User, post: Post) -> Campaign:
@@ -166,6 +215,37 @@ def _check_units(session: Session, actor: User, unit_ids: Iterable[int]) -> list
     return wanted
 
 
+def _title(title: str) -> str:
+    title = _text(title, "title")
+    if not title:
+        raise GaungError("The title is required.", field="title")
+    if len(title) > TITLE_MAX:
+        raise GaungError(
+            "The title is %(actual)s characters; the limit is %(limit)s.",
+            field="title",
+            actual=len(title),
+            limit=TITLE_MAX,
+        )
+    return title
+
+
+def _kind(kind: str) -> str:
+    if kind not in set(CampaignKind):
+        raise GaungError("Unknown campaign kind: %(kind)s.", field="kind", kind=kind)
+    return kind
+
+
+def _period(
+    starts_at: datetime, deadline: datetime, previous: Campaign | None = None
+) -> tuple[datetime, datetime]:
+    """Start and deadline, neither (newly) in the past, the deadline after the start."""
+    starts_at = _not_past(starts_at, "starts_at", previous.starts_at if previous else None)
+    deadline = _not_past(deadline, "deadline", previous.deadline if previous else None)
+    if deadline <= starts_at:
+        raise GaungError("The deadline must be after the start.", field="deadline")
+    return starts_at, deadline
+
+
 def create_campaign(
     session: Session,
     actor: User,
@@ -183,21 +263,9 @@ def create_campaign(
     scheduler.reminders; None or empty uses settings.reminders.default_hours.
     """
     _require_role(actor, WRITERS)
-    title = title.strip()
-    if not title:
-        raise GaungError("The title is required.", field="title")
-    if len(title) > TITLE_MAX:
-        raise GaungError(
-            "The title is %(actual)s characters; the limit is %(limit)s.",
-            field="title",
-            actual=len(title),
-            limit=TITLE_MAX,
-        )
-    if kind not in set(CampaignKind):
-        raise GaungError("Unknown campaign kind: %(kind)s.", field="kind", kind=kind)
-    starts_at, deadline = _aware(starts_at), _aware(deadline)
-    if deadline <= starts_at:
-        raise GaungError("The deadline must be after the start.", field="deadline")
+    title = _title(title)
+    kind = _kind(kind)
+    starts_at, deadline = _period(starts_at, deadline)
     units = _check_units(session, actor, unit_ids)
     reminders = normalise_hours(reminder_hours)
     campaign = Campaign(
@@ -218,11 +286,112 @@ def create_campaign(
     return campaign
 
 
+def _post_statuses(session: Session, campaign: Campaign) -> set[str]:
+    query = select(Post.status).where(Post.campaign_id == campaign.id).distinct()
+    return set(session.exec(query).all())
+
+
+def _fixed_fields(session: Session, campaign: Campaign) -> frozenset[str]:
+    """Fields that may no longer change: everything but the title once a post went out
+    (its assignments, reminders and expiry were made from them); the kind once a post is
+    under review or approved (the reviewer saw the renditions of that kind)."""
+    statuses = _post_statuses(session, campaign)
+    if statuses & {PostStatus.DISPATCHED, PostStatus.WITHDRAWN}:
+        return frozenset({"kind", "starts_at", "deadline", "unit_ids", "reminder_hours"})
+    if statuses & {PostStatus.SUBMITTED, PostStatus.APPROVED}:
+        return frozenset({"kind"})
+    return frozenset()
+
+
+def campaign_unit_ids(session: Session, campaign: Campaign) -> list[int]:
+    query = select(CampaignUnit.unit_id).where(CampaignUnit.campaign_id == campaign.id)
+    return sorted(session.exec(query).all())
+
+
+def update_campaign(
+    session: Session,
+    actor: User,
+    campaign: Campaign,
+    *,
+    title: str | _Unset = UNSET,
+    kind: str | _Unset = UNSET,
+    starts_at: datetime | _Unset = UNSET,
+    deadline: datetime | _Unset = UNSET,
+    unit_ids: Sequence[int] | _Unset = UNSET,
+    reminder_hours: str | _Unset | None = UNSET,
+) -> Campaign:
+    """Edit a campaign (fields left UNSET stay). See ``_fixed_fields`` for what may change."""
+    _require_role(actor, WRITERS)
+    if campaign.agency_id != actor.agency_id:
+        raise NotFoundError("Campaign not found.")
+    session.refresh(campaign, with_for_update=True)
+    fixed = _fixed_fields(session, campaign)
+    old_units = campaign_unit_ids(session, campaign)
+    new_title = campaign.title if isinstance(title, _Unset) else _title(title)
+    new_kind = campaign.kind if isinstance(kind, _Unset) else _kind(kind)
+    new_start, new_deadline = _period(
+        campaign.starts_at if isinstance(starts_at, _Unset) else starts_at,
+        campaign.deadline if isinstance(deadline, _Unset) else deadline,
+        previous=campaign,
+    )
+    units = old_units if isinstance(unit_ids, _Unset) else _check_units(session, actor, unit_ids)
+    reminders = (
+        campaign.reminder_hours
+        if isinstance(reminder_hours, _Unset)
+        else normalise_hours(reminder_hours)
+    )
+    changed = {
+        "kind": new_kind != campaign.kind,
+        "starts_at": new_start != _aware(campaign.starts_at),
+        "deadline": new_deadline != _aware(campaign.deadline),
+        "unit_ids": units != old_units,
+        "reminder_hours": reminders != campaign.reminder_hours,
+    }
+    for name in sorted(n for n, differs in changed.items() if differs and n in fixed):
+        raise GaungError(
+            "Posts of this campaign are already under review or sent out, so this can no "
+            "longer change.",
+            field=name,
+        )
+    campaign.title, campaign.kind, campaign.reminder_hours = new_title, new_kind, reminders
+    campaign.starts_at, campaign.deadline = new_start, new_deadline
+    if changed["unit_ids"]:
+        session.execute(delete(CampaignUnit).where(col(CampaignUnit.campaign_id) == campaign.id))
+        assert campaign.id is not None
+        session.add_all(CampaignUnit(campaign_id=campaign.id, unit_id=u) for u in units)
+    session.add(campaign)
+    _audit(session, actor, "campaign.updated", "campaign", campaign.id, detail=new_title)
+    session.commit()
+    return campaign
+
+
+def delete_campaign(session: Session, actor: User, campaign: Campaign) -> None:
+    """Delete a campaign none of whose posts was ever sent for review (its drafts go too)."""
+    _require_role(actor, WRITERS)
+    if campaign.agency_id != actor.agency_id:
+        raise NotFoundError("Campaign not found.")
+    session.refresh(campaign, with_for_update=True)
+    if _post_statuses(session, campaign) - set(DELETABLE):
+        raise GaungError(
+            "Only a campaign whose posts are all drafts can be deleted; withdraw its posts instead."
+        )
+    _audit(session, actor, "campaign.deleted", "campaign", campaign.id, detail=campaign.title)
+    try:
+        session.execute(delete(Post).where(col(Post.campaign_id) == campaign.id))
+        session.execute(delete(CampaignUnit).where(col(CampaignUnit.campaign_id) == campaign.id))
+        session.delete(campaign)
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise GaungError(_IN_USE) from None
+    session.commit()
+
+
 # --- posts ------------------------------------------------------------------------------
 
 
 def _master_text(text: str) -> str:
-    text = text.strip()
+    text = _text(text, "master_text")
     if not text:
         raise GaungError("The post text is required.", field="master_text")
     if len(text) > TEXT_MAX:
@@ -236,7 +405,14 @@ def _master_text(text: str) -> str:
 
 
 def _link(link: str | None) -> str | None:
-    link = (link or "").strip() or None
+    link = _text(link or "", "link") or None
+    if link is not None and len(link) > LINK_MAX:
+        raise GaungError(
+            "The link is %(actual)s characters; the limit is %(limit)s.",
+            field="link",
+            actual=len(link),
+            limit=LINK_MAX,
+        )
     check_link(link)
     return link
 
@@ -283,16 +459,24 @@ def _official_urls(urls: Mapping[str, str | None]) -> dict[str, str | None]:
             raise GaungError(
                 "Unknown platform: %(platform)s.", field="official_urls", platform=platform
             )
-        value = (url or "").strip() or None
+        field = f"official_url_{platform}"
+        value = _text(url or "", field) or None
+        if value is not None and len(value) > OFFICIAL_URL_MAX:
+            raise GaungError(
+                "The address is %(actual)s characters; the limit is %(limit)s.",
+                field=field,
+                actual=len(value),
+                limit=OFFICIAL_URL_MAX,
+            )
         try:
             check_link(value)
         except RenditionError:
             raise GaungError(
                 "The official %(platform)s post must be a full http:// or https:// address.",
-                field=f"official_url_{platform}",
+                field=field,
                 platform=LIMITS[platform].name,
             ) from None
-        columns[f"official_url_{platform}"] = value
+        columns[field] = value
     return columns
 
 
@@ -306,8 +490,11 @@ def _post_columns(
     urgent: bool,
     image_path: str | None,
     official_urls: Mapping[str, str | None],
+    previous_time: datetime | None = None,
 ) -> dict[str, Any]:
     """Checked and normalised column values; raises before anything is changed."""
+    if scheduled_at is not None:
+        scheduled_at = _not_past(scheduled_at, "scheduled_at", previous_time)
     return {
         "master_text": _master_text(master_text),
         "link": _link(link),
@@ -395,6 +582,7 @@ def update_post(
         urgent=post.urgent if isinstance(urgent, _Unset) else urgent,
         image_path=post.image_path if isinstance(image_path, _Unset) else image_path,
         official_urls=urls,
+        previous_time=post.scheduled_at,
     )
     was = post.status
     for name, value in columns.items():
@@ -405,6 +593,29 @@ def update_post(
     _audit(session, actor, "post.updated", "post", post.id, campaign=campaign, detail=detail)
     session.commit()
     return post
+
+
+def _require_author_or_admin(actor: User, post: Post, message: str) -> None:
+    if actor.role != Role.ADMIN and post.author_id != actor.id:
+        raise ForbiddenError(message)
+
+
+def delete_post(session: Session, actor: User, post: Post) -> None:
+    """Delete a draft (or a rejected post, which is a draft sent back): nothing went out."""
+    _require_role(actor, WRITERS)
+    campaign = _campaign_of(session, actor, post)
+    _require_author_or_admin(actor, post, "Only the author or an admin may delete this post.")
+    _lock(session, post)
+    if post.status not in DELETABLE:
+        raise GaungError("Only a draft can be deleted; withdraw an approved post instead.")
+    _audit(session, actor, "post.deleted", "post", post.id, campaign=campaign)
+    try:
+        session.delete(post)
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise GaungError(_IN_USE) from None
+    session.commit()
 
 
 # --- transitions ------------------------------------------------------------------------
@@ -467,7 +678,7 @@ def reject(session: Session, actor: User, post: Post, note: str) -> Post:
     """Send a submitted post back to its author with a note saying what to change."""
     _require_role(actor, REVIEWERS)
     campaign = _campaign_of(session, actor, post)
-    note = note.strip()
+    note = _text(note, "note")
     if not note:
         raise GaungError("A rejection needs a note for the author.", field="note")
     if len(note) > NOTE_MAX:
@@ -493,7 +704,11 @@ def reject(session: Session, actor: User, post: Post, note: str) -> Post:
 
 
 def dispatch_now(session: Session, actor: User, post: Post) -> Post:
-    """Send an approved post out now (an urgent hoax clarification) instead of at its time."""
+    """Send an approved post out now instead of at its time.
+
+    Only the time changes: the post keeps its own urgency (which decides notice priority,
+    muted reminders and digests), so sending early never turns it into an urgent one.
+    """
     _require_role(actor, REVIEWERS)
     campaign = _campaign_of(session, actor, post)
     _lock(session, post)
@@ -504,9 +719,45 @@ def dispatch_now(session: Session, actor: User, post: Post) -> Post:
     # Idempotent: it returns the job queued at approval, or restores a lost one.
     schedule_dispatch(session, post, now)
     queue.reschedule(session, dispatch_key(post.id), now)
-    post.urgent = True
     post.updated_at = now
     _audit(session, actor, "post.dispatch_now", "post", post.id, campaign=campaign)
+    session.commit()
+    return post
+
+
+def withdraw(session: Session, actor: User, post: Post) -> Post:
+    """Take back an approved post: before dispatch its queued dispatch is cancelled; after
+    dispatch the ``after_withdrawal`` hooks close its open assignments and tell the ASN,
+    all in this transaction."""
+    _require_role(actor, REVIEWERS)
+    campaign = _campaign_of(session, actor, post)
+    _lock(session, post)
+    if post.status not in (PostStatus.APPROVED, PostStatus.DISPATCHED):
+        raise GaungError("Only an approved or dispatched post can be withdrawn.")
+    assert post.id is not None
+    was = post.status
+    post.status = PostStatus.WITHDRAWN
+    post.updated_at = utcnow()
+    session.add(post)
+    session.flush()
+    if was == PostStatus.APPROVED:
+        cancel_dispatch(session, post.id)
+    else:
+        for hook in after_withdrawal:
+            hook(session, post.id)
+    detail = f"{was} -> withdrawn"
+    _audit(session, actor, "post.withdrawn", "post", post.id, campaign=campaign, detail=detail)
+    webhooks.emit(
+        session,
+        campaign.agency_id,
+        EventType.POST_WITHDRAWN,
+        {
+            "post_id": post.id,
+            "campaign_id": campaign.id,
+            "withdrawn_at": post.updated_at,
+            "was": str(was),
+        },
+    )
     session.commit()
     return post
 

@@ -16,6 +16,7 @@ class WorkStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # no longer wanted (e.g. a withdrawn post's dispatch)
 
 
 class WorkItem(SQLModel, table=True):

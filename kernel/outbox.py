@@ -39,6 +39,7 @@ class OutboxKind(StrEnum):
     REMINDER = "reminder"
     DIGEST = "digest"
     TELEGRAM_LINKED = "telegram_linked"
+    WITHDRAWAL = "withdrawal"  # a dispatched post was withdrawn (scheduler.withdrawal)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -140,7 +140,7 @@ def _segments(figures: ReachFigures) -> list[tuple[str, int, str]]:
         ("verified", figures.verified, _("Verified")),
         ("unverified", unverified, _("Reported, not verified")),
         ("rejected", figures.rejected, _("Rejected by verification")),
-        ("open", rest, _("Pending, declined or expired")),
+        ("open", rest, _("Pending, declined, expired or withdrawn")),
     ]
 
 

@@ -44,6 +44,7 @@ STATUS_LABELS = {
     AssignmentStatus.REJECTED: N_("Rejected by verification"),
     AssignmentStatus.DECLINED: N_("Declined by the ASN"),
     AssignmentStatus.EXPIRED: N_("Expired"),
+    AssignmentStatus.WITHDRAWN: N_("Withdrawn by Humas"),
 }
 STATUS_CLASSES = {
     AssignmentStatus.VERIFIED: "good",

@@ -33,6 +33,7 @@ STATUS_LABELS: dict[str, str] = {
     AssignmentStatus.REJECTED: N_("Not verified"),
     AssignmentStatus.DECLINED: N_("Declined"),
     AssignmentStatus.EXPIRED: N_("Expired"),
+    AssignmentStatus.WITHDRAWN: N_("Withdrawn by Humas"),
 }
 # Statuses in which the ASN can still act (report a link, or decline).
 _ACTIONABLE = {AssignmentStatus.PENDING, AssignmentStatus.REJECTED}

@@ -67,6 +67,7 @@ def kind_labels() -> dict[str, str]:
         OutboxKind.REMINDER: _("Reminder"),
         OutboxKind.DIGEST: _("Daily digest"),
         OutboxKind.TELEGRAM_LINKED: _("Telegram linked"),
+        OutboxKind.WITHDRAWAL: _("Post withdrawn"),
     }
 
 

@@ -34,8 +34,9 @@ from channels import (
     x,
 )
 from channels.platforms import SocialPlatform
+from content import workflow
 from gaung.settings import get_settings
-from kernel import jobs, recurring, throttle
+from kernel import idempotency, jobs, recurring, throttle
 from kernel import outbox as outbox_vocabulary
 from roster import privacy, security
 from roster.models import User
@@ -53,6 +54,7 @@ from scheduler import (
     telegram_poll,
     verify,
     webhook_deliver,
+    withdrawal,
 )
 
 _lock = threading.Lock()
@@ -83,6 +85,7 @@ def _wire_jobs() -> None:
     recurring.register("expire_sweep", expiry.expire_sweep_job, expiry.SWEEP_EVERY, expiry.SWEEP_AT)
     recurring.register("reach_refresh", reach_snapshots.reach_refresh_job, reach_snapshots.EVERY)
     recurring.register("login_failure.purge", throttle.purge_job, throttle.PURGE_EVERY)
+    recurring.register("idempotency.purge", idempotency.purge_job, idempotency.PURGE_EVERY)
     recurring.register(
         "webhook_purge",
         webhook_deliver.purge_job,
@@ -102,6 +105,7 @@ def _wire_dispatch_hooks() -> None:
         reach_snapshots.on_dispatch,
     ]
     dispatch.after_assignments[:] = hooks
+    workflow.after_withdrawal[:] = [withdrawal.on_withdrawal]
 
 
 def _wire_channels() -> None:
@@ -148,6 +152,7 @@ def describe() -> dict[str, Any]:
             for kind, spec in sorted(recurring.RECURRING.items())
         },
         "dispatch_hooks": [_name(hook) for hook in dispatch.after_assignments],
+        "withdrawal_hooks": [_name(hook) for hook in workflow.after_withdrawal],
         "messengers": {slug: _name(type(m)) for slug, m in sorted(messaging.MESSENGERS.items())},
         "person_messengers": list(outbox_vocabulary.PERSON_MESSENGERS),
         "platforms": {

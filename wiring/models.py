@@ -12,11 +12,13 @@ from channels.instagram_private import ChannelSession
 from channels.telegram_updates import TelegramCursor
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from kernel.audit import AuditLog
+from kernel.idempotency import IdempotencyKey
 from kernel.models import WorkItem, WorkStatus
 from kernel.outbox import OutboxMessage, OutboxStatus
 from kernel.ratelimit import RateWindow
 from kernel.throttle import LoginFailure
 from kernel.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from roster.api_tokens import ApiToken
 from roster.models import (
     Agency,
     Asn,
@@ -36,6 +38,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "Agency",
     "AgencySso",
+    "ApiToken",
     "ApiUsage",
     "Asn",
     "AsnStatus",
@@ -50,6 +53,7 @@ __all__ = [
     "Click",
     "Evidence",
     "Feedback",
+    "IdempotencyKey",
     "Invitation",
     "LoginFailure",
     "OutboxMessage",

@@ -360,8 +360,8 @@ def test_the_campaign_form_takes_reminder_times_and_names_a_bad_one(
         "csrf_token": token,
         "title": "Klarifikasi Vaksin",
         "kind": "program",
-        "starts_at": "2026-08-17T10:00",
-        "deadline": "2026-08-19T10:00",
+        "starts_at": "2036-08-17T10:00",
+        "deadline": "2036-08-19T10:00",
     }
 
     bad = client.post("/console/campaigns", data={**data, "reminder_hours": "24, abc"}, headers=EN)
