@@ -134,6 +134,9 @@ class Asn(SQLModel, table=True):
     locale: str = Field(default="id", max_length=8)
     # Bumped to invalidate every magic link already sent.
     login_epoch: int = 0
+    # Bumped when the ASN signs out or Humas revokes their sign-in: ends every inbox session
+    # (a copy of the signed cookie included) without touching the links already sent.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow)
 
 

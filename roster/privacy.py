@@ -209,3 +209,4 @@ def _anonymise(asn: Asn) -> None:
     asn.review_note = None
     asn.status = AsnStatus.LEFT
     asn.login_epoch += 1
+    asn.session_epoch += 1

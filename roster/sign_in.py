@@ -82,9 +82,33 @@ def send_sign_in_link(session: Session, actor: User, asn_id: int) -> bool:
         raise GaungError(N_("Only active or pending ASN can be sent a sign-in link."))
     if sign_in_channel(asn) is None:
         raise GaungError(N_("There is no e-mail address or Telegram chat to send the link to."))
-    key = f"signin:{asn.id}:{utcnow().date().isoformat()}"
+    # Once a day per generation of links: after a revocation Humas can send a fresh one.
+    key = f"signin:{asn.id}:{asn.login_epoch}:{utcnow().date().isoformat()}"
     queued = queue_sign_in_message(session, asn, key=key, welcome=False)
     if queued:
         humas.record(session, actor, "asn.sign_in_link_sent", "asn", asn.id)
         session.commit()
     return queued
+
+
+def revoke_sign_in(session: Session, actor: User, asn_id: int) -> Asn:
+    """Every sign-in link already sent stops working and every inbox session ends, without
+    suspending the person (e.g. a lost phone); a new link can be sent at once. Audited;
+    commits."""
+    humas.require_reviewer(actor)
+    asn = humas.get_asn(session, actor, asn_id)
+    if asn.status == AsnStatus.LEFT:
+        raise GaungError(N_("This person left Gaung; there is nothing to revoke."))
+    asn.login_epoch += 1
+    asn.session_epoch += 1
+    session.add(asn)
+    humas.record(session, actor, "asn.sign_in_revoked", "asn", asn.id)
+    session.commit()
+    return asn
+
+
+def sign_out(session: Session, asn: Asn) -> None:
+    """The ASN signed out: every copy of their inbox session ends; their links keep working."""
+    asn.session_epoch += 1
+    session.add(asn)
+    session.commit()

@@ -19,9 +19,18 @@ from gaung.db import get_session, utcnow
 from gaung.fields import email_key
 from gaung.settings import get_settings
 from kernel import audit, throttle
+from roster import sign_in
 from roster.models import Asn, AsnStatus, User
 from roster.security import end_sessions, hash_password, read_magic_token, verify_password
-from web.deps import begin_session, client_address, end_session, render, verify_csrf
+from web.deps import (
+    asn_identity,
+    begin_session,
+    client_address,
+    end_session,
+    render,
+    signed_in_asn,
+    verify_csrf,
+)
 from web.two_factor import after_password, known_device
 
 router = APIRouter(include_in_schema=False)
@@ -167,8 +176,22 @@ def asn_login(request: Request, token: str, session: Session = Depends(get_sessi
             ),
         }
         return render(request, "login.html", context, status_code=400)
-    begin_session(request, {"asn": asn.id or 0, "asn_epoch": asn.login_epoch})
+    begin_session(request, asn_identity(asn))
     return RedirectResponse(asn_home(asn), status_code=303)
+
+
+@router.post("/inbox/logout")
+def asn_logout(
+    request: Request,
+    session: Session = Depends(get_session),
+    _: None = Depends(verify_csrf),
+) -> Response:
+    """Sign out on the server: a copy of the cookie taken earlier stops working too."""
+    asn = signed_in_asn(request, session)
+    if asn is not None:
+        sign_in.sign_out(session, asn)
+    end_session(request)
+    return RedirectResponse("/inbox/login", status_code=303)
 
 
 def asn_home(asn: Asn) -> str:

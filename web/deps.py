@@ -69,6 +69,7 @@ def render(
         "locale": i18n.get_locale(),
         "user": getattr(request.state, "user", None),
         "asn": getattr(request.state, "asn", None),
+        "member": getattr(request.state, "member", None),
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
@@ -146,12 +147,29 @@ def require_role(*roles: str) -> Callable[..., User]:
     return check
 
 
+def asn_identity(asn: Asn) -> dict[str, int]:
+    """What an inbox session carries: whose it is and the two epochs that can end it."""
+    return {"asn": asn.id or 0, "asn_epoch": asn.login_epoch, "asn_session": asn.session_epoch}
+
+
+def signed_in_asn(request: Request, session: Session) -> Asn | None:
+    """The ASN of a live inbox session whose epochs still hold, whatever their status."""
+    asn_id = request.session.get("asn")
+    if not isinstance(asn_id, int) or not session_alive(request):
+        return None
+    asn = session.get(Asn, asn_id)
+    if asn is None or asn.login_epoch != request.session.get("asn_epoch"):
+        return None
+    if asn.session_epoch != request.session.get("asn_session"):
+        return None
+    request.state.member = asn  # the sign-out button, on every page they see
+    return asn
+
+
 def current_asn(request: Request, session: Session = Depends(get_session)) -> Asn:
     """The ASN signed in through a magic link; otherwise redirect to the inbox sign-in."""
-    asn_id, epoch = request.session.get("asn"), request.session.get("asn_epoch")
-    alive = isinstance(asn_id, int) and session_alive(request)
-    asn = session.get(Asn, asn_id) if alive else None
-    if asn is None or asn.login_epoch != epoch or asn.status != AsnStatus.ACTIVE:
+    asn = signed_in_asn(request, session)
+    if asn is None or asn.status != AsnStatus.ACTIVE:
         end_session(request)
         raise LoginRequired("asn")
     request.state.asn = asn

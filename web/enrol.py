@@ -24,7 +24,15 @@ from gaung.settings import PLATFORMS
 from kernel.limits import display_name
 from roster import enrolment, invitations, listing, ownership, registry
 from roster.models import Agency, Asn, AsnStatus, Invitation, OwnershipState, SocialAccount, Unit
-from web.deps import LoginRequired, begin_session, end_session, render, session_alive, verify_csrf
+from web.deps import (
+    LoginRequired,
+    asn_identity,
+    begin_session,
+    end_session,
+    render,
+    signed_in_asn,
+    verify_csrf,
+)
 from web.inbox_settings import messenger_choices
 
 router = APIRouter(include_in_schema=False)
@@ -44,10 +52,8 @@ _ = i18n.gettext
 
 def current_member(request: Request, session: Session = Depends(get_session)) -> Asn:
     """The signed-in ASN, also while pending or rejected; otherwise the inbox sign-in."""
-    asn_id, epoch = request.session.get("asn"), request.session.get("asn_epoch")
-    alive = isinstance(asn_id, int) and session_alive(request)
-    asn = session.get(Asn, asn_id) if alive else None
-    if asn is None or asn.login_epoch != epoch or asn.status not in MEMBER_STATUSES:
+    asn = signed_in_asn(request, session)
+    if asn is None or asn.status not in MEMBER_STATUSES:
         end_session(request)
         raise LoginRequired("asn")
     if asn.status == AsnStatus.ACTIVE:
@@ -130,7 +136,7 @@ async def enrol_submit(
     except enrolment.EnrolmentInvalid as exc:
         errors = {name: error.render(_) for name, error in exc.errors.items()}
         return _form_page(request, session, invitation, form, errors)
-    begin_session(request, {"asn": asn.id or 0, "asn_epoch": asn.login_epoch})
+    begin_session(request, asn_identity(asn))
     request.session["enrolled"] = True
     return RedirectResponse("/inbox/accounts", status_code=303)
 

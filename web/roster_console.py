@@ -252,6 +252,27 @@ def sign_in_link(
     return _back(request, f"/console/asn/{asn_id}", message)
 
 
+@router.post("/asn/{asn_id}/revoke-sign-in")
+def revoke_sign_in(
+    request: Request,
+    asn_id: int,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    try:
+        sign_in.revoke_sign_in(session, user, asn_id)
+    except NotFoundError:
+        raise
+    except GaungError as exc:
+        return _back(request, f"/console/asn/{asn_id}", exc.render(_))
+    message = _(
+        "Every sign-in link sent so far and every open inbox session of this person has "
+        "ended. Send a new sign-in link when they are ready."
+    )
+    return _back(request, f"/console/asn/{asn_id}", message)
+
+
 @router.post("/accounts/{account_id}/confirm")
 def confirm_account(
     request: Request,
