@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from cli import admin as admin_commands
 from cli import sso as sso_commands
+from cli import tokens as token_commands
 from gaung.db import get_engine, is_postgres, session_scope
 from gaung.errors import GaungError
 from gaung.fields import normalise_email
@@ -576,6 +577,7 @@ def rotate_key() -> None:
 
 
 app.add_typer(sso_commands.app, name="sso")  # gaung sso set | show | remove (cli/sso.py)
+app.add_typer(token_commands.app, name="token")  # gaung token create | revoke (cli/tokens.py)
 
 
 app.add_typer(admin_commands.agency_app, name="agency")  # gaung agency add (cli/admin.py)

@@ -46,6 +46,7 @@ from web import (
     sso,
     staff_console,
     telegram_webhook,
+    tokens_console,
     tracking,
     two_factor,
     webhooks_console,
@@ -266,6 +267,7 @@ def create_app() -> FastAPI:
     for delivery in (inbox_settings, feedback, messages_console, telegram_webhook):
         app.include_router(delivery.router)
     app.include_router(sso.router)  # single sign-on: /login/sso/…, /console/sso
+    app.include_router(tokens_console.router)  # /console/tokens: API tokens
     for module in (auth, console, api, inbox, tracking, dashboard, channels_console):
         app.include_router(module.router)
     for measure in (evidence, channels_status):  # campaign evidence, channel status panel

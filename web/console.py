@@ -50,6 +50,7 @@ STATUS_CLASSES = {
     PostStatus.REJECTED: "bad",
     PostStatus.APPROVED: "good",
     PostStatus.DISPATCHED: "good",
+    PostStatus.WITHDRAWN: "muted",
 }
 
 
@@ -69,6 +70,7 @@ def status_labels() -> dict[str, str]:
         PostStatus.REJECTED: _("Rejected"),
         PostStatus.APPROVED: _("Approved, scheduled"),
         PostStatus.DISPATCHED: _("Dispatched"),
+        PostStatus.WITHDRAWN: _("Withdrawn"),
     }
 
 
@@ -159,8 +161,10 @@ def campaign_form(
     user: User,
     values: dict[str, Any],
     error: GaungError | None = None,
+    campaign: Campaign | None = None,
 ) -> Response:
     context = {
+        "campaign": campaign,
         "values": values,
         "units": agency_units(session, user),
         "error": error.render(_) if error else None,
@@ -226,6 +230,82 @@ async def create_campaign(
     return see_other(f"/console/campaigns/{campaign.id}")
 
 
+def stored_campaign_values(session: Session, campaign: Campaign) -> dict[str, Any]:
+    return {
+        "title": campaign.title,
+        "kind": campaign.kind,
+        "starts_at": local_input(campaign.starts_at),
+        "deadline": local_input(campaign.deadline),
+        "unit_ids": campaign_unit_ids(session, campaign),
+        "reminder_hours": campaign.reminder_hours or "",
+    }
+
+
+@router.get("/campaigns/{campaign_id}/edit")
+def edit_campaign(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+) -> Response:
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    values = stored_campaign_values(session, campaign)
+    return campaign_form(request, session, user, values, campaign=campaign)
+
+
+@router.post("/campaigns/{campaign_id}/edit")
+async def update_campaign(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    values = campaign_values(await request.form())
+    try:
+        workflow.update_campaign(
+            session,
+            user,
+            campaign,
+            title=values["title"],
+            kind=values["kind"],
+            starts_at=parse_required(values["starts_at"], "starts_at"),
+            deadline=parse_required(values["deadline"], "deadline"),
+            unit_ids=values["unit_ids"],
+            reminder_hours=values["reminder_hours"],
+        )
+    except (NotFoundError, ForbiddenError):
+        raise
+    except GaungError as err:
+        session.rollback()
+        session.refresh(campaign)
+        return campaign_form(request, session, user, values, err, campaign=campaign)
+    flash(request, _("Campaign saved."))
+    return see_other(f"/console/campaigns/{campaign_id}")
+
+
+@router.post("/campaigns/{campaign_id}/delete")
+async def delete_campaign(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    try:
+        workflow.delete_campaign(session, user, campaign)
+    except (NotFoundError, ForbiddenError):
+        raise
+    except GaungError as err:
+        session.rollback()
+        flash(request, err.render(_))
+        return see_other(f"/console/campaigns/{campaign_id}")
+    flash(request, _("Campaign deleted."))
+    return see_other("/console")
+
+
 @router.get("/campaigns/{campaign_id}")
 def campaign_detail(
     request: Request,
@@ -239,7 +319,11 @@ def campaign_detail(
     ).all()
     unit_ids = campaign_unit_ids(session, campaign)
     units = [u for u in agency_units(session, user) if u.id in unit_ids]
-    context = {"campaign": campaign, "posts": posts, "units": units}
+    context: dict[str, Any] = {"campaign": campaign, "posts": posts, "units": units}
+    context["can_change"] = user.role in (Role.EDITOR, Role.ADMIN)
+    context["can_delete"] = context["can_change"] and all(
+        p.status in workflow.DELETABLE for p in posts
+    )
     context.update(campaign_delivery(session, campaign))
     return page(request, "campaign.html", context)
 
@@ -447,6 +531,7 @@ def post_page(
 ) -> Response:
     author = session.get(User, post.author_id)
     is_author = post.author_id == user.id
+    reviewer = user.role in (Role.APPROVER, Role.ADMIN)
     context = {
         "post": post,
         "campaign": campaign,
@@ -460,8 +545,11 @@ def post_page(
         "can_review": user.role in (Role.APPROVER, Role.ADMIN)
         and post.status == PostStatus.SUBMITTED
         and not is_author,
-        "can_dispatch": user.role in (Role.APPROVER, Role.ADMIN)
-        and post.status == PostStatus.APPROVED,
+        "can_dispatch": reviewer and post.status == PostStatus.APPROVED,
+        "can_withdraw": reviewer and post.status in (PostStatus.APPROVED, PostStatus.DISPATCHED),
+        "can_delete": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
+        and post.status in workflow.DELETABLE,
+        "official_urls": [(p, post.official_url(p)) for p in post.platform_list()],
         "error": error.render(_) if error else None,
         "error_field": None,
     }
@@ -495,6 +583,13 @@ async def transition(
         elif action == "reject":
             workflow.reject(session, user, post, str(form.get("note") or "").strip())
             message = _("Rejected. The author can revise the post.")
+        elif action == "withdraw":
+            workflow.withdraw(session, user, post)
+            message = _("Withdrawn. Nothing more goes out for this post.")
+        elif action == "delete":
+            workflow.delete_post(session, user, post)
+            flash(request, _("Draft deleted."))
+            return see_other(f"/console/campaigns/{campaign.id}")
         else:
             workflow.dispatch_now(session, user, post)
             message = _("The post will be dispatched now.")
@@ -551,6 +646,28 @@ async def dispatch_post_now(
     _csrf: None = Depends(verify_csrf),
 ) -> Response:
     return await transition(request, session, user, post_id, "dispatch")
+
+
+@router.post("/posts/{post_id}/withdraw")
+async def withdraw_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(approver),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    return await transition(request, session, user, post_id, "withdraw")
+
+
+@router.post("/posts/{post_id}/delete")
+async def delete_post(
+    request: Request,
+    post_id: int,
+    user: User = Depends(writer),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    return await transition(request, session, user, post_id, "delete")
 
 
 @router.get("/approvals")

@@ -58,8 +58,8 @@ def test_campaign_form_converts_jakarta_time_to_utc(client: TestClient, session:
             "csrf_token": token,
             "title": "Literasi Digital",
             "kind": "program",
-            "starts_at": "2026-08-17T10:00",
-            "deadline": "2026-08-18T10:00",
+            "starts_at": "2036-08-17T10:00",
+            "deadline": "2036-08-18T10:00",
             "unit_ids": [str(unit.id)],
         },
         follow_redirects=False,
@@ -68,7 +68,7 @@ def test_campaign_form_converts_jakarta_time_to_utc(client: TestClient, session:
     campaign_id = _location_id(response, r"/console/campaigns/(\d+)")
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
-    assert campaign.starts_at.replace(tzinfo=UTC) == datetime(2026, 8, 17, 3, 0, tzinfo=UTC)
+    assert campaign.starts_at.replace(tzinfo=UTC) == datetime(2036, 8, 17, 3, 0, tzinfo=UTC)
     units = session.exec(select(CampaignUnit).where(CampaignUnit.campaign_id == campaign_id))
     assert [cu.unit_id for cu in units] == [unit.id]
     page = client.get(f"/console/campaigns/{campaign_id}")
@@ -87,7 +87,7 @@ def test_campaign_form_error_is_shown_at_the_field_and_keeps_the_input(
             "csrf_token": token,
             "title": "Kampanye Mundur",
             "kind": "program",
-            "starts_at": "2026-08-17T10:00",
+            "starts_at": "2036-08-17T10:00",
             "deadline": "not a date",
         },
         headers=EN,
@@ -106,8 +106,8 @@ def test_form_post_without_csrf_token_is_refused(client: TestClient, session: Se
         data={
             "title": "X",
             "kind": "program",
-            "starts_at": "2026-08-17T10:00",
-            "deadline": "2026-08-18T10:00",
+            "starts_at": "2036-08-17T10:00",
+            "deadline": "2036-08-18T10:00",
         },
     )
     assert response.status_code == 403
@@ -240,7 +240,7 @@ def test_draft_submit_approve_queues_one_dispatch(client: TestClient, session: S
     token = csrf_from(client, f"/console/campaigns/{campaign.id}/posts/new")
     created = client.post(
         f"/console/campaigns/{campaign.id}/posts",
-        data=_post_form(campaign.id or 0, token, scheduled_at="2026-08-17T10:00"),
+        data=_post_form(campaign.id or 0, token, scheduled_at="2036-08-17T10:00"),
         follow_redirects=False,
     )
     assert created.status_code == 303, created.text
@@ -265,7 +265,7 @@ def test_draft_submit_approve_queues_one_dispatch(client: TestClient, session: S
     assert post.status == PostStatus.APPROVED
     assert post.approver_id == approver.id
     assert post.scheduled_at is not None
-    assert post.scheduled_at.replace(tzinfo=UTC) == datetime(2026, 8, 17, 3, 0, tzinfo=UTC)
+    assert post.scheduled_at.replace(tzinfo=UTC) == datetime(2036, 8, 17, 3, 0, tzinfo=UTC)
     items = session.exec(select(WorkItem)).all()
     assert [(i.kind, i.key, i.status) for i in items] == [
         ("dispatch", f"dispatch:post:{post_id}", WorkStatus.QUEUED)
@@ -345,3 +345,94 @@ def test_a_non_image_upload_is_refused_at_the_image_field(
     )
     assert response.status_code == 400
     assert 'id="image-error"' in response.text
+
+
+# --- lifecycle: edit a campaign, delete a draft, withdraw, what the approver sees -------
+
+
+def test_edit_a_campaign_and_refuse_a_start_in_the_past(
+    client: TestClient, session: Session
+) -> None:
+    agency = make_agency(session)
+    editor = make_user(session, agency)
+    campaign = make_campaign(session, agency, editor)
+    login_staff(client, editor)
+    token = csrf_from(client, f"/console/campaigns/{campaign.id}/edit")
+    form = {
+        "csrf_token": token,
+        "title": "Judul baru",
+        "kind": "program",
+        "starts_at": "2036-08-17T10:00",
+        "deadline": "2036-08-18T10:00",
+    }
+    response = client.post(
+        f"/console/campaigns/{campaign.id}/edit", data=form, headers=EN, follow_redirects=False
+    )
+    assert response.status_code == 303
+    session.expire_all()
+    assert session.get_one(Campaign, campaign.id).title == "Judul baru"
+    form["starts_at"] = "2020-01-01T10:00"
+    page = client.post(f"/console/campaigns/{campaign.id}/edit", data=form, headers=EN)
+    assert page.status_code == 400
+    assert 'id="starts_at-error"' in page.text
+    assert "The start is in the past" in page.text
+
+
+def test_the_author_deletes_a_draft_from_its_page(client: TestClient, session: Session) -> None:
+    agency = make_agency(session)
+    editor = make_user(session, agency)
+    campaign = make_campaign(session, agency, editor)
+    post = make_post(session, campaign, editor)
+    post_id = post.id
+    login_staff(client, editor)
+    page = client.get(f"/console/posts/{post.id}", headers=EN)
+    assert f'action="/console/posts/{post.id}/delete"' in page.text
+    token = csrf_from(client, f"/console/posts/{post.id}")
+    response = client.post(
+        f"/console/posts/{post.id}/delete", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/console/campaigns/{campaign.id}"
+    session.expunge_all()
+    assert session.get(Post, post_id) is None
+
+
+def test_an_approver_withdraws_a_scheduled_post(client: TestClient, session: Session) -> None:
+    agency = make_agency(session)
+    editor, approver = make_user(session, agency), make_user(session, agency, Role.APPROVER)
+    post = make_post(session, make_campaign(session, agency, editor), editor)
+    login_staff(client, approver)
+    token = csrf_from(client, "/console/approvals")
+    post.status = PostStatus.SUBMITTED
+    post.platforms = "x,facebook"
+    session.add(post)
+    session.commit()
+    client.post(f"/console/posts/{post.id}/approve", data={"csrf_token": token})
+    page = client.get(f"/console/posts/{post.id}", headers=EN)
+    assert f'action="/console/posts/{post.id}/withdraw"' in page.text
+    client.post(f"/console/posts/{post.id}/withdraw", data={"csrf_token": token})
+    session.expire_all()
+    assert session.get_one(Post, post.id).status == PostStatus.WITHDRAWN
+    item = session.exec(select(WorkItem)).one()
+    assert item.status == WorkStatus.CANCELLED
+    assert "Withdrawn" in client.get(f"/console/posts/{post.id}", headers=EN).text
+
+
+def test_the_approver_sees_the_link_and_official_posts_before_approving(
+    client: TestClient, session: Session
+) -> None:
+    agency = make_agency(session)
+    editor, approver = make_user(session, agency), make_user(session, agency, Role.APPROVER)
+    post = make_post(session, make_campaign(session, agency, editor), editor)
+    post.status = PostStatus.SUBMITTED
+    post.platforms = "x,facebook"
+    post.official_url_x = "https://x.com/kominfo/status/77"
+    session.add(post)
+    session.commit()
+    login_staff(client, approver)
+    for path in ("/console/approvals", f"/console/posts/{post.id}"):
+        page = client.get(path, headers=EN).text
+        assert 'href="https://www.kominfo.go.id/berita/umkm-digital"' in page
+        assert 'href="https://x.com/kominfo/status/77"' in page
+        assert "Official Facebook post" in page
+        assert "Not given" in page
