@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 
-from content.media import MAX_BYTES, save_image
+from content.media import MAX_BYTES
 from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import N_, GaungError
@@ -22,6 +22,7 @@ from gaung.settings import PLATFORM_NAMES, get_settings
 from roster import agencies
 from roster.models import Agency, Role, User
 from web.deps import render, require_role, verify_csrf
+from web.uploads import store_image
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 admin = require_role(Role.ADMIN)
@@ -80,7 +81,7 @@ async def _logo(form: FormData) -> str | None:
     if not data:
         return None
     try:
-        return save_image(data, get_settings().media_dir)
+        return await store_image(data)
     except GaungError as exc:  # content.media names its field "image"
         raise GaungError(exc.message, field="logo", **exc.params) from None
 
