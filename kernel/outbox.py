@@ -32,6 +32,8 @@ class OutboxStatus(StrEnum):
     UNKNOWN = "unknown"
     # An unknown one Humas chose to send again: the copy is a new message (web/messages_console).
     RESENT = "resent"
+    # Not sent because what it announced was called off first (a withdrawn post).
+    CANCELLED = "cancelled"
 
 
 class OutboxKind(StrEnum):

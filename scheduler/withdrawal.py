@@ -4,6 +4,8 @@ Registered by ``wiring`` in ``content.workflow.after_withdrawal``, so it runs in
 transaction that marks the post withdrawn: either the post is withdrawn, its open
 assignments are closed and the notices are queued, or none of it happened.
 
+Assignment notices still queued for the post are cancelled, not sent after all.
+
 Open means still to do (pending, or a reported link that was refused); a reported, verified,
 declined or expired assignment keeps its status, since it records what the ASN did. Every
 ASN assigned the post (except those who left) gets one notice, key
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from assignments.models import Assignment, AssignmentStatus
@@ -24,7 +27,7 @@ from gaung import i18n
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORM_NAMES, PLATFORMS
 from kernel import notices
-from kernel.outbox import INBOX_LINK, NAME, OutboxKind
+from kernel.outbox import INBOX_LINK, NAME, OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Asn, AsnStatus
 
 OPEN = (AssignmentStatus.PENDING, AssignmentStatus.REJECTED)
@@ -33,6 +36,8 @@ WHATSAPP_TEMPLATE = "gaung_withdrawal"
 
 _assignment = Assignment.__table__  # type: ignore[attr-defined]
 _asn = Asn.__table__  # type: ignore[attr-defined]
+_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+CANCELLED_REASON = "post withdrawn"
 
 
 def message_key(post_id: int, asn_id: int) -> str:
@@ -47,6 +52,7 @@ def on_withdrawal(session: Session, post_id: int) -> None:
         .where(_assignment.c.post_id == post_id, _assignment.c.status.in_([str(s) for s in OPEN]))
         .values(status=AssignmentStatus.WITHDRAWN)
     )
+    _cancel_queued_notices(conn, post_id)
     post = session.get_one(Post, post_id)
     campaign = session.get_one(Campaign, post.campaign_id)
     who: Any = (
@@ -91,6 +97,18 @@ def on_withdrawal(session: Session, post_id: int) -> None:
             )
         )
     notices.queue_rows(conn, rows)
+
+
+def _cancel_queued_notices(conn: Connection, post_id: int) -> None:
+    """An assignment notice not yet sent would ask for a repost the withdrawal takes back."""
+    conn.execute(
+        update(_outbox)
+        .where(
+            _outbox.c.key.like(f"post:{post_id}:asn:%"),
+            _outbox.c.status == OutboxStatus.QUEUED,
+        )
+        .values(status=OutboxStatus.CANCELLED, last_error=CANCELLED_REASON)
+    )
 
 
 def _render(title: str, platforms: tuple[str, ...], locale: str) -> notices.Rendered:

@@ -16,7 +16,7 @@ from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError
 from kernel.audit import AuditLog
 from kernel.models import WorkItem, WorkStatus
-from kernel.outbox import OutboxKind, OutboxMessage
+from kernel.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Agency, AsnStatus, Role, Unit, User
 from scheduler.dispatch import dispatch_post
 from scheduler.withdrawal import message_key
@@ -256,6 +256,33 @@ def test_withdrawing_a_dispatched_post_closes_open_assignments_and_tells_each_as
     assert notices[0].key == message_key(post.id or 0, first.id or 0)
     assert "withdrawn" in notices[0].text.lower() or "ditarik" in notices[0].text.lower()
     assert all(n.priority == 1 for n in notices)
+
+
+def test_assignment_notices_not_yet_sent_are_cancelled_by_the_withdrawal(
+    session: Session, db: Engine, team: Team
+) -> None:
+    waiting, sent = make_asn(session, team.unit), make_asn(session, team.unit)
+    post = team.approved()
+    dispatch_post(db, post.id or 0)
+    delivered = session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.asn_id == sent.id, OutboxMessage.kind == OutboxKind.ASSIGNMENT
+        )
+    ).one()
+    delivered.status = OutboxStatus.SENT
+    session.add(delivered)
+    session.commit()
+
+    workflow.withdraw(session, team.approver, post)
+    session.expire_all()
+
+    notices = {
+        m.asn_id: m.status
+        for m in session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.ASSIGNMENT)
+        )
+    }
+    assert notices == {waiting.id: OutboxStatus.CANCELLED, sent.id: OutboxStatus.SENT}
 
 
 def test_only_an_approved_or_dispatched_post_is_withdrawn(session: Session, team: Team) -> None:
