@@ -596,7 +596,7 @@ def delete_post(
 
 
 @router.post("/posts/{post_id}/image", response_model=PostOut, responses=IDEMPOTENT_ERRORS)
-async def upload_image(
+def upload_image(
     request: Request,
     post_id: PostId,
     image: Annotated[UploadFile, File(description="JPEG, PNG or WebP, at most 8 MB")],
@@ -604,9 +604,13 @@ async def upload_image(
     user: User = Depends(staff_write),
     session: Session = Depends(get_session),
 ) -> Response:
-    """Attach an image to a draft (replacing any); checked and re-encoded like the console's."""
+    """Attach an image to a draft (replacing any); checked and re-encoded like the console's.
+
+    A plain ``def``: FastAPI runs it in a worker thread, so decoding the image never holds
+    up the event loop (web.uploads says why).
+    """
     post = workflow.get_post(session, user, post_id)
-    data = await image.read(MAX_UPLOAD_BYTES + 1)
+    data = image.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise GaungError("The image is larger than %(limit)s MB.", field="image", limit=8)
 

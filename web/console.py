@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData, UploadFile
 
 from content import rendering, workflow
-from content.media import save_image
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
@@ -28,6 +27,7 @@ from kernel.audit import AuditLog
 from roster.models import Agency, Role, Unit, User
 from web.deps import render, require_role, verify_csrf
 from web.messages_console import campaign_delivery
+from web.uploads import store_image
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -379,7 +379,7 @@ async def store_upload(form: FormData) -> str | None:
     data = await upload.read(MAX_UPLOAD_BYTES)
     if not data:
         return None
-    return save_image(data, get_settings().media_dir)
+    return await store_image(data)
 
 
 def service_fields(values: dict[str, Any]) -> dict[str, Any]:
