@@ -261,6 +261,15 @@ PLANS: dict[str, _Plan] = {
         timedelta(hours=-8),
         (0, 94, 184),
     ),
+    "withdrawn": _Plan(
+        "Uji Coba Layanan Aduan Konten",
+        CampaignKind.ANNOUNCEMENT,
+        "Layanan aduan konten negatif kini bisa diakses lewat aduankonten.id selama 24 jam.",
+        "https://aduankonten.id",
+        ("AduanKonten",),
+        timedelta(days=1),
+        (90, 90, 90),
+    ),
     "hoax": _Plan(
         "Klarifikasi: Pesan Berantai Pemblokiran WhatsApp",
         CampaignKind.HOAX_CLARIFICATION,
@@ -390,6 +399,11 @@ def _content(session: Session, agency: Agency, users: dict[str, User], rng: rand
         workflow.approve(session, approver, post)
         if key != "approved":
             _go_out(session, post, share, rng)
+    # Approved, then called off before it went out (the service's address was not final).
+    withdrawn = _campaign(session, editor, PLANS["withdrawn"], unit_ids)
+    workflow.submit(session, editor, withdrawn)
+    workflow.approve(session, approver, withdrawn)
+    workflow.withdraw(session, approver, withdrawn)
 
 
 # --- self-enrolment ------------------------------------------------------------------------
