@@ -129,7 +129,10 @@ def normalise_handle(platform: str, value: str) -> str:
 
 
 def _handle_from_link(platform: str, link: str) -> str:
-    parts = urlsplit(link if "://" in link else f"https://{link}")
+    try:
+        parts = urlsplit(link if "://" in link else f"https://{link}")
+    except ValueError:  # not a URL at all, e.g. "https://[x" (an unclosed IPv6 host)
+        return link  # fails the username pattern, with the platform's message
     host = (parts.hostname or "").lower().removeprefix("www.")
     segments = [s for s in parts.path.split("/") if s]
     if host not in _PROFILE_HOSTS.get(platform, set()) or not segments:

@@ -214,6 +214,13 @@ def test_a_bad_handle_names_the_platform_and_its_field() -> None:
     assert (raised.value.field, raised.value.params) == ("x_handle", {"platform": "X"})
 
 
+@pytest.mark.parametrize("typed", ["https://[x", "x.com/[::1/", "http://]/humas"])
+def test_a_link_that_is_no_url_is_refused_as_a_bad_handle(typed: str) -> None:
+    with pytest.raises(GaungError) as raised:
+        normalise_handle("x", typed)
+    assert raised.value.field == "x_handle"
+
+
 @settings(max_examples=50)
 @given(st.text(min_size=1, max_size=40))
 def test_a_normalised_handle_always_fits_the_platform_pattern(text: str) -> None:
