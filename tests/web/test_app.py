@@ -62,7 +62,7 @@ def test_unknown_page_is_a_translated_404_page(client: TestClient) -> None:
 def test_api_errors_are_json(client: TestClient) -> None:
     response = client.get("/api/campaigns")
     assert response.status_code == 401
-    assert response.json() == {"detail": "Silakan masuk."}
+    assert response.json() == {"detail": "Silakan masuk atau kirim token API."}
     assert client.get("/api/no-such-thing").headers["content-type"] == "application/json"
 
 
