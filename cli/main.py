@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from cli import admin as admin_commands
@@ -30,7 +31,7 @@ from gaung.db import get_engine, is_postgres, session_scope
 from gaung.errors import GaungError
 from gaung.fields import normalise_email
 from gaung.i18n import set_locale
-from gaung.migrate import upgrade
+from gaung.migrate import MigrationError, upgrade
 from gaung.settings import get_settings
 from roster.models import Agency, Role, User
 from roster.passwords import check_new_password
@@ -70,6 +71,18 @@ def _run(action: Callable[[], T]) -> T:
     except GaungError as exc:
         err_console.print(f"[red]Error:[/red] {exc.render(lambda m: m)}")
         raise typer.Exit(1) from exc
+    except (OperationalError, MigrationError) as exc:
+        err_console.print(f"[red]Error:[/red] {_database_problem(exc)}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+
+
+def _database_problem(exc: Exception) -> str:
+    """One line an operator can act on, without a traceback or the database password."""
+    url = get_engine().url.render_as_string(hide_password=True)
+    if isinstance(exc, OperationalError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"cannot use the database at {url}: {reason}"
+    return f"the database at {url} was not migrated: {exc}"
 
 
 def _interactive() -> bool:
@@ -209,7 +222,7 @@ def serve(
         os.environ["GAUNG_SANDBOX__ENABLED"] = "true"  # for this process and its settings
         get_settings.cache_clear()
     engine = get_engine()
-    upgrade(engine)
+    _run(lambda: upgrade(engine))
     fake = _run(lambda: _start_sandbox(engine))
     clock = None
     if not no_scheduler and get_settings().scheduler.enabled:
@@ -320,7 +333,7 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the latest version."""
-    upgrade(get_engine())
+    _run(lambda: upgrade(get_engine()))
     console.print("Database is up to date.")
 
 
