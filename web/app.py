@@ -13,7 +13,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -53,12 +53,15 @@ from web import (
 )
 from web.auth import asn_home, safe_next
 from web.deps import LoginRequired, optional_user, render, verify_csrf
+from web.guards import guard_input
 from web.headers import SecurityHeadersMiddleware
 from web.metrics import MetricsMiddleware
 from web.metrics import router as metrics_router
 from wiring import wire
 
 STATIC_DIR = PROJECT_ROOT / "web" / "static"
+MAX_BODY_BYTES = 10 * 1024 * 1024
+BUSY_RETRY_SECONDS = 5
 LANG_COOKIE = "lang"
 ONE_YEAR = 365 * 24 * 3600
 
@@ -101,6 +104,7 @@ def error_page(request: Request, status: int, message: str) -> Response:
         403: i18n.gettext("Access denied"),
         404: i18n.gettext("Page not found"),
         405: i18n.gettext("This action is not allowed here"),
+        503: i18n.gettext("Please try again in a moment"),
     }
     title = titles.get(status, i18n.gettext("Something went wrong"))
     context = {"status": status, "title": title, "message": message}
@@ -149,6 +153,26 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     if is_api(request):
         return await request_validation_exception_handler(request, exc)
     return error_page(request, 400, i18n.gettext("Some fields are missing or invalid."))
+
+
+async def on_database_busy(request: Request, exc: Exception) -> Response:
+    """SQLite's one writer is busy (a long import): ask to come back instead of failing."""
+    assert isinstance(exc, OperationalError)
+    if "database is locked" not in str(exc.orig):
+        return await on_server_error(request, exc)
+    message = i18n.gettext("Gaung is busy saving other changes. Please try again in a moment.")
+    response = error_page(request, 503, message)
+    response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    return response
+
+
+async def on_server_error(request: Request, exc: Exception) -> Response:
+    """The last resort: a page in the reader's language, not a trace.
+
+    Starlette's ServerErrorMiddleware sends this, then re-raises so the server logs it.
+    """
+    message = i18n.gettext("Something went wrong on our side. Please try again later.")
+    return error_page(request, 500, message)
 
 
 def home(
@@ -211,7 +235,12 @@ class GaungApp(FastAPI):
 
     def __init__(self, *, hsts: bool, **options: Any) -> None:
         super().__init__(**options)
+        self.hsts = hsts
         self.fast_path = tracking.TrackingFastPath(super().__call__, hsts=hsts)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware, so a 500 carries the same headers too.
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), hsts=self.hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.fast_path(scope, receive, send)
@@ -235,6 +264,9 @@ def create_app() -> FastAPI:
         # Prometheus /metrics instead: the per-request OpenTelemetry probe costs more than
         # a cached tracking redirect.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # The largest body a page takes: an image (9 MiB) with its multipart framing.
+        max_body_size=MAX_BODY_BYTES,
+        dependencies=[Depends(guard_input)],
     )
     # Added first = innermost: the locale middleware reads the session set up around it.
     app.add_middleware(LocaleMiddleware)
@@ -246,12 +278,13 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=secure_cookies,
     )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     app.add_middleware(MetricsMiddleware)  # times everything below it
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(GaungError, on_gaung_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(OperationalError, on_database_busy)
+    app.add_exception_handler(Exception, on_server_error)
 
     app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
