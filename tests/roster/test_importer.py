@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from sqlmodel import Session, func, select
 
+from roster import importer
 from roster.importer import COLUMNS, RosterImportError, RowError, import_roster
 from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
 from tests.factories import make_agency, make_asn, make_unit
@@ -266,6 +270,143 @@ def test_suspended_person_stays_suspended_on_reimport(session: Session) -> None:
 
     session.refresh(asn)
     assert asn.status == AsnStatus.SUSPENDED
+
+
+def test_a_person_moved_to_a_new_unit_with_a_new_account_is_updated(session: Session) -> None:
+    agency = make_agency(session)
+    import_roster(session, agency, _csv(_row(1), _row(2)))
+    moved = _row(1, unit="Direktorat Baru", facebook_handle="siti.fb", facebook_user_id="55")
+
+    result = import_roster(session, agency, _csv(moved, _row(2)))
+
+    assert (result.created, result.updated, result.unchanged, result.units_created) == (0, 1, 1, 1)
+    asn = session.exec(select(Asn).where(Asn.nip == "199001012015031001")).one()
+    session.refresh(asn)
+    unit = session.get(Unit, asn.unit_id)
+    assert unit is not None
+    assert (unit.name, unit.agency_id) == ("Direktorat Baru", agency.id)
+    accounts = session.exec(select(SocialAccount).where(SocialAccount.asn_id == asn.id)).all()
+    assert {(a.platform, a.handle) for a in accounts} == {
+        ("x", "siti_1"),
+        ("instagram", "siti.ig1"),
+        ("facebook", "siti.fb"),
+    }
+
+
+def test_a_pending_person_is_activated_and_a_new_account_id_is_unverified(
+    session: Session,
+) -> None:
+    agency = make_agency(session)
+    asn = make_asn(session, make_unit(session, agency), platforms=("x",), status="pending")
+    account = session.exec(select(SocialAccount).where(SocialAccount.asn_id == asn.id)).one()
+    assert asn.nip is not None
+    assert account.ownership_verified_at is not None
+    row = _row(1, nip=asn.nip, x_handle=account.handle, x_user_id="another-x-account")
+    row.update(instagram_handle="", instagram_user_id="", instagram_followers="")
+
+    result = import_roster(session, agency, _csv(row))
+
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 0)
+    session.refresh(asn)
+    session.refresh(account)
+    assert (asn.status, asn.name, asn.email) == (AsnStatus.ACTIVE, "Siti Rahmawati 1", row["email"])
+    assert (account.platform_user_id, account.followers) == ("another-x-account", 1200)
+    assert account.ownership_verified_at is None
+
+
+def _write_after(monkeypatch: pytest.MonkeyPatch, before: Callable[[], None]) -> None:
+    """Run ``before`` once the import has planned its writes and is about to make them."""
+    real = importer._write
+
+    def write(session: Session, statements: list[Any]) -> None:
+        before()
+        real(session, statements)
+
+    monkeypatch.setattr(importer, "_write", write)
+
+
+def test_an_integrity_error_in_the_middle_of_the_write_leaves_nothing_written(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agency = make_agency(session)
+    import_roster(session, agency, _csv(_row(1)))
+    engine = session.get_bind()
+
+    def someone_enrols_row_3s_instagram_account() -> None:
+        with Session(engine) as other:
+            racer = make_asn(other, make_unit(other, make_agency(other)), platforms=())
+            assert racer.id is not None
+            other.add(
+                SocialAccount(
+                    asn_id=racer.id, platform="instagram", platform_user_id="773", handle="r"
+                )
+            )
+            other.commit()
+
+    _write_after(monkeypatch, someone_enrols_row_3s_instagram_account)
+    # Row 1 updates a person, row 2 adds one and a unit; row 3's accounts are inserted after
+    # both, and its instagram account is the one just taken.
+    data = _csv(_row(1, name="Siti R.", x_followers="9"), _row(2, unit="Biro Baru"), _row(3))
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, data)
+
+    assert [(e.line, e.field) for e in caught.value.errors] == [(1, "file")]
+    assert "changed while importing" in str(caught.value.errors[0])
+    mine = session.exec(select(Asn).where(Asn.agency_id == agency.id)).all()
+    assert [(a.nip, a.name) for a in mine] == [("199001012015031001", "Siti Rahmawati 1")]
+    followers = session.exec(
+        select(SocialAccount.followers).where(SocialAccount.platform_user_id == "101")
+    ).one()
+    assert followers == 1200
+    units = session.exec(select(Unit.name).where(Unit.agency_id == agency.id)).all()
+    assert units == ["Biro Humas"]
+    assert _count(session, SocialAccount) == 3  # row 1's two and the racer's one
+
+
+def test_a_crash_in_the_middle_of_the_write_leaves_nothing_written(session: Session) -> None:
+    agency = make_agency(session)
+    import_roster(session, agency, _csv(_row(1)))
+    engine = session.get_bind()
+
+    def crash_on_accounts(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO social_account"):
+            raise RuntimeError("the process dies here")
+
+    event.listen(engine, "before_cursor_execute", crash_on_accounts)
+    try:
+        with pytest.raises(RuntimeError):
+            import_roster(session, agency, _csv(_row(1, name="Siti R."), _row(2, unit="Baru")))
+    finally:
+        event.remove(engine, "before_cursor_execute", crash_on_accounts)
+
+    assert session.exec(select(Asn.name)).all() == ["Siti Rahmawati 1"]
+    assert session.exec(select(Unit.name)).all() == ["Biro Humas"]
+    assert _count(session, SocialAccount) == 2
+
+
+def test_a_person_removed_before_the_write_fails_the_import_as_a_race(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agency = make_agency(session)
+    import_roster(session, agency, _csv(_row(1, x_handle="", x_user_id="", x_followers="")))
+    engine = session.get_bind()
+
+    def someone_removes_row_1() -> None:
+        with Session(engine) as other:
+            for account in other.exec(select(SocialAccount)):
+                other.delete(account)
+            other.flush()
+            other.delete(other.exec(select(Asn)).one())
+            other.commit()
+
+    _write_after(monkeypatch, someone_removes_row_1)
+
+    with pytest.raises(RosterImportError) as caught:
+        import_roster(session, agency, _csv(_row(2), _row(1, name="Siti R.")))
+
+    assert "changed while importing" in str(caught.value.errors[0])
+    assert _count(session, Asn) == 0
 
 
 def test_unknown_and_missing_columns_are_refused(session: Session) -> None:
