@@ -17,7 +17,7 @@ from gaung.errors import GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from roster.models import Asn, Role, User
 from web.deps import current_asn, render, require_role, verify_csrf
-from web.inbox import _FLASH_KEY, _render_assignment
+from web.inbox import _render_assignment, outcome_redirect, set_outcome
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,8 +49,8 @@ def send_feedback(
             "feedback_field": exc.field,
         }
         return _render_assignment(request, session, assignment, extra, status_code=400)
-    request.session[_FLASH_KEY] = _("Thank you! Humas has received what you passed on.")
-    return RedirectResponse(f"/inbox/{assignment_id}#feedback", status_code=303)
+    set_outcome(request, "feedback", _("Thank you! Humas has received what you passed on."))
+    return outcome_redirect(assignment_id)
 
 
 @router.get("/console/campaigns/{campaign_id}/feedback")

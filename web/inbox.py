@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from assignments import reporting
+from assignments.evidence import Reason
 from assignments.models import Assignment, AssignmentStatus
 from assignments.sharing import share_links
 from content.models import Campaign, Post
@@ -31,13 +32,48 @@ STATUS_LABELS: dict[str, str] = {
     AssignmentStatus.REPORTED: N_("Reported"),
     AssignmentStatus.VERIFIED: N_("Verified"),
     AssignmentStatus.REJECTED: N_("Not verified"),
-    AssignmentStatus.DECLINED: N_("Declined"),
+    # Not "Declined" (Ditolak), Humas's word for rejecting a draft: this was the ASN's own choice.
+    AssignmentStatus.DECLINED: N_("Declined by you"),
     AssignmentStatus.EXPIRED: N_("Expired"),
     AssignmentStatus.WITHDRAWN: N_("Withdrawn by Humas"),
+}
+# Why a reported link was not verified, said to the ASN with what to do about it.
+UNVERIFIED_REASONS: dict[str, str] = {
+    Reason.DELETED: N_("Your repost was deleted, so it could not be verified."),
+    Reason.WRONG_AUTHOR: N_(
+        "The link is from another account, not the one you enrolled for this platform."
+    ),
+    Reason.NOT_A_REPOST: N_("The post does not repost, quote or share the campaign post."),
+    Reason.NO_LINK_OR_HASHTAG: N_(
+        "Your post has neither your personal link nor a campaign hashtag."
+    ),
 }
 # Statuses in which the ASN can still act (report a link, or decline).
 _ACTIONABLE = {AssignmentStatus.PENDING, AssignmentStatus.REJECTED}
 _FLASH_KEY = "inbox_flash"
+_OUTCOME_KEY = "inbox_outcome"
+# Where an outcome is shown: next to the form that was used (report, decline, feedback). The
+# redirect carries OUTCOME_ANCHOR so the page opens at the message even without JavaScript;
+# with it, web/static/inbox.js moves focus to the element marked data-focus.
+OUTCOME_ANCHOR = "outcome"
+OUTCOME_PLACES = ("report", "decline", "feedback")
+
+
+def set_outcome(request: Request, place: str, message: str) -> None:
+    """Remember an outcome for the next page view, shown at ``place`` (OUTCOME_PLACES)."""
+    request.session[_OUTCOME_KEY] = {"at": place, "text": message}
+
+
+def outcome_redirect(assignment_id: int) -> RedirectResponse:
+    return RedirectResponse(f"/inbox/{assignment_id}#{OUTCOME_ANCHOR}", status_code=303)
+
+
+def unverified_reason(assignment: Assignment) -> str:
+    """Why the assignment is not verified (status rejected), in the reader's language."""
+    reason = UNVERIFIED_REASONS.get(assignment.rejection_reason or "")
+    if reason is None:
+        reason = N_("We could not confirm your repost.")
+    return i18n.gettext(reason)
 
 
 def status_label(status: str) -> str:
@@ -82,8 +118,11 @@ def assignment_page(
     session: Session = Depends(get_session),
 ) -> Response:
     assignment = reporting.get_for_asn(session, asn, assignment_id)
-    flash = request.session.pop(_FLASH_KEY, None)
-    return _render_assignment(request, session, assignment, {"flash": flash})
+    extra: dict[str, Any] = {"flash": request.session.pop(_FLASH_KEY, None)}
+    outcome = request.session.pop(_OUTCOME_KEY, None)
+    if isinstance(outcome, dict) and outcome.get("at") in OUTCOME_PLACES:
+        extra |= {"outcome": str(outcome.get("text", "")), "outcome_at": outcome["at"]}
+    return _render_assignment(request, session, assignment, extra)
 
 
 def _render_assignment(
@@ -108,6 +147,12 @@ def _render_assignment(
         "can_decline": assignment.status in _ACTIONABLE,
         "repost_url": assignment.repost_url or "",
         "reason": "",
+        "unverified_reason": (
+            unverified_reason(assignment) if assignment.status == AssignmentStatus.REJECTED else ""
+        ),
+        "outcome": "",
+        "outcome_at": "",
+        "outcome_anchor": OUTCOME_ANCHOR,
     }
     context.update(extra)
     return render(request, "inbox/assignment.html", context, status_code=status_code)
@@ -128,8 +173,8 @@ def report(
     except GaungError as exc:
         extra = {"repost_url": repost_url, "report_error": exc.render(i18n.gettext)}
         return _render_assignment(request, session, assignment, extra, status_code=400)
-    request.session[_FLASH_KEY] = i18n.gettext("Thank you! Your repost link has been recorded.")
-    return RedirectResponse(f"/inbox/{assignment_id}", status_code=303)
+    set_outcome(request, "report", i18n.gettext("Thank you! Your repost link has been recorded."))
+    return outcome_redirect(assignment_id)
 
 
 @router.post("/{assignment_id}/decline")
@@ -147,5 +192,5 @@ def decline(
     except GaungError as exc:
         extra = {"reason": reason, "decline_error": exc.render(i18n.gettext)}
         return _render_assignment(request, session, assignment, extra, status_code=400)
-    request.session[_FLASH_KEY] = i18n.gettext("You declined this assignment.")
-    return RedirectResponse(f"/inbox/{assignment_id}", status_code=303)
+    set_outcome(request, "decline", i18n.gettext("You declined this assignment."))
+    return outcome_redirect(assignment_id)

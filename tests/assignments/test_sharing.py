@@ -62,3 +62,50 @@ def test_text_without_the_post_link_is_left_as_written() -> None:
     assignment, post = _pair("x")
     assignment.text = "Tanpa tautan #UMKMGoDigital"
     assert share_links(assignment, post).text == "Tanpa tautan #UMKMGoDigital"
+
+
+OFFICIAL_X = "https://x.com/KemkomdigiRI/status/1790000000000000042?s=20"
+OFFICIAL_FB = "https://www.facebook.com/kemkomdigi/posts/pfbid0abcdefghijkLMNOP"
+
+
+def test_x_with_an_official_post_offers_repost_and_quote_of_it() -> None:
+    assignment, post = _pair("x")
+    post.official_url_x = OFFICIAL_X
+    links = share_links(assignment, post)
+    assert links.repost_url == "https://x.com/intent/retweet?tweet_id=1790000000000000042"
+    quote = urlsplit(links.quote_url or "")
+    assert f"{quote.scheme}://{quote.netloc}{quote.path}" == "https://x.com/intent/post"
+    assert parse_qs(quote.query) == {"url": [OFFICIAL_X]}
+    assert links.official_url == OFFICIAL_X
+    assert (links.share_url or "").startswith("https://twitter.com/intent/tweet?text=")
+
+
+def test_x_without_an_official_post_offers_only_the_own_post() -> None:
+    links = share_links(*_pair("x"))
+    assert (links.repost_url, links.quote_url, links.official_url) == (None, None, None)
+
+
+def test_an_official_x_url_that_is_no_post_link_falls_back_to_the_own_post() -> None:
+    assignment, post = _pair("x")
+    post.official_url_x = "https://x.com/KemkomdigiRI"
+    links = share_links(assignment, post)
+    assert (links.repost_url, links.quote_url, links.official_url) == (None, None, None)
+    assert links.share_url is not None
+
+
+def test_facebook_with_an_official_post_shares_it_and_keeps_the_campaign_link() -> None:
+    assignment, post = _pair("facebook")
+    post.official_url_facebook = OFFICIAL_FB
+    links = share_links(assignment, post)
+    assert parse_qs(urlsplit(links.official_share_url or "").query) == {"u": [OFFICIAL_FB]}
+    assert parse_qs(urlsplit(links.share_url or "").query) == {
+        "u": ["http://testserver/r/Ab12Cd34"]
+    }
+    assert (links.repost_url, links.quote_url) == (None, None)
+
+
+def test_instagram_with_an_official_post_is_still_the_hand_off() -> None:
+    assignment, post = _pair("instagram")
+    post.official_url_instagram = "https://www.instagram.com/p/Cabcdef123/"
+    links = share_links(assignment, post)
+    assert (links.share_url, links.repost_url, links.official_share_url) == (None, None, None)

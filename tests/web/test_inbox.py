@@ -194,7 +194,7 @@ def test_reporting_a_valid_link_shows_the_assignment_as_reported(
     )
 
     assert response.status_code == 200  # after the redirect back to the assignment
-    assert str(response.url).endswith(f"/inbox/{assignment.id}")
+    assert str(response.url).endswith(f"/inbox/{assignment.id}#outcome")
     assert "Terima kasih" in response.text
     assert "Dilaporkan" in response.text
     assert f'href="{url}"' in response.text

@@ -39,6 +39,14 @@
     }).catch(function () { return null; });
   }
 
+  // After a report, decline or feedback the page opens at the outcome (the redirect's
+  // #outcome anchor); move focus there too, so screen readers and phones land on it.
+  var target = document.querySelector("[data-focus]");
+  if (target) {
+    target.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "center" });
+  }
+
   if (navigator.share) {
     document.querySelectorAll(".js-share").forEach(function (button) {
       button.hidden = false;
