@@ -6,10 +6,6 @@ exactly like a missing one, so nobody can probe other people's assignment ids.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from urllib.parse import SplitResult, parse_qs, urlsplit
-
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,151 +15,27 @@ from content.models import Campaign
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.fields import handle_key
+from gaung.post_links import PostLink, parse_post_url
 from gaung.settings import PLATFORM_NAMES
 from gaung.text import clean_text
 from kernel import webhooks
 from kernel.webhooks import EventType
 from roster.models import Asn, SocialAccount
 
-MAX_URL_LENGTH = 500  # Assignment.repost_url column size
 MAX_REASON_LENGTH = 500  # Assignment.decline_reason column size
 
-# Hosts per platform, after lower-casing and dropping a leading "www.".
-_HOSTS = {
-    "x": {"x.com", "twitter.com", "mobile.twitter.com", "mobile.x.com"},
-    "instagram": {"instagram.com", "m.instagram.com"},
-    "facebook": {
-        "facebook.com",
-        "m.facebook.com",
-        "web.facebook.com",
-        "mbasic.facebook.com",
-        "touch.facebook.com",
-        "fb.com",
-        "m.fb.com",
-    },
-}
 _REPORTABLE = {AssignmentStatus.PENDING, AssignmentStatus.REPORTED, AssignmentStatus.REJECTED}
 _DECLINABLE = {AssignmentStatus.PENDING, AssignmentStatus.REJECTED}
 
-_X_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
-_X_ID = re.compile(r"[0-9]{1,25}")
-_IG_HANDLE = re.compile(r"[A-Za-z0-9._]{1,30}")
-_IG_CODE = re.compile(r"[A-Za-z0-9_-]{5,60}")
-_IG_KINDS = {"p", "reel", "reels", "tv"}
-_FB_HANDLE = re.compile(r"[A-Za-z0-9.]{1,80}")
-_FB_ID = re.compile(r"(?:[0-9]{1,30}|pfbid[A-Za-z0-9]{10,80})")
-_FB_TOKEN = re.compile(r"[A-Za-z0-9_-]{4,60}")
-
-
-@dataclass(frozen=True)
-class RepostRef:
-    """A repost's canonical identity (``key``) and the account in its URL, if any."""
-
-    key: str
-    handle: str | None
-    post_id: str | None
+RepostRef = PostLink  # a repost's canonical identity and the account in its URL
 
 
 def parse_repost_url(platform: str, url: str) -> RepostRef:
-    """Recognise a repost link for ``platform``; query strings and fragments are ignored.
+    """Recognise a repost link for ``platform`` (the shapes are ``gaung.post_links``').
 
     Raises GaungError(field="repost_url") with a message saying what is wrong.
     """
-    if platform not in _HOSTS:
-        raise ValueError(f"unknown platform {platform!r}")
-    parts = _split(url)
-    host = (parts.hostname or "").removeprefix("www.")
-    if host not in _HOSTS[platform]:
-        raise GaungError(
-            N_("This is not a %(platform)s link."),
-            field="repost_url",
-            platform=PLATFORM_NAMES[platform],
-        )
-    segments = [s for s in parts.path.split("/") if s]
-    parsers = {"x": _parse_x, "instagram": _parse_instagram, "facebook": _parse_facebook}
-    ref = parsers[platform](segments, parse_qs(parts.query))
-    if ref is None:
-        raise GaungError(
-            N_("This %(platform)s link does not point to a post."),
-            field="repost_url",
-            platform=PLATFORM_NAMES[platform],
-        )
-    return ref
-
-
-def _split(url: str) -> SplitResult:
-    """urlsplit with the errors a person can make turned into messages."""
-    text = url.strip()
-    if not text:
-        raise GaungError(N_("Enter the link to your repost."), field="repost_url")
-    if len(text) > MAX_URL_LENGTH:
-        raise GaungError(N_("This link is too long."), field="repost_url")
-    if "://" not in text and re.match(r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}(/|$)", text):
-        # Phones often copy links without the scheme ("x.com/..."): accept them.
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - validates the port; raises ValueError when malformed
-    except ValueError:
-        raise GaungError(N_("This is not a valid link."), field="repost_url") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        if parts.scheme and "://" in text:
-            raise GaungError(
-                N_("The link must start with https:// or http://."), field="repost_url"
-            )
-        raise GaungError(N_("This is not a valid link."), field="repost_url")
-    if not parts.hostname or any(c.isspace() for c in text):
-        raise GaungError(N_("This is not a valid link."), field="repost_url")
-    return parts
-
-
-def _parse_x(segments: list[str], _query: dict[str, list[str]]) -> RepostRef | None:
-    # {handle}/status/{id}[/photo/1...] and the handle-less i/web/status/{id}.
-    if len(segments) >= 4 and segments[:3] == ["i", "web", "status"]:
-        handle, kind, post_id = None, "status", segments[3]
-    elif len(segments) >= 3 and _X_HANDLE.fullmatch(segments[0]):
-        handle, kind, post_id = segments[0].lower(), segments[1], segments[2]
-    else:
-        return None
-    if kind not in ("status", "statuses") or not _X_ID.fullmatch(post_id):
-        return None
-    post_id = post_id.lstrip("0") or "0"
-    return RepostRef(key=f"x:{post_id}", handle=handle, post_id=post_id)
-
-
-def _parse_instagram(segments: list[str], _query: dict[str, list[str]]) -> RepostRef | None:
-    # p|reel|tv/{shortcode} or {handle}/p|reel/{shortcode}; a reel and a post with
-    # the same shortcode are the same media, so the key is the shortcode alone.
-    handle: str | None = None
-    if len(segments) >= 3 and segments[1] in _IG_KINDS and _IG_HANDLE.fullmatch(segments[0]):
-        handle, segments = segments[0].lower(), segments[1:]
-    if len(segments) < 2 or segments[0] not in _IG_KINDS:
-        return None
-    code = segments[1]
-    if not _IG_CODE.fullmatch(code):
-        return None
-    return RepostRef(key=f"instagram:{code}", handle=handle, post_id=code)
-
-
-def _parse_facebook(segments: list[str], query: dict[str, list[str]]) -> RepostRef | None:
-    # A story's id is global, so /{handle}/posts/{id} and
-    # permalink.php?story_fbid={id} get the same key.
-    if len(segments) == 1 and segments[0] in ("permalink.php", "story.php"):
-        story = (query.get("story_fbid") or [""])[0]
-        if not _FB_ID.fullmatch(story):
-            return None
-        return RepostRef(key=f"facebook:{story}", handle=None, post_id=story)
-    if len(segments) >= 3 and segments[0] == "share" and segments[1] in ("p", "r", "v"):
-        token = segments[2]
-        if not _FB_TOKEN.fullmatch(token):
-            return None
-        return RepostRef(key=f"facebook:share:{token}", handle=None, post_id=None)
-    if len(segments) >= 3 and segments[1] in ("posts", "videos"):
-        handle, post_id = segments[0], segments[2]
-        if not _FB_HANDLE.fullmatch(handle) or not _FB_ID.fullmatch(post_id):
-            return None
-        return RepostRef(key=f"facebook:{post_id}", handle=handle.lower(), post_id=post_id)
-    return None
+    return parse_post_url(platform, url, field="repost_url")
 
 
 def get_for_asn(session: Session, asn: Asn, assignment_id: int) -> Assignment:

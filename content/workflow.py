@@ -33,6 +33,7 @@ from content.rendering import RenditionError, check_link, disclosure_tag_for, va
 from content.schedule import cancel_dispatch, dispatch_key, schedule_dispatch
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
+from gaung.post_links import check_official_url
 from gaung.text import clean_text
 from kernel import audit, queue, webhooks
 from kernel.audit import AuditLog
@@ -476,6 +477,8 @@ def _official_urls(urls: Mapping[str, str | None]) -> dict[str, str | None]:
                 field=field,
                 platform=LIMITS[platform].name,
             ) from None
+        if value is not None:
+            check_official_url(platform, value)  # the platform's own post shape, or an example
         columns[field] = value
     return columns
 
