@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 from sqlmodel import Session, select
 
 from content.models import PostStatus
@@ -30,7 +30,7 @@ from tests.test_e2e_browser import browser, server  # noqa: F401 - the shared fi
 
 pytestmark = pytest.mark.slow
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 NO_WEB_SHARE = "delete Navigator.prototype.share; delete Navigator.prototype.canShare;"
 
 
