@@ -43,6 +43,7 @@ from channels.platforms import (
 from gaung.db import utcnow
 from kernel import queue
 from kernel.models import WorkItem
+from kernel.recurring import Recurring
 from roster.models import Asn, AsnStatus, SocialAccount
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ class RefreshResult:
     updated: int = 0  # stored with a new date
     missing: int = 0  # gone, suspended or unreadable: last count kept
     api_calls: int = 0
+
+
+def next_refresh(now: datetime) -> datetime:
+    """When the daily refresh next starts after ``now`` (the inbox tells people under the
+    minimum when their count is read again)."""
+    return Recurring("followers", EVERY, AT).period_start(now) + EVERY
 
 
 def followers_job(engine: Engine, payload: dict[str, Any]) -> None:

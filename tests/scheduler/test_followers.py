@@ -21,7 +21,7 @@ from kernel.models import WorkItem
 from kernel.queue import RetryLater
 from roster.eligibility import eligible_accounts
 from roster.models import Asn, AsnStatus, SocialAccount
-from scheduler.followers import refresh_account, refresh_all
+from scheduler.followers import next_refresh, refresh_account, refresh_all
 from tests.channels import fakes_x
 from tests.channels.fakes_x import FakeX
 from tests.factories import make_agency, make_asn, make_unit
@@ -243,3 +243,12 @@ def test_unknown_account_and_unconnected_platform_do_nothing(db: Engine, session
 
     assert refresh_account(db, 999_999).accounts == 0
     assert refresh_account(db, account.id).accounts == 0  # no X token in the test settings
+
+
+def test_the_next_refresh_is_the_next_19_utc() -> None:
+    day = datetime(2026, 12, 5, tzinfo=UTC)
+    assert next_refresh(day.replace(hour=18, minute=59)) == day.replace(hour=19)
+    assert next_refresh(day.replace(hour=19)) == day.replace(day=6, hour=19)  # it just began
+    assert next_refresh(day.replace(hour=23, minute=30)) == day.replace(day=6, hour=19)
+    new_year = datetime(2027, 1, 1, 19, tzinfo=UTC)
+    assert next_refresh(day.replace(day=31, hour=20)) == new_year
