@@ -22,7 +22,7 @@ from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.settings import PLATFORMS
 from kernel.limits import display_name
-from roster import enrolment, invitations, listing, ownership, registry
+from roster import eligibility, enrolment, invitations, listing, ownership, registry
 from roster.models import Agency, Asn, AsnStatus, Invitation, OwnershipState, SocialAccount, Unit
 from web.deps import (
     LoginRequired,
@@ -90,6 +90,7 @@ def _form_page(
         "form": form,
         "errors": errors or {},
         "platforms": [(p, display_name(p)) for p in PLATFORMS],
+        "minimums": eligibility.minimums(agency),
         "consent_points": [_(point) for point in enrolment.CONSENT_POINTS],
         "consent_version": enrolment.CONSENT_VERSION,
         "messengers": [(choice.value, choice.label) for choice in messenger_choices()],

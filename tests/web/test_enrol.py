@@ -260,3 +260,33 @@ def test_a_unit_link_shows_its_unit_instead_of_a_choice(
     assert "Direktorat Khusus" in page.text
     assert "Biro Lain" not in page.text
     assert 'name="unit_id"' not in page.text
+
+
+def _minimum_texts(page: str) -> list[str]:
+    return re.findall(r'<p class="hint minimum">([^<]*)</p>', page)
+
+
+def test_the_form_shows_the_agencys_follower_minimum_per_platform(
+    client: TestClient, session: Session, link: Invitation
+) -> None:
+    agency = session.get(Agency, link.agency_id)
+    assert agency is not None
+    # X stricter than the instance's 500; a lower Instagram minimum cannot undercut it.
+    agency.min_followers = {"x": 1200, "instagram": 100}
+    session.add(agency)
+    session.commit()
+
+    page = client.get(f"/enrol/{link.token}", headers=EN)
+    assert _minimum_texts(page.text) == [
+        "Assignments on X go to accounts with at least 1,200 followers.",
+        "Assignments on Facebook go to accounts with at least 500 followers.",
+        "Assignments on Instagram go to accounts with at least 500 followers.",
+    ]
+    indonesian = client.get(f"/enrol/{link.token}", headers={"Accept-Language": "id"})
+    assert "1.200" in _minimum_texts(indonesian.text)[0]
+    assert "Assignments on" not in indonesian.text
+
+    # A refused submission shows the minimums again, next to the fields to correct.
+    refused = _submit(client, session, link, consent="")
+    assert refused.status_code == 400
+    assert len(_minimum_texts(refused.text)) == 3
