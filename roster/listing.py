@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, or_, select
 
 from gaung.settings import PLATFORMS
-from roster.models import Asn, SocialAccount
+from roster.eligibility import not_eligible_clause
+from roster.models import Agency, Asn, SocialAccount
 
 PAGE_SIZE = 50
 
@@ -29,9 +30,14 @@ def list_asn(
     unit_id: int | None = None,
     search: str = "",
     page: int = 1,
+    not_eligible: bool = False,
 ) -> AsnPage:
-    """A page of the agency's ASN, newest first, filtered by status, unit and name/NIP."""
+    """A page of the agency's ASN, newest first, filtered by status, unit and name/NIP;
+    ``not_eligible``: only active ones with an account that gets no assignments
+    (roster.eligibility.not_eligible_clause)."""
     query = select(Asn).where(Asn.agency_id == agency_id)
+    if not_eligible:
+        query = query.where(not_eligible_clause(session.get(Agency, agency_id)))
     if status:
         query = query.where(Asn.status == status)
     if unit_id:
@@ -56,6 +62,13 @@ def status_counts(session: Session, agency_id: int) -> dict[str, int]:
         select(Asn.status, func.count()).where(Asn.agency_id == agency_id).group_by(col(Asn.status))
     )
     return {status: count for status, count in session.exec(query)}
+
+
+def not_eligible_count(session: Session, agency_id: int) -> int:
+    """How many active ASN of the agency have an account that gets no assignments."""
+    clause = not_eligible_clause(session.get(Agency, agency_id))
+    query = select(func.count()).select_from(Asn).where(Asn.agency_id == agency_id, clause)
+    return session.exec(query).one()
 
 
 def accounts_of(session: Session, asn_ids: Sequence[int]) -> dict[int, list[SocialAccount]]:

@@ -18,10 +18,10 @@ from starlette.datastructures import UploadFile
 from gaung import i18n
 from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
-from gaung.settings import get_settings
 from kernel import audit
 from kernel.audit import AuditLog
 from kernel.limits import display_name
+from roster import eligibility as eligible
 from roster import humas, listing, ownership, review, sign_in
 from roster import invitations as invitation_links  # the routes below are named invitations
 from roster.importer import COLUMNS, RosterImportError, import_roster
@@ -40,6 +40,11 @@ STATUS_CLASSES = {
     AsnStatus.REJECTED: "bad",
     AsnStatus.SUSPENDED: "bad",
     AsnStatus.LEFT: "muted",
+}
+STANDING_TEXTS = {
+    eligible.Standing.NO_CONSENT: N_("no consent recorded"),
+    eligible.Standing.NOT_VERIFIED: N_("ownership not verified"),
+    eligible.Standing.NO_COUNT: N_("no follower count yet"),
 }
 _ = i18n.gettext
 
@@ -73,24 +78,56 @@ def asn_list(
     unit: str = "",
     q: str = "",
     page: int = 1,
+    eligibility: str = "",
     user: User = Depends(reader),
     session: Session = Depends(get_session),
 ) -> Response:
     status = status if status in STATUS_LABELS else ""
     unit_id = int(unit) if unit.isdigit() else None
+    not_eligible = eligibility == "not"
     result = listing.list_asn(
-        session, user.agency_id, status=status or None, unit_id=unit_id, search=q, page=page
+        session,
+        user.agency_id,
+        status=status or None,
+        unit_id=unit_id,
+        search=q,
+        page=page,
+        not_eligible=not_eligible,
     )
     ids = [a.id for a in result.people if a.id is not None]
+    found = eligible.standings(session, agency_id=user.agency_id, asn_ids=ids)
+    active = {a.id for a in result.people if a.status == AsnStatus.ACTIVE}
     context = {
         "result": result,
         "accounts": listing.accounts_of(session, ids),
+        # Why an active person's account gets nothing (none for pending people: not yet).
+        "reasons": {
+            account_id: standing_text(standing)
+            for account_id, standing in found.items()
+            if standing.asn_id in active and standing.standing in eligible.NOT_ELIGIBLE
+        },
         "units": {u.id: u.name for u in _units(session, user.agency_id)},
         "counts": listing.status_counts(session, user.agency_id),
-        "filters": {"status": status, "unit": unit_id, "q": q},
+        "not_eligible_count": listing.not_eligible_count(session, user.agency_id),
+        "filters": {
+            "status": status,
+            "unit": unit_id,
+            "q": q,
+            "eligibility": "not" if not_eligible else "",
+        },
         "platform_names": {p: display_name(p) for p in ("x", "facebook", "instagram")},
     }
     return _page(request, "list.html", context)
+
+
+def standing_text(standing: eligible.AccountStanding) -> str:
+    """Why the account gets no assignments, for Humas (the console's "not eligible" list)."""
+    if standing.standing == eligible.Standing.BELOW_MINIMUM:
+        return _("below the minimum: %(count)s of %(minimum)s followers") % {
+            "count": i18n.format_number(standing.followers),
+            "minimum": i18n.format_number(standing.minimum),
+        }
+    return _(STANDING_TEXTS.get(standing.standing, standing.standing))
 
 
 def _review_context(session: Session, user: User, asn: Asn) -> dict[str, Any]:
@@ -112,7 +149,7 @@ def _review_context(session: Session, user: User, asn: Asn) -> dict[str, Any]:
     ).all()
     unit = session.get(Unit, asn.unit_id)
     invitation = session.get(Invitation, asn.invitation_id) if asn.invitation_id else None
-    minimum = get_settings().eligibility.minimum
+    minimums = eligible.minimums(session.get(Agency, user.agency_id))
     return {
         "asn": asn,
         "unit": unit,
@@ -123,7 +160,7 @@ def _review_context(session: Session, user: User, asn: Asn) -> dict[str, Any]:
                 "name": display_name(a.platform),
                 "check": checks.get(a.id or 0),
                 "detail": _detail(checks.get(a.id or 0), a.platform),
-                "minimum": minimum(a.platform),
+                "minimum": minimums.get(a.platform, 0),
             }
             for a in accounts
         ],

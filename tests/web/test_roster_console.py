@@ -292,3 +292,70 @@ def test_an_empty_upload_is_refused(client: TestClient, editor: User) -> None:
     token = csrf_from(client, "/console/roster/upload")
     response = client.post("/console/roster/upload", data={"csrf_token": token})
     assert response.status_code == 400
+
+
+def _set(session: Session, asn: Asn, **values: object) -> SocialAccount:
+    account = session.exec(select(SocialAccount).where(SocialAccount.asn_id == asn.id)).first()
+    assert account is not None
+    for name, value in values.items():
+        setattr(account, name, value)
+    session.add(account)
+    session.commit()
+    return account
+
+
+def test_the_not_eligible_filter_lists_active_people_with_the_reason_per_account(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    agency.min_followers = {"x": 800}
+    session.add(agency)
+    session.commit()
+    unit = make_unit(session, agency)
+    at_minimum = make_asn(session, unit, followers=800, platforms=["x"])
+    below = make_asn(session, unit, followers=799, platforms=["x"])
+    uncounted = make_asn(session, unit, followers=0, platforms=["x"])
+    _set(session, uncounted, followers_at=None)
+    unproven = make_asn(session, unit, platforms=["instagram"])
+    _set(session, unproven, ownership_verified_at=None)
+    suspended = make_asn(session, unit, followers=1, platforms=["x"], status=AsnStatus.SUSPENDED)
+    pending = _pending(session, agency, editor)  # not verified either, but not active yet
+    elsewhere = make_asn(session, make_unit(session, make_agency(session)), followers=1)
+    login_staff(client, editor)
+
+    page = client.get("/console/asn?eligibility=not", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "Not eligible (3)" in page.text
+    for shown in (below, uncounted, unproven):
+        assert f'href="/console/asn/{shown.id}"' in page.text
+    for hidden in (at_minimum, suspended, pending, elsewhere):
+        assert f'href="/console/asn/{hidden.id}"' not in page.text
+    assert "no assignments: below the minimum: 799 of 800 followers" in page.text
+    assert "no assignments: no follower count yet" in page.text
+    assert "no assignments: ownership not verified" in page.text
+    assert "People found: 3" in page.text
+
+    everyone = client.get("/console/asn", headers={"Accept-Language": "en"})
+    assert f'href="/console/asn/{pending.id}"' in everyone.text
+    assert "Active people who get no assignments on at least one account: 3." in everyone.text
+    assert everyone.text.count("no assignments:") == 3  # not the pending or suspended ones
+
+    # Combined with another filter (pending people are never in it), and junk in the parameter.
+    only_pending = client.get(
+        "/console/asn?eligibility=not&status=pending", headers={"Accept-Language": "en"}
+    )
+    assert "Nobody matches these filters." in only_pending.text
+    junk = client.get("/console/asn?eligibility=%27%3B--")
+    assert junk.status_code == 200
+    assert f'href="/console/asn/{at_minimum.id}"' in junk.text
+
+
+def test_the_review_page_compares_followers_with_the_agencys_own_minimum(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    agency.min_followers = {"x": 800}
+    session.add(agency)
+    session.commit()
+    asn = make_asn(session, make_unit(session, agency), followers=600, platforms=["x"])
+    login_staff(client, editor)
+    page = client.get(f"/console/asn/{asn.id}", headers={"Accept-Language": "en"})
+    assert "below 800" in page.text
