@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from gaung.settings import get_settings
 from kernel import queue
 from kernel.models import WorkItem
 
@@ -16,6 +17,9 @@ log = logging.getLogger(__name__)
 JobHandler = Callable[[Engine, dict[str, Any]], None]
 # Filled by the composition root (wiring.wire); nothing registers itself on import.
 JOBS: dict[str, JobHandler] = {}
+# What to do when a kind's item has used its last attempt (payload, last error, attempts).
+GiveUpHandler = Callable[[Engine, dict[str, Any], str, int], None]
+GAVE_UP: dict[str, GiveUpHandler] = {}
 
 
 def register(kind: str, handler: JobHandler) -> None:
@@ -23,6 +27,13 @@ def register(kind: str, handler: JobHandler) -> None:
     if JOBS.get(kind, handler) is not handler:
         raise ValueError(f"job kind {kind!r} is already registered")
     JOBS[kind] = handler
+
+
+def on_give_up(kind: str, handler: GiveUpHandler) -> None:
+    """Call ``handler`` once an item of ``kind`` failed for the last time."""
+    if GAVE_UP.get(kind, handler) is not handler:
+        raise ValueError(f"give-up handler of {kind!r} is already registered")
+    GAVE_UP[kind] = handler
 
 
 def run_due(engine: Engine, worker: str, *, limit: int = 10) -> int:
@@ -51,6 +62,16 @@ def _run_one(engine: Engine, worker: str, item: WorkItem) -> None:
         queue.release(engine, item.id, worker, run_at=later.at)
     except Exception as exc:
         log.exception("work item %s (%s) failed on attempt %s", item.id, item.kind, item.attempts)
-        queue.fail(engine, item.id, worker, f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        queue.fail(engine, item.id, worker, error)
+        if item.attempts >= get_settings().scheduler.max_attempts and item.kind in GAVE_UP:
+            _give_up(engine, item, error)
     else:
         queue.complete(engine, item.id, worker)
+
+
+def _give_up(engine: Engine, item: WorkItem, error: str) -> None:
+    try:
+        GAVE_UP[item.kind](engine, queue.payload_of(item), error, item.attempts)
+    except Exception:
+        log.exception("give-up handler of work item %s (%s) failed", item.id, item.kind)

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from assignments import problems
 from assignments.evidence import Check, Outcome, Reason, record
 from assignments.metrics import (
     SPANS,
@@ -40,6 +41,7 @@ from assignments.metrics import (
     count_calls,
 )
 from assignments.models import Assignment, AssignmentStatus
+from assignments.problems import ProblemKind
 from channels.facebook import parse_permalink
 from channels.platforms import (
     AuthError,
@@ -223,20 +225,28 @@ def _official_snapshot(
     if not channel.connected():
         return
     before = channel_calls(channel)
+    gone_before = set(getattr(channel, "gone", set()))
     try:
         platform_id = _official_id(channel, platform, url)
         counts = channel.metrics([platform_id]).get(platform_id)
     except (AuthError, Unverifiable, NotConnected, PostGone) as exc:
         # An operator must fix a token, or the platform cannot see the post: skip, never crash.
         log.warning("official %s post of post %s not measured: %s", platform, post.id, exc)
+        kind = _PROBLEMS.get(type(exc))
+        if kind is not None:
+            _note(engine, post, platform, kind, exc.detail)
         return
     except GaungError as exc:
         if isinstance(exc, ChannelError):
             raise  # a rate limit (RetryLater) or network trouble (retried with backoff)
         log.warning("official %s link of post %s not measurable: %s", platform, post.id, exc)
+        _note(engine, post, platform, ProblemKind.BAD_URL, exc.message)
         return
     finally:
         _bill(engine, post.campaign_id, platform, channel_calls(channel) - before, result)
+    if platform_id in set(getattr(channel, "gone", set())) - gone_before:
+        _note(engine, post, platform, ProblemKind.GONE, "not found")
+        return
     row = {
         "post_id": post.id, "campaign_id": post.campaign_id, "platform": platform,
         "window": window, "platform_post_id": platform_id, "taken_at": utcnow(),
@@ -246,6 +256,18 @@ def _official_snapshot(
         result.official += _insert_new(
             session, PostMetrics, [row], ["post_id", "platform", "window"]
         )
+        problems.clear(session, post.id, platform, problems.CLEARED_BY_MEASURE)
+
+
+_PROBLEMS: dict[type[Exception], ProblemKind] = {
+    AuthError: ProblemKind.AUTH,
+    PostGone: ProblemKind.GONE,
+}
+
+
+def _note(engine: Engine, post: Post, platform: str, kind: ProblemKind, detail: str) -> None:
+    with Session(engine) as session, session.begin():
+        problems.record(session, post, platform, kind, detail)
 
 
 def _official_id(channel: SocialPlatform, platform: str, url: str) -> str:

@@ -21,9 +21,11 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from assignments import problems
 from assignments.evidence import Check, Evidence, Outcome, Reason, VerifyCursor, record
 from assignments.metrics import channel_calls
 from assignments.models import Assignment, AssignmentStatus
+from assignments.problems import ProblemKind
 from assignments.reporting import parse_repost_url
 from channels.platforms import (
     AuthError,
@@ -95,6 +97,20 @@ def verify_post_job(engine: Engine, payload: dict[str, Any]) -> None:
     verify_post(engine, int(payload["post_id"]), int(payload.get("round", 0)))
 
 
+def verify_post_gave_up(engine: Engine, payload: dict[str, Any], error: str, attempts: int) -> None:
+    """Every attempt of a round failed: say so where Humas looks, and keep the next round."""
+    post_id, round_no = int(payload["post_id"]), int(payload.get("round", 0))
+    with Session(engine) as session, session.begin():
+        post = session.get(Post, post_id)
+        if post is None:
+            return
+        problems.record(
+            session, post, SEARCH_PLATFORM, ProblemKind.EXHAUSTED, error, attempts=attempts
+        )
+        campaign = session.get_one(Campaign, post.campaign_id)
+        _schedule_next(session, post_id, campaign.deadline, round_no)
+
+
 def verify_link_job(engine: Engine, payload: dict[str, Any]) -> None:
     verify_link(engine, int(payload["assignment_id"]))
 
@@ -135,7 +151,16 @@ def _search_round(session: Session, channel: SocialPlatform, post: Post) -> Sear
     except AuthError as exc:
         # An operator must fix the token; later rounds try again, nothing crashes.
         log.warning("repost search for post %s skipped: %s", post.id, exc)
+        problems.record(session, post, SEARCH_PLATFORM, ProblemKind.AUTH, exc.detail)
         return SearchRound(_calls(channel), 0, 0)
+    except GaungError as exc:
+        if isinstance(exc, ChannelError):
+            raise  # network trouble: the queue retries with backoff
+        # A link that is no X post (saved before links were checked): retrying cannot help.
+        log.warning("repost search for post %s skipped: %s", post.id, exc)
+        problems.record(session, post, SEARCH_PLATFORM, ProblemKind.BAD_URL, exc.message)
+        return SearchRound(0, 0, 0)
+    problems.clear(session, post.id, SEARCH_PLATFORM, problems.CLEARED_BY_SEARCH)
     enrolled = _enrolled_x_assignments(session, post.id)
     matches = verified = 0
     seen: list[Assignment] = []

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from assignments import problems
 from channels import credentials
 from channels.credentials import Spec
 from gaung import crypto, i18n
@@ -25,6 +26,9 @@ from kernel import audit
 from roster.models import Role, User
 from roster.operators import is_operator
 from web.deps import render, require_role, verify_csrf
+
+# The platforms whose calls a credential section signs (a new one may end a refused token).
+CREDENTIAL_PLATFORMS = {"x": ["x"], "graph": ["facebook", "instagram"]}
 
 router = APIRouter(prefix="/console/channels", include_in_schema=False)
 
@@ -155,6 +159,7 @@ async def save_credential(
     if problem:
         return _page(request, session, {spec.name: problem}, status=400)
     credentials.save(session, spec.name, value, user.id)
+    problems.clear_refused_tokens(session, CREDENTIAL_PLATFORMS.get(spec.section, []))
     audit.record(
         session,
         actor=user,

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from assignments import problems
 from assignments.evidence import VerifyCursor
 from assignments.metrics import NO_CAMPAIGN, ApiUsage, Purpose
 from channels import platforms, sandbox
@@ -157,6 +158,7 @@ def channel_status(
 ) -> Response:
     context = {
         "platforms": statuses(session, user),
+        "problems": problems.for_agency(session, user.agency_id),
         "usage_days": USAGE_DAYS,
         "fresh_days": FRESH.days,
         "operator": is_operator(session, user),

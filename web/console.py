@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData, UploadFile
 
+from assignments import problems
 from content import rendering, workflow
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from gaung.db import get_session
@@ -550,6 +551,7 @@ def post_page(
         "can_delete": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
         and post.status in workflow.DELETABLE,
         "official_urls": [(p, post.official_url(p)) for p in post.platform_list()],
+        "problems": problems.for_post(session, post),
         "error": error.render(_) if error else None,
         "error_field": None,
     }

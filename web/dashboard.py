@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlmodel import Session, col, func, select
 
-from assignments import reach_snapshot
+from assignments import problems, reach_snapshot
 from assignments.metrics import SPANS
 from assignments.reach import (
     CampaignReach,
@@ -294,6 +294,7 @@ def campaign_page(
     context = {
         "campaign": campaign,
         "reach": reach,
+        "problems": problems.for_campaign(session, campaign_id),
         "chart": timeline_chart(reach.timeline),
         "chart_size": (CHART_WIDTH, CHART_HEIGHT, CHART_PAD),
         "verification": verification_chart(reach.by_platform),

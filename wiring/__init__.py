@@ -70,6 +70,7 @@ def _instagram() -> SocialPlatform:
 def _wire_jobs() -> None:
     jobs.register("dispatch", dispatch.dispatch_job)
     jobs.register("verify_post", verify.verify_post_job)
+    jobs.on_give_up("verify_post", verify.verify_post_gave_up)
     jobs.register("verify_link", verify.verify_link_job)
     jobs.register("measure", measure.measure_job)
     jobs.register("followers_account", followers.followers_account_job)
@@ -147,6 +148,7 @@ def describe() -> dict[str, Any]:
     """The registries as names, e.g. for comparing what two entry points wired."""
     return {
         "jobs": {kind: _name(handler) for kind, handler in sorted(jobs.JOBS.items())},
+        "gave_up": {kind: _name(handler) for kind, handler in sorted(jobs.GAVE_UP.items())},
         "recurring": {
             kind: [spec.every.total_seconds(), spec.offset.total_seconds()]
             for kind, spec in sorted(recurring.RECURRING.items())

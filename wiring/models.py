@@ -6,6 +6,7 @@ from assignments.evidence import Evidence, VerifyCursor
 from assignments.feedback import Feedback
 from assignments.metrics import ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
+from assignments.problems import VerificationProblem
 from assignments.reach_snapshot import ReachSnapshot
 from channels.credentials import ChannelCredential
 from channels.instagram_private import ChannelSession
@@ -71,6 +72,7 @@ __all__ = [
     "TelegramCursor",
     "Unit",
     "User",
+    "VerificationProblem",
     "VerifyCursor",
     "WebhookDelivery",
     "WebhookEndpoint",
