@@ -23,6 +23,7 @@ from gaung.db import get_session
 from gaung.errors import N_, GaungError
 from gaung.settings import PLATFORM_NAMES
 from roster.models import Asn
+from web import eligibility_notice
 from web.deps import current_asn, render, verify_csrf
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
@@ -98,6 +99,7 @@ def inbox(
         "platform_names": PLATFORM_NAMES,
         "status_label": status_label,
         "actionable": _ACTIONABLE,
+        "eligibility": eligibility_notice.for_asn(session, asn),  # inbox/_eligibility.html
     }
     return render(request, "inbox/list.html", context)
 
