@@ -18,8 +18,8 @@ read, before the first INSERT or UPDATE), the lock (from the first INSERT or UPD
 end of the commit: on SQLite every other writer waits that long at most) and the total.
 Meanwhile another connection writes (a one-row UPDATE, every 20 ms) and the longest it
 waited is reported: it must stay well under SQLite's 15 s busy timeout. Last, the same
-file is imported again with every follower count changed (the UPDATE path) and its lock
-time reported.
+file is imported again with every name and follower count changed (the UPDATE path) and
+its lock time reported.
 
 The last line printed is one JSON object: {"database", "rows", "accounts", "total_s",
 "validation_s", "lock_s", "baseline_lock_s", "ratio", "update_lock_s", "other_writer_max_s",
@@ -69,14 +69,14 @@ def _nip(n: int) -> str:
     return f"{born:%Y%m%d}201503{1 + (n // 9000) % 2}{(n // 18000) % 999 + 1:03d}"
 
 
-def _csv(rows: int, platforms: int, followers: int) -> str:
+def _csv(rows: int, platforms: int, followers: int, title: str = "") -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for n in range(rows):
         row = {
             "nip": _nip(n),
-            "name": f"ASN {n}",
+            "name": f"{title}ASN {n}",
             "unit": UNITS[n % len(UNITS)],
             "email": f"asn{n}@kominfo.go.id",
             "messenger": "email",
@@ -266,11 +266,11 @@ def main() -> None:
             f" ({len(during)} while or after the import held the lock, {other.timeouts} timed out)"
         )
 
-        changed = _csv(args.rows, args.platforms, followers=2000)
+        changed = _csv(args.rows, args.platforms, followers=2000, title="Drs. ")
         again, result = _import(engine, agency_id, changed)
         update_lock = again.lock
         print(
-            f"re-import, every follower count changed: {result.updated:,} updated,"
+            f"re-import, every name and follower count changed: {result.updated:,} updated,"
             f" lock {update_lock:.2f} s"
         )
         engine.dispose()
