@@ -20,7 +20,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import update
+from sqlmodel import Field, Session, SQLModel, col
 
 from assignments.models import Assignment, AssignmentStatus
 from gaung.db import utcnow
@@ -153,4 +154,18 @@ def enqueue_link_check(
         key=link_check_key(assignment),
         payload={"assignment_id": assignment.id},
         run_at=run_at or utcnow(),
+    )
+
+
+def forget_search(session: Session, post_id: int, platforms: list[str]) -> None:
+    """The official post changed: the next repost search starts afresh on the new one.
+
+    ``since_id`` belongs to the old post's search; kept, it would skip reposts of the new
+    post made before it. The API calls spent stay counted.
+    """
+    session.execute(
+        update(VerifyCursor)
+        .where(col(VerifyCursor.post_id) == post_id, col(VerifyCursor.platform).in_(platforms))
+        .values(since_id=None),
+        execution_options={"synchronize_session": False},
     )

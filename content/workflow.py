@@ -62,6 +62,13 @@ _IN_USE = N_("Other records refer to this, so it cannot be deleted; withdraw it 
 # to close its open assignments and tell the ASN (``wiring`` fills it; content cannot
 # import the layers that own assignments and messages).
 after_withdrawal: list[Callable[[Session, int], None]] = []
+# Run with (session, post_id, platforms) when an approved post's official links change, in
+# the same transaction (e.g. verification forgets where it stopped on the old post). Filled
+# by wiring.
+after_official_urls_changed: list[Callable[[Session, int, list[str]], None]] = []
+# Official links may still be corrected once a post is approved or out (a wrong link would
+# otherwise stop its verification for good); the text itself may not.
+CORRECTABLE = (PostStatus.APPROVED, PostStatus.DISPATCHED)
 
 
 class _Unset(Enum):
@@ -724,6 +731,50 @@ def dispatch_now(session: Session, actor: User, post: Post) -> Post:
     queue.reschedule(session, dispatch_key(post.id), now)
     post.updated_at = now
     _audit(session, actor, "post.dispatch_now", "post", post.id, campaign=campaign)
+    session.commit()
+    return post
+
+
+def correct_official_urls(
+    session: Session, actor: User, post: Post, official_urls: Mapping[str, str | None]
+) -> Post:
+    """Correct the agency's own post links of an approved or dispatched post; audited.
+
+    Merged like update_post (platforms not named keep their address, None clears one);
+    only the post's platforms may be named. Commits.
+    """
+    _require_role(actor, WRITERS | REVIEWERS)
+    campaign = _campaign_of(session, actor, post)
+    _lock(session, post)
+    if post.status not in CORRECTABLE:
+        raise GaungError(N_("Only an approved or dispatched post's official links are corrected here."))
+    unknown = sorted(set(official_urls) - set(post.platform_list()))
+    if unknown:
+        raise GaungError(
+            N_("This post does not go to %(platform)s."),
+            field=f"official_url_{unknown[0]}",
+            platform=LIMITS[unknown[0]].name if unknown[0] in LIMITS else unknown[0],
+        )
+    columns = _official_urls(official_urls)
+    changed = [f.removeprefix("official_url_") for f, v in columns.items() if getattr(post, f) != v]
+    if not changed:
+        return post
+    for name, value in columns.items():
+        setattr(post, name, value)
+    post.updated_at = utcnow()
+    session.add(post)
+    for hook in after_official_urls_changed:
+        hook(session, post.id or 0, changed)
+    detail = "official links corrected: " + ", ".join(changed)
+    _audit(
+        session,
+        actor,
+        "post.official_urls_corrected",
+        "post",
+        post.id,
+        campaign=campaign,
+        detail=detail,
+    )
     session.commit()
     return post
 

@@ -698,6 +698,28 @@ def withdraw_post(
     return _step(request, session, user, post_id, key, action)
 
 
+class OfficialLinksIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    official_urls: dict[Platform, Annotated[str, Field(max_length=2000)] | None] = Field(
+        description="Merged: platforms not named keep their address; null clears one"
+    )
+
+
+@router.post("/posts/{post_id}/official-links", response_model=PostOut, responses=IDEMPOTENT_ERRORS)
+def correct_official_links(
+    request: Request,
+    post_id: PostId,
+    links: OfficialLinksIn,
+    key: IdempotencyKey = None,
+    user: User = Depends(staff_write),
+    session: Session = Depends(get_session),
+) -> Response:
+    """Correct an approved or dispatched post's official links (its text stays as approved)."""
+    urls = {str(platform): url for platform, url in links.official_urls.items()}
+    action = partial(workflow.correct_official_urls, session, user, official_urls=urls)
+    return _step(request, session, user, post_id, key, action, links.model_dump(mode="json"))
+
+
 @router.post("/posts/{post_id}/dispatch-now", response_model=PostOut, responses=IDEMPOTENT_ERRORS)
 def dispatch_post_now(
     request: Request,

@@ -548,6 +548,8 @@ def post_page(
         and not is_author,
         "can_dispatch": reviewer and post.status == PostStatus.APPROVED,
         "can_withdraw": reviewer and post.status in (PostStatus.APPROVED, PostStatus.DISPATCHED),
+        "can_correct_links": user.role in (Role.EDITOR, Role.APPROVER, Role.ADMIN)
+        and post.status in workflow.CORRECTABLE,
         "can_delete": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
         and post.status in workflow.DELETABLE,
         "official_urls": [(p, post.official_url(p)) for p in post.platform_list()],
@@ -659,6 +661,33 @@ async def withdraw_post(
     _csrf: None = Depends(verify_csrf),
 ) -> Response:
     return await transition(request, session, user, post_id, "withdraw")
+
+
+@router.post("/posts/{post_id}/official-links")
+async def correct_official_links(
+    request: Request,
+    post_id: int,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    """Fix a wrong official post link after approval, so verification can go on."""
+    post, campaign = load_post(session, user, post_id)
+    form = await request.form()
+    urls = {
+        p: str(form.get(f"official_url_{p}") or "").strip() or None for p in post.platform_list()
+    }
+    try:
+        workflow.correct_official_urls(session, user, post, urls)
+    except NotFoundError:
+        raise
+    except GaungError as err:
+        session.rollback()
+        session.refresh(post)
+        status = 403 if isinstance(err, ForbiddenError) else 400
+        return post_page(request, session, user, post, campaign, error=err, status_code=status)
+    flash(request, _("Official links saved. Verification uses them from its next round."))
+    return see_other(f"/console/posts/{post_id}")
 
 
 @router.post("/posts/{post_id}/delete")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from assignments import feedback
+from assignments import evidence, feedback
 from assignments import privacy as assignment_privacy
 from channels import (
     email,
@@ -107,6 +107,7 @@ def _wire_dispatch_hooks() -> None:
     ]
     dispatch.after_assignments[:] = hooks
     workflow.after_withdrawal[:] = [withdrawal.on_withdrawal]
+    workflow.after_official_urls_changed[:] = [evidence.forget_search]
 
 
 def _wire_channels() -> None:
@@ -155,6 +156,7 @@ def describe() -> dict[str, Any]:
         },
         "dispatch_hooks": [_name(hook) for hook in dispatch.after_assignments],
         "withdrawal_hooks": [_name(hook) for hook in workflow.after_withdrawal],
+        "official_url_hooks": [_name(hook) for hook in workflow.after_official_urls_changed],
         "messengers": {slug: _name(type(m)) for slug, m in sorted(messaging.MESSENGERS.items())},
         "person_messengers": list(outbox_vocabulary.PERSON_MESSENGERS),
         "platforms": {

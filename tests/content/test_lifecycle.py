@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from assignments.evidence import VerifyCursor
 from assignments.models import Assignment, AssignmentStatus
 from content import workflow
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
@@ -299,3 +300,50 @@ def test_dispatch_now_keeps_the_posts_urgency(session: Session, team: Team) -> N
     session.expire_all()
     assert session.get_one(Post, post.id).urgent is False
     assert _dispatch_item(session, post).run_at <= utcnow()
+
+
+# --- correcting official links after approval ----------------------------------------------
+
+
+def test_a_dispatched_posts_official_link_is_corrected_and_its_search_starts_afresh(
+    session: Session, db: Engine, team: Team
+) -> None:
+    make_asn(session, team.unit)
+    post = team.approved()
+    dispatch_post(db, post.id or 0)
+    session.add(VerifyCursor(post_id=post.id or 0, platform="x", campaign_id=post.campaign_id,
+                             since_id="1790000000000000000", api_calls=3))  # fmt: skip
+    session.commit()
+    fixed = "https://x.com/kominfo/status/1800000000000000001"
+
+    workflow.correct_official_urls(session, team.editor, post, {"x": fixed})
+
+    session.expire_all()
+    assert session.get_one(Post, post.id).official_url("x") == fixed
+    cursor = session.get_one(VerifyCursor, (post.id, "x"))
+    assert (cursor.since_id, cursor.api_calls) == (None, 3)
+    actions = [
+        a.action for a in session.exec(select(AuditLog).where(AuditLog.entity_id == post.id))
+    ]
+    assert "post.official_urls_corrected" in actions
+
+
+def test_a_correction_names_the_field_of_a_link_to_the_wrong_platform(
+    session: Session, team: Team
+) -> None:
+    post = team.approved()
+    with pytest.raises(GaungError) as raised:
+        workflow.correct_official_urls(
+            session, team.approver, post, {"x": "https://www.facebook.com/kominfo/posts/1"}
+        )
+    assert raised.value.field == "official_url_x"
+
+
+def test_only_an_approved_or_dispatched_post_has_its_links_corrected(
+    session: Session, team: Team
+) -> None:
+    draft = team.draft()
+    with pytest.raises(GaungError):
+        workflow.correct_official_urls(
+            session, team.editor, draft, {"x": "https://x.com/kominfo/status/1"}
+        )

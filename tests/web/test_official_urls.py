@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from content.models import Post
 from roster import api_tokens
+from roster.models import Role
 from tests.factories import make_agency, make_campaign, make_post, make_user
 from tests.web.conftest import csrf_from, login_staff
 
@@ -86,3 +87,28 @@ def test_api_refuses_a_facebook_link_in_the_x_field_naming_it(
     )
     assert patched.status_code == 422
     assert patched.json()["detail"][0]["loc"] == ["body", "official_urls", "x"]
+
+
+def test_humas_corrects_a_dispatched_posts_wrong_link_from_the_post_page(
+    client: TestClient, session: Session
+) -> None:
+    agency = make_agency(session)
+    editor = make_user(session, agency, Role.EDITOR)
+    post = make_post(session, make_campaign(session, agency, editor), editor, status="dispatched")
+    login_staff(client, editor)
+    page = client.get(f"/console/posts/{post.id}")
+    assert f'action="/console/posts/{post.id}/official-links"' in page.text
+
+    token = csrf_from(client, f"/console/posts/{post.id}")
+    wrong = {"csrf_token": token, "official_url_x": "https://www.facebook.com/kominfo/posts/9"}
+    refused = client.post(f"/console/posts/{post.id}/official-links", data=wrong)
+    assert refused.status_code == 400
+    assert "X" in refused.text
+
+    fixed = "https://x.com/kominfo/status/1800000000000000001"
+    good = {"csrf_token": token, "official_url_x": fixed}
+    path = f"/console/posts/{post.id}/official-links"
+    saved = client.post(path, data=good, follow_redirects=False)
+    assert saved.status_code == 303
+    session.expire_all()
+    assert session.get_one(Post, post.id).official_url("x") == fixed
