@@ -136,8 +136,11 @@ class FacebookPlatform:
             bio=data.get("about") if isinstance(data.get("about"), str) else None,
         )
 
-    def fetch_post(self, post_id_or_url: str) -> PostRef:
-        """A post by ``{page-id}_{post-id}`` or permalink (see the module notes on limits)."""
+    def fetch_post(self, post_id_or_url: str, author_handle: str | None = None) -> PostRef:
+        """A post by ``{page-id}_{post-id}`` or permalink (see the module notes on limits).
+
+        ``author_handle`` is not needed: a Page post's id or link names its Page.
+        """
         target = parse_permalink(post_id_or_url)
         if target.owner is None:
             graph_id = target.post_id

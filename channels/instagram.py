@@ -7,7 +7,8 @@ the agency's own media only.
 
 Limits, by the platform: personal (non-professional) accounts are invisible, so their posts are
 ``Unverifiable``; an Instagram permalink (``/p/{shortcode}/``) does not name its author, so a
-shortcode is only findable when the handle is known (from the link or the ``handle`` argument).
+shortcode is only findable when the handle is known (the ``author_handle`` argument, else
+the link).
 Instagram has no reshare API, so ``find_reposts`` returns ``([], None, 0)``.
 """
 
@@ -124,8 +125,14 @@ class InstagramPlatform:
             bio=account.get("biography") if isinstance(account.get("biography"), str) else None,
         )
 
-    def fetch_post(self, post_id_or_url: str, handle: str | None = None) -> PostRef:
-        """A media item by id (the agency's own) or by permalink of a professional account."""
+    def fetch_post(self, post_id_or_url: str, author_handle: str | None = None) -> PostRef:
+        """A media item by id (the agency's own) or by permalink of a professional account.
+
+        A permalink is looked up among the recent media of ``author_handle`` (the enrolled
+        account the post should belong to) through business discovery, or of the username the
+        link names when no handle is given. A personal account answers 110/2207013:
+        ``Unverifiable``.
+        """
         value = post_id_or_url.strip()
         if value.isdigit():
             try:
@@ -134,7 +141,7 @@ class InstagramPlatform:
                 raise to_channel_error(SLUG, exc) from None
             return _media_ref(media, None)
         user, shortcode = parse_permalink(value)
-        owner = handle or user
+        owner = (author_handle or "").strip().lstrip("@") or user
         if not owner:
             raise Unverifiable(SLUG, "an Instagram link does not name its author")
         return self._find_by_shortcode(owner, shortcode)

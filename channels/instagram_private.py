@@ -163,7 +163,7 @@ class InstagrapiPlatform:
             bio=getattr(user, "biography", None),
         )
 
-    def fetch_post(self, post_id_or_url: str, handle: str | None = None) -> PostRef:
+    def fetch_post(self, post_id_or_url: str, author_handle: str | None = None) -> PostRef:
         """A public post by link (the link need not name its author, unlike the Graph API)."""
         _, shortcode = parse_permalink(post_id_or_url)  # Unverifiable for other links
         url = f"https://www.instagram.com/p/{shortcode}/"

@@ -111,7 +111,14 @@ class SocialPlatform(Protocol):
 
     def lookup_account(self, handle: str) -> AccountInfo: ...
 
-    def fetch_post(self, post_id_or_url: str) -> PostRef: ...
+    def fetch_post(self, post_id_or_url: str, author_handle: str | None = None) -> PostRef:
+        """The post behind an id or link.
+
+        ``author_handle`` is the enrolled account's handle, when the caller knows whose post
+        it should be: Instagram's official API can only find a permalink among that
+        professional account's media (business discovery); other platforms may ignore it.
+        """
+        ...
 
     def find_reposts(
         self, official_post_id: str, since_id: str | None = None

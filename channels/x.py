@@ -130,10 +130,11 @@ class XPlatform:
             SLUG, str(user["id"]), user["username"], followers, bio=user.get("description")
         )
 
-    def fetch_post(self, post_id_or_url: str) -> PostRef:
+    def fetch_post(self, post_id_or_url: str, author_handle: str | None = None) -> PostRef:
+        """A post by id or status link; ``author_handle`` only helps the keyless oEmbed URL."""
         post_id, handle = parse_status_url(post_id_or_url)
         if not self.connected():
-            return fetch_oembed(post_id, handle)
+            return fetch_oembed(post_id, handle or author_handle)
         response = self._call(
             lambda: self.client.get_tweet(
                 post_id, tweet_fields=TWEET_FIELDS, expansions=["author_id"]

@@ -78,7 +78,7 @@ def check_post(
     session: Session, channel: SocialPlatform, account: SocialAccount, check: OwnershipCheck
 ) -> tuple[str, str]:
     assert check.proof_url is not None
-    post = channel.fetch_post(check.proof_url)
+    post = channel.fetch_post(check.proof_url, author_handle=account.handle)
     if not ownership.code_found(check.code, post.text):
         return OwnershipState.NOT_FOUND, ownership.DETAIL_NOT_IN_POST
     # The post proves control of its author, which must be the enrolled account itself.

@@ -300,8 +300,10 @@ def _check_link(session: Session, channel: SocialPlatform, assignment: Assignmen
     assert assignment.repost_url is not None
     check = _GRAPH_CHECKS.get(assignment.platform, Check.X_LOOKUP)
     url = assignment.repost_url
+    account = session.get(SocialAccount, assignment.account_id) if assignment.account_id else None
     try:
-        seen = channel.fetch_post(url)
+        # The enrolled handle: Instagram finds a permalink only among that account's media.
+        seen = channel.fetch_post(url, author_handle=account.handle if account else None)
     except RateLimited as exc:
         raise queue.RetryLater(exc.reset_at, str(exc)) from exc
     except PostGone as exc:

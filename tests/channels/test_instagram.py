@@ -120,7 +120,7 @@ def test_fetch_post_by_permalink_pages_through_recent_media(
 
     mock.get(ME).mock(side_effect=answer)
 
-    post = instagram.fetch_post("https://www.instagram.com/p/CxYz2/", handle="budi.asn")
+    post = instagram.fetch_post("https://www.instagram.com/p/CxYz2/", author_handle="budi.asn")
 
     assert post.post_id == "222"
     assert post.author_handle == "budi.asn"

@@ -69,7 +69,7 @@ class FakePlatform:
             raise AccountGone(self.slug, handle)
         return self.accounts[handle]
 
-    def fetch_post(self, post_id_or_url: str) -> PostRef:
+    def fetch_post(self, post_id_or_url: str, author_handle: str | None = None) -> PostRef:
         if self.error is not None:
             raise self.error
         return self.posts[post_id_or_url]
