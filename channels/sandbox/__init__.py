@@ -10,6 +10,8 @@ HTTP exactly as they would to the platforms.
 - ``behaviour``: who reposts what and when (seeded random numbers: the same every run).
 - ``seed``: follows the demo database (accounts, dispatched posts, reported links).
 - ``x_api``, ``graph_api``, ``messengers_api``, ``page``: the endpoints; ``app``: all of them.
+- ``x_shapes``: X API v2 answers as documented (t.co links, retweets, errors), shared with
+  the tests' fake of X.
 - ``server``: uvicorn in a thread.
 """
 

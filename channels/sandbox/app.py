@@ -10,7 +10,8 @@ from channels.sandbox.graph_api import GraphApi
 from channels.sandbox.messengers_api import MessengersApi
 from channels.sandbox.page import SandboxPage
 from channels.sandbox.state import World
-from channels.sandbox.x_api import XApi, problem
+from channels.sandbox.x_api import XApi
+from channels.sandbox.x_shapes import problem
 
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:

@@ -1,9 +1,13 @@
 """The X API v2 endpoints Gaung calls through tweepy, answered from the sandbox's world.
 
-Shapes follow X's documentation: ``data`` / ``includes.users`` / ``meta`` on success,
-``errors`` with a ``resource-not-found`` problem in a 200 answer for a missing or deleted
-post or user, problem objects for 400/401/429, and ``x-rate-limit-*`` headers on every
-answer. Each endpoint family has its own window budget, like X's per-15-minute limits.
+Shapes follow X's documentation and come from ``x_shapes`` (which the tests' fake of X uses
+too): post text with every link as a t.co link described in ``entities.urls`` (``url``,
+``expanded_url``, ``display_url``, ``unwound_url``), a retweet as ``RT @handle: …`` cut at 140
+characters with ``referenced_tweets`` of type ``retweeted``, a quote with type ``quoted``;
+``data`` / ``includes.users`` / ``meta`` with an opaque ``next_token`` on success, ``errors``
+with a ``resource-not-found`` problem in a 200 answer for a missing or deleted post or user,
+problem objects for 400/401/429, and ``x-rate-limit-*`` headers on every answer. Each
+endpoint family has its own window budget, like X's per-15-minute limits.
 """
 
 from __future__ import annotations
@@ -17,66 +21,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from channels.sandbox import x_shapes
 from channels.sandbox.state import Account, Budget, Post, World
+from channels.sandbox.x_shapes import invalid, next_token, not_found, problem, token_id
 
-NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
-INVALID = "https://api.twitter.com/2/problems/invalid-request"
 MAX_IDS = 100
 _TERM = re.compile(r"(retweets_of_tweet_id|quotes_of_tweet_id):(\d{1,20})")
 _KINDS = {"retweets_of_tweet_id": "retweeted", "quotes_of_tweet_id": "quoted"}
 _ID = re.compile(r"\d{1,20}")
-_TAG = re.compile(r"#(\w+)")
-_URL = re.compile(r"https?://\S+")
-_MENTION = re.compile(r"@(\w{1,15})")
+_DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 
 
 def iso(at: datetime) -> str:
     """X's timestamp format: 2025-03-01T02:30:00.000Z."""
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-
-
-def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> dict[str, Any]:
-    return {"title": title, "detail": detail, "type": kind, "status": status}
-
-
-def invalid(parameter: str, message: str) -> dict[str, Any]:
-    """The documented 400 body for a bad query parameter."""
-    return {
-        "errors": [{"parameters": {parameter: [message]}, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": INVALID,
-    }
-
-
-def not_found(value: str, resource: str, parameter: str) -> dict[str, Any]:
-    return {
-        "value": value,
-        "detail": f"Could not find {resource} with {parameter}: [{value}].",
-        "title": "Not Found Error",
-        "resource_type": resource,
-        "parameter": parameter,
-        "resource_id": value,
-        "type": NOT_FOUND,
-    }
-
-
-def entities(text: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    tags = [{"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _TAG.finditer(text)]
-    urls = [
-        {"start": m.start(), "end": m.end(), "url": m.group(0), "expanded_url": m.group(0),
-         "display_url": m.group(0).split("://", 1)[1][:30]}
-        for m in _URL.finditer(text)
-    ]  # fmt: skip
-    mentions = [
-        {"start": m.start(), "end": m.end(), "username": m.group(1)}
-        for m in _MENTION.finditer(text)
-    ]
-    for key, items in (("hashtags", tags), ("urls", urls), ("mentions", mentions)):
-        if items:
-            found[key] = items
-    return found
 
 
 def _fields(request: Request, name: str) -> set[str]:
@@ -116,34 +74,37 @@ class XApi:
         return JSONResponse(body, status, headers=_rate_headers(budget))
 
     def _tweet(self, post: Post, fields: set[str]) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": post.post_id,
-            "text": post.text,
-            "edit_history_tweet_ids": [post.post_id],
-        }
-        if "author_id" in fields:
-            data["author_id"] = post.author_id
-        if "created_at" in fields:
-            data["created_at"] = iso(post.created_at)
-        if "conversation_id" in fields:
-            data["conversation_id"] = post.post_id
-        if "lang" in fields:
-            data["lang"] = "in"
-        if "referenced_tweets" in fields and post.references:
-            data["referenced_tweets"] = [{"type": t, "id": i} for t, i in post.references]
-        if "entities" in fields and (found := entities(post.text)):
-            data["entities"] = found
-        if "public_metrics" in fields:
-            counts = self._counted(post).counts(self.world.clock())
-            data["public_metrics"] = {
-                "retweet_count": counts.reposts,
-                "reply_count": counts.replies,
-                "like_count": counts.likes,
-                "quote_count": counts.quotes,
-                "bookmark_count": counts.bookmarks,
-                "impression_count": counts.views,
-            }
+        """The post as X returns it, with the fields asked for besides the defaults."""
+        stored = self._stored(post)
+        wanted = {*_DEFAULT_TWEET_FIELDS, *fields}
+        return {k: v for k, v in stored.items() if k in wanted}
+
+    def _stored(self, post: Post) -> dict[str, Any]:
+        """The post as X stores it: t.co links, a retweet's text built from the original's."""
+        counts = self._counted(post).counts(self.world.clock())
+        created = iso(post.created_at)
+        original, owner = self._retweeted(post)
+        if original is not None and owner is not None:
+            data = x_shapes.retweet(
+                post.post_id, post.author_id, self._stored(original), owner.handle,
+                created_at=created,
+            )  # fmt: skip
+        else:
+            data = x_shapes.tweet(
+                post.post_id, post.author_id, post.text, references=post.references,
+                created_at=created, impressions=counts.views, likes=counts.likes,
+                retweets=counts.reposts, replies=counts.replies, quotes=counts.quotes,
+            )  # fmt: skip
+            data["public_metrics"]["bookmark_count"] = counts.bookmarks
         return data
+
+    def _retweeted(self, post: Post) -> tuple[Post | None, Account | None]:
+        """The original of a plain retweet and its author (None, None for any other post)."""
+        for kind, original_id in post.references:
+            original = self.world.posts.get(("x", original_id))
+            if kind == "retweeted" and original is not None:
+                return original, self.world.account("x", original.author_id)
+        return None, None
 
     def _counted(self, post: Post) -> Post:
         """Whose metrics a post shows: on X a plain retweet shows the original's."""
@@ -207,7 +168,7 @@ class XApi:
             limit = int(params.get("max_results", "10"))
             since = int(params.get("since_id") or 0)
             until = int(params["until_id"]) if params.get("until_id") else None
-            below = _token_id(params.get("next_token"))
+            below = token_id(params.get("next_token"))
         except ValueError:
             return self._answer(invalid("next_token", "Invalid paging or id parameter"), guard, 400)
         if not 10 <= limit <= MAX_IDS:
@@ -225,7 +186,7 @@ class XApi:
             meta.update(newest_id=page[0].post_id, oldest_id=page[-1].post_id)
             self._with_includes(request, body, page)
         if more:
-            meta["next_token"] = _token(page[-1].post_id)
+            meta["next_token"] = next_token(page[-1].post_id)
         return self._answer(body, guard)
 
     def tweet(self, request: Request) -> Response:
@@ -317,11 +278,7 @@ class XApi:
 
 
 def _rate_headers(budget: Budget) -> dict[str, str]:
-    return {
-        "x-rate-limit-limit": str(budget.limit),
-        "x-rate-limit-remaining": str(max(0, budget.remaining)),
-        "x-rate-limit-reset": str(int(budget.reset_at.timestamp())),
-    }
+    return x_shapes.rate_headers(budget.limit, budget.remaining, int(budget.reset_at.timestamp()))
 
 
 def _parse_query(query: str) -> list[tuple[str, str]] | None:
@@ -341,23 +298,3 @@ def _ids(raw: str) -> list[str] | None:
     if not 1 <= len(ids) <= MAX_IDS or not all(_ID.fullmatch(i) for i in ids):
         return None
     return list(dict.fromkeys(ids))
-
-
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _token(post_id: str) -> str:
-    """An opaque next_token: the last id of the page, in base 36."""
-    number, digits = int(post_id), ""
-    while number:
-        number, rest = divmod(number, 36)
-        digits = _ALPHABET[rest] + digits
-    return "p" + (digits or "0")
-
-
-def _token_id(token: str | None) -> int | None:
-    if not token:
-        return None
-    if not token.startswith("p"):
-        raise ValueError(token)
-    return int(token[1:], 36)

@@ -16,7 +16,8 @@ defaults (``id``, ``text``, ``edit_history_tweet_ids``; ``id``, ``name``, ``user
 answer carries ``x-rate-limit-limit``, ``x-rate-limit-remaining`` and ``x-rate-limit-reset``;
 an endpoint whose window budget is spent (``limit``) answers 429 with them.
 
-``tweet``, ``retweet``, ``quote`` and ``reply`` build tweet objects as X stores them: every link
+``tweet``, ``retweet``, ``quote`` and ``reply`` (from ``channels/sandbox/x_shapes.py``, which the
+demo sandbox answers with too) build tweet objects as X stores them: every link
 in the text is replaced by a t.co link and described in ``entities.urls`` (``url``,
 ``expanded_url``, ``display_url``, ``unwound_url``); a retweet's text is ``RT @handle: …`` and
 its ``public_metrics`` are the retweeted post's, as X reports them.
@@ -30,12 +31,11 @@ module is a pytest plugin, registered in tests/conftest.py); bench/verify.py use
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -45,16 +45,40 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
+from channels.sandbox.x_shapes import (
+    CREATED_AT,
+    INVALID_REQUEST,
+    NOT_FOUND,
+    RATE_LIMIT_HEADERS,
+    Json,
+    display_url,
+    invalid,
+    next_token,
+    not_found,
+    oembed,
+    problem,
+    quote,
+    rate_headers,
+    reply,
+    retweet,
+    search_page,
+    single,
+    t_co,
+    token_id,
+    tweet,
+    user,
+)
 from channels.x import XPlatform
 
-Json = dict[str, Any]
+__all__ = [
+    "BASE_URL", "CREATED_AT", "INVALID_REQUEST", "NOT_FOUND", "RATE_LIMIT_HEADERS", "SEARCH",
+    "TOKEN", "TWEET", "TWEETS", "USERS", "USER_BY_USERNAME", "FakeX", "connect", "display_url",
+    "invalid", "next_token", "not_found", "oembed", "problem", "quote", "reply", "retweet",
+    "search_page", "single", "t_co", "tweet", "user",
+]  # fmt: skip
 
 BASE_URL = "https://api.x.test"
 TOKEN = "test-bearer"
-NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
-INVALID_REQUEST = "https://api.twitter.com/2/problems/invalid-request"
-RATE_LIMIT_HEADERS = ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
-CREATED_AT = "2025-03-01T02:30:00.000Z"
 
 # The endpoints, as X names them in its rate-limit tables; ``limit`` takes one of these.
 TWEET = "/2/tweets/:id"
@@ -65,274 +89,10 @@ USERS = "/2/users"
 WINDOW_LIMIT = 450  # calls per 15-minute window, per endpoint
 MAX_IDS = 100
 
-_LINK = re.compile(r"https?://\S+")
-_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
-_MENTION = re.compile(r"(?<!\w)@(\w{1,15})")
 _SEARCH_TERM = re.compile(r"(retweets_of_tweet_id|quotes_of_tweet_id):(\d{1,20})")
 _SEARCH_KINDS = {"retweets_of_tweet_id": "retweeted", "quotes_of_tweet_id": "quoted"}
 _DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 _DEFAULT_USER_FIELDS = ("id", "name", "username")
-_RT_LENGTH = 140  # X cuts a retweet's text here with "…"; the full text is on the original
-
-
-# --- payloads -----------------------------------------------------------------------------
-
-
-def user(
-    user_id: str,
-    username: str,
-    followers: int = 1200,
-    description: str = "",
-    *,
-    created_at: str = "2019-06-01T00:00:00.000Z",
-) -> Json:
-    """A user object with every field Gaung may ask for."""
-    return {
-        "id": user_id,
-        "name": username.replace("_", " ").strip().title() or username,
-        "username": username,
-        "description": description,
-        "created_at": created_at,
-        "protected": False,
-        "verified": False,
-        "public_metrics": {
-            "followers_count": followers,
-            "following_count": 80,
-            "tweet_count": 512,
-            "listed_count": 3,
-            "like_count": 40,
-        },
-    }
-
-
-def t_co(link: str) -> str:
-    """The t.co link X gives ``link`` (stable, so tests can name it)."""
-    digest = hashlib.sha256(link.encode()).digest()
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    return "https://t.co/" + "".join(alphabet[b % len(alphabet)] for b in digest[:10])
-
-
-def display_url(link: str) -> str:
-    """How X shows a link: without scheme and ``www.``, shortened with "…" when long."""
-    shown = re.sub(r"^https?://(www\.)?", "", link)
-    return shown if len(shown) <= 23 else shown[:23] + "…"
-
-
-def _shortened(text: str, unwound: dict[str, str]) -> tuple[str, list[Json]]:
-    """``text`` with each link replaced by its t.co link, and the ``entities.urls`` for them."""
-    parts: list[str] = []
-    urls: list[Json] = []
-    last = 0
-    for match in _LINK.finditer(text):
-        parts.append(text[last : match.start()])
-        start = sum(len(p) for p in parts)
-        link = match.group(0)
-        short = t_co(link)
-        parts.append(short)
-        urls.append(
-            {
-                "start": start,
-                "end": start + len(short),
-                "url": short,
-                "expanded_url": link,
-                "display_url": display_url(link),
-                "unwound_url": unwound.get(link, link),
-                "status": 200,
-            }
-        )
-        last = match.end()
-    parts.append(text[last:])
-    return "".join(parts), urls
-
-
-def _entities(text: str, urls: list[Json]) -> Json:
-    """X's entities of a stored text: hashtags, mentions and urls, indexed by code point."""
-    found: Json = {}
-    tags = [
-        {"start": m.start(), "end": m.end(), "tag": m.group(1)} for m in _HASHTAG.finditer(text)
-    ]
-    mentions = [
-        {"start": m.start(), "end": m.end(), "username": m.group(1)}
-        for m in _MENTION.finditer(text)
-    ]
-    for key, items in (("hashtags", tags), ("mentions", mentions), ("urls", urls)):
-        if items:
-            found[key] = items
-    return found
-
-
-def tweet(
-    tweet_id: str,
-    author_id: str,
-    text: str = "Info resmi #InfoResmiASN",
-    *,
-    references: Sequence[tuple[str, str]] = (),
-    created_at: str = CREATED_AT,
-    impressions: int = 0,
-    likes: int = 0,
-    retweets: int = 0,
-    replies: int = 0,
-    quotes: int = 0,
-    unwound: dict[str, str] | None = None,
-) -> Json:
-    """A post as X stores it, from the text its author typed.
-
-    Links become t.co links (``unwound`` maps a link to where it redirects, for
-    ``unwound_url``); ``references`` are (type, id) pairs, type ``retweeted``, ``quoted`` or
-    ``replied_to``.
-    """
-    stored, urls = _shortened(text, unwound or {})
-    data: Json = {
-        "id": tweet_id,
-        "text": stored,
-        "edit_history_tweet_ids": [tweet_id],
-        "author_id": author_id,
-        "created_at": created_at,
-        "conversation_id": tweet_id,
-        "lang": "in",
-        "public_metrics": {
-            "retweet_count": retweets,
-            "reply_count": replies,
-            "like_count": likes,
-            "quote_count": quotes,
-            "bookmark_count": 0,
-            "impression_count": impressions,
-        },
-    }
-    if entities := _entities(stored, urls):
-        data["entities"] = entities
-    if references:
-        data["referenced_tweets"] = [{"type": kind, "id": ref} for kind, ref in references]
-    return data
-
-
-def retweet(
-    tweet_id: str, author_id: str, original: Json, handle: str, *, created_at: str = CREATED_AT
-) -> Json:
-    """A plain retweet of ``original`` (written by @``handle``), as X returns it.
-
-    The text is ``RT @handle: `` and the original's text, cut at 140 characters; the entities
-    are the original's that still fit; the counts are the original's retweets and nothing else
-    (a retweet cannot be liked or replied to itself).
-    """
-    prefix = f"RT @{handle}: "
-    text = prefix + original["text"]
-    if len(text) > _RT_LENGTH:
-        text = text[: _RT_LENGTH - 1] + "…"
-    shift = len(prefix)
-    urls = [
-        {**url, "start": url["start"] + shift, "end": url["end"] + shift}
-        for url in original.get("entities", {}).get("urls", [])
-        if url["end"] + shift <= len(text)
-    ]
-    counts = original["public_metrics"]
-    data: Json = {
-        "id": tweet_id,
-        "text": text,
-        "edit_history_tweet_ids": [tweet_id],
-        "author_id": author_id,
-        "created_at": created_at,
-        "conversation_id": tweet_id,
-        "lang": original.get("lang", "in"),
-        "public_metrics": {
-            "retweet_count": counts["retweet_count"],
-            "reply_count": 0,
-            "like_count": 0,
-            "quote_count": 0,
-            "bookmark_count": 0,
-            "impression_count": 0,
-        },
-        "referenced_tweets": [{"type": "retweeted", "id": original["id"]}],
-    }
-    if entities := _entities(text, urls):
-        data["entities"] = entities
-    return data
-
-
-def quote(tweet_id: str, author_id: str, text: str, quoted_id: str, **fields: Any) -> Json:
-    """A quote post: the author's own text, referencing ``quoted_id`` as ``quoted``."""
-    return tweet(tweet_id, author_id, text, references=[("quoted", quoted_id)], **fields)
-
-
-def reply(tweet_id: str, author_id: str, text: str, replied_to_id: str, **fields: Any) -> Json:
-    """A reply, referencing ``replied_to_id`` as ``replied_to``."""
-    return tweet(tweet_id, author_id, text, references=[("replied_to", replied_to_id)], **fields)
-
-
-def single(data: Json, users: Sequence[Json] = ()) -> Json:
-    """The answer of a single lookup (GET /2/tweets/:id, GET /2/users/by/username/:username)."""
-    body: Json = {"data": data}
-    if users:
-        body["includes"] = {"users": list(users)}
-    return body
-
-
-def search_page(
-    tweets: Sequence[Json], users: Sequence[Json], next_token: str | None = None
-) -> Json:
-    """One page of GET /2/tweets/search/recent (newest first, as X returns them)."""
-    meta: Json = {"result_count": len(tweets)}
-    body: Json = {}
-    if tweets:
-        body["data"] = list(tweets)
-        meta["newest_id"] = tweets[0]["id"]
-        meta["oldest_id"] = tweets[-1]["id"]
-        if users:
-            body["includes"] = {"users": list(users)}
-    if next_token:
-        meta["next_token"] = next_token
-    body["meta"] = meta
-    return body
-
-
-def not_found(resource_id: str, resource_type: str = "tweet", parameter: str = "id") -> Json:
-    """One ``errors`` item: X's answer for a deleted or unknown post or user."""
-    return {
-        "value": resource_id,
-        "detail": f"Could not find {resource_type} with {parameter}: [{resource_id}].",
-        "title": "Not Found Error",
-        "resource_type": resource_type,
-        "parameter": parameter,
-        "resource_id": resource_id,
-        "type": NOT_FOUND,
-    }
-
-
-def problem(status: int, title: str, detail: str) -> Json:
-    """An HTTP error body (401, 404, 429, ...) in X's problem format."""
-    return {"title": title, "detail": detail, "type": "about:blank", "status": status}
-
-
-def invalid(parameter: str, message: str) -> Json:
-    """X's 400 body for a bad query parameter."""
-    return {
-        "errors": [{"parameters": {parameter: [message]}, "message": message}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": INVALID_REQUEST,
-    }
-
-
-def oembed(post_id: str, handle: str, text: str) -> Json:
-    """publish.twitter.com/oembed's documented answer."""
-    return {
-        "url": f"https://twitter.com/{handle}/status/{post_id}",
-        "author_name": handle.title(),
-        "author_url": f"https://twitter.com/{handle}",
-        "html": (
-            '<blockquote class="twitter-tweet"><p lang="in" dir="ltr">'
-            f"{text}</p>&mdash; {handle.title()} (@{handle}) "
-            f'<a href="https://twitter.com/{handle}/status/{post_id}">March 1, 2025</a>'
-            "</blockquote>\n"
-        ),
-        "width": 550,
-        "height": None,
-        "type": "rich",
-        "cache_age": "3153600000",
-        "provider_name": "Twitter",
-        "provider_url": "https://twitter.com",
-        "version": "1.0",
-    }
 
 
 # --- the adapter --------------------------------------------------------------------------
@@ -437,14 +197,8 @@ class FakeX(BaseAdapter):
 
     def _rate_headers(self, endpoint: str) -> dict[str, str]:
         window = self.budget.get(endpoint, WINDOW_LIMIT)
-        headers = {
-            "x-rate-limit-limit": str(WINDOW_LIMIT),
-            "x-rate-limit-remaining": str(max(0, window - self.used[endpoint])),
-            "x-rate-limit-reset": str(self.reset),
-        }
-        if endpoint in self.reset_header and self.reset_header[endpoint] is None:
-            del headers["x-rate-limit-reset"]
-        return headers
+        reset = None if self.reset_header.get(endpoint, 0) is None else self.reset
+        return rate_headers(WINDOW_LIMIT, window - self.used[endpoint], reset)
 
     def _response(
         self, request: requests.PreparedRequest, status: int, body: Any, headers: dict[str, str]
@@ -540,7 +294,7 @@ class FakeX(BaseAdapter):
         body = search_page(
             [self._tweet(t, params) for t in page],
             [],
-            next_token=_token(page[-1]["id"]) if more else None,
+            next_token=next_token(page[-1]["id"]) if more else None,
         )
         return 200, self._with_authors(body, page, params)
 
@@ -595,27 +349,13 @@ def _search_terms(query: str) -> set[tuple[str, str]] | None:
     return terms
 
 
-_TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _token(oldest_id: str) -> str:
-    """An opaque next_token (the last id of the page, in base 36)."""
-    number, digits = int(oldest_id), ""
-    while number:
-        number, rest = divmod(number, 36)
-        digits = _TOKEN_ALPHABET[rest] + digits
-    return "b26v" + (digits or "0")
-
-
 def _below(params: dict[str, str]) -> int | None:
     """The id every result must be older than (until_id, next_token); ValueError if invalid."""
     bounds: list[int] = []
     if params.get("until_id"):
         bounds.append(int(params["until_id"]))
-    if token := params.get("next_token"):
-        if not token.startswith("b26v"):
-            raise ValueError(token)
-        bounds.append(int(token.removeprefix("b26v"), 36))
+    if (below := token_id(params.get("next_token"))) is not None:
+        bounds.append(below)
     return min(bounds) if bounds else None
 
 

@@ -546,3 +546,108 @@ def test_set_bio_on_the_process_world_needs_a_known_platform() -> None:
     assert account.bio == "GA-0001"
     with pytest.raises(ValueError, match="unknown platform"):
         set_bio("myspace", "demo", "x")
+
+
+# --- X answers in the documented shapes (t.co links, retweets, quotes, paging) --------------
+
+
+def _raw(server: SandboxServer, path: str, **params: str) -> requests.Response:
+    return requests.get(
+        f"{server.url}{path}", params=params, headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )  # fmt: skip
+
+
+FIELDS = "author_id,created_at,referenced_tweets,public_metrics,entities"
+
+
+def test_post_text_has_t_co_links_described_in_entities_urls(
+    world: World, clock: Clock, server: SandboxServer, x: XPlatform
+) -> None:
+    campaign = x_campaign(world)
+
+    raw = _raw(server, f"/2/tweets/{OFFICIAL_ID}", **{"tweet.fields": FIELDS}).json()["data"]
+
+    link = "https://www.kominfo.go.id/palapa"
+    assert link not in raw["text"]
+    assert fakes_x.t_co(link) in raw["text"]
+    [url] = raw["entities"]["urls"]
+    assert url["url"] == fakes_x.t_co(link)
+    assert (url["expanded_url"], url["unwound_url"]) == (link, link)
+    assert url["display_url"] == fakes_x.display_url(link)
+    assert raw["text"][url["start"] : url["end"]] == url["url"]
+    assert raw["entities"]["hashtags"][0]["tag"] == "PalapaRing"
+    built = fakes_x.tweet(OFFICIAL_ID, campaign.owner.user_id, campaign.official.text)
+    assert (raw["text"], raw["entities"]) == (built["text"], built["entities"])
+    assert x.fetch_post(OFFICIAL_ID).text == campaign.official.text  # as the author wrote it
+
+
+def test_a_quote_shows_the_tracking_link_as_t_co_and_the_channel_restores_it(
+    world: World, clock: Clock, server: SandboxServer, x: XPlatform
+) -> None:
+    campaign = x_campaign(world)
+    clock.advance(hours=12)
+    quotes = [m.post for m in x.find_reposts(OFFICIAL_ID)[0] if m.kind == "quote"]
+    enrolled = {a.user_id: a.tracking_url for a in campaign.assignees}
+    seen = next(q for q in quotes if q.author_id in enrolled)
+
+    raw = _raw(server, f"/2/tweets/{seen.post_id}", **{"tweet.fields": FIELDS}).json()["data"]
+
+    tracking = enrolled[seen.author_id or ""]
+    assert tracking not in raw["text"]
+    assert fakes_x.t_co(tracking) in raw["text"]
+    assert {"type": "quoted", "id": OFFICIAL_ID} in raw["referenced_tweets"]
+    expanded = {u["expanded_url"] for u in raw["entities"]["urls"]}
+    assert tracking in expanded
+    assert f"https://x.com/kemkominfo/status/{OFFICIAL_ID}" in expanded
+    assert tracking in seen.text  # what verification reads: the link as written
+
+
+def test_a_retweet_is_rt_handle_cut_at_140_with_the_originals_retweet_count(
+    world: World, clock: Clock, server: SandboxServer, x: XPlatform
+) -> None:
+    campaign = x_campaign(world)
+    campaign.official.text = "Palapa Ring " + "menjangkau 57 kabupaten " * 6 + "#PalapaRing"
+    clock.advance(hours=12)
+    retweet = next(m.post for m in x.find_reposts(OFFICIAL_ID)[0] if m.kind == "repost")
+
+    raw = _raw(server, f"/2/tweets/{retweet.post_id}", **{"tweet.fields": FIELDS}).json()["data"]
+    original = _raw(server, f"/2/tweets/{OFFICIAL_ID}", **{"tweet.fields": FIELDS}).json()["data"]
+
+    assert raw["text"].startswith("RT @kemkominfo: ")
+    assert len(raw["text"]) == 140
+    assert raw["text"].endswith("…")
+    assert raw["referenced_tweets"] == [{"type": "retweeted", "id": OFFICIAL_ID}]
+    built = fakes_x.retweet(
+        retweet.post_id, raw["author_id"], original, "kemkominfo", created_at=raw["created_at"]
+    )
+    assert raw == {k: v for k, v in built.items() if k in raw}  # the fields asked for
+    assert raw["public_metrics"]["retweet_count"] == original["public_metrics"]["retweet_count"]
+    assert raw["public_metrics"]["like_count"] == 0
+
+
+def test_search_pages_carry_next_token_includes_users_and_rate_headers(
+    world: World, clock: Clock, server: SandboxServer
+) -> None:
+    x_campaign(world, people=300)
+    clock.advance(days=1)
+    query = f"retweets_of_tweet_id:{OFFICIAL_ID} OR quotes_of_tweet_id:{OFFICIAL_ID}"
+
+    first = _raw(
+        server, "/2/tweets/search/recent", query=query, max_results="100",
+        expansions="author_id", **{"tweet.fields": FIELDS},
+    )  # fmt: skip
+    body = first.json()
+    token = body["meta"]["next_token"]
+    second = _raw(server, "/2/tweets/search/recent", query=query, next_token=token).json()
+
+    assert body["meta"]["result_count"] == 100
+    assert body["meta"]["newest_id"] == body["data"][0]["id"]
+    assert body["meta"]["oldest_id"] == body["data"][-1]["id"]
+    assert {u["id"] for u in body["includes"]["users"]} == {t["author_id"] for t in body["data"]}
+    assert token == fakes_x.next_token(body["data"][-1]["id"])
+    assert int(second["data"][0]["id"]) < int(body["meta"]["oldest_id"])
+    assert set(fakes_x.RATE_LIMIT_HEADERS) <= set(first.headers)
+    bad = _raw(server, "/2/tweets/search/recent", query=query, max_results="5")
+    assert bad.status_code == 400
+    assert bad.json()["type"] == fakes_x.INVALID_REQUEST
