@@ -40,6 +40,9 @@ class Assignment(SQLModel, table=True):
     platform: str = Field(max_length=20)
     code: str = Field(unique=True, max_length=32)  # personal tracking code (/r/{code})
     text: str = Field(max_length=5000)
+    # Which of the post's approved texts for this platform ``text`` was rendered from:
+    # 0 its own text (or the master text), 1..5 an alternative (content.models.PostVariant).
+    variant: int = Field(default=0)
     status: str = Field(default=AssignmentStatus.PENDING, max_length=20)
     deadline: datetime
     created_at: datetime = Field(default_factory=utcnow)

@@ -82,3 +82,19 @@ class Post(SQLModel, table=True):
     def official_url(self, platform: str) -> str | None:
         value: str | None = getattr(self, f"official_url_{platform}", None)
         return value
+
+
+class PostVariant(SQLModel, table=True):
+    """A text of a post for one platform, written by the editor and approved with the post.
+
+    Position 0 is the platform's own text, used there instead of the master text (e.g. a
+    shorter X text); 1..5 are alternative captions. Dispatch spreads a platform's texts
+    (its own or the master text, then the alternatives) evenly over the ASN, so thousands
+    of accounts do not all post the identical words. Nothing here is generated.
+    """
+
+    __tablename__ = "post_variant"
+    post_id: int = Field(foreign_key="post.id", primary_key=True)
+    platform: str = Field(max_length=20, primary_key=True)
+    position: int = Field(primary_key=True)
+    text: str = Field(max_length=5000)

@@ -1,7 +1,11 @@
 """Per-platform rendering of a post, its measurement against platform limits, and validation.
 
-Every platform gets the same master text (no "spinning"); only the frame around it
-differs: where the link goes, how hashtags and the disclosure tag are laid out.
+Every platform gets the master text unless the editor wrote the platform its own text
+(e.g. a shorter X text), and may get up to five alternative captions, each written by a
+person and approved with the post (content.models.PostVariant); nothing is generated or
+"spun". The frame around every text is the same: where the link goes, how hashtags and
+the disclosure tag are laid out, so each variant keeps the tracking link and hashtags
+that verification looks for.
 
 The dispatcher renders once per platform with ``tracking_url=TRACKING_PLACEHOLDER``
 and then puts each ASN's personal URL in with ``fill_tracking_url`` (a plain
@@ -14,6 +18,7 @@ same shape and length as a real one (``SAMPLE_TRACKING_CODE`` has the code lengt
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -23,7 +28,7 @@ import jinja2
 from twitter_text import parse_tweet
 
 from content.models import CampaignKind, Post
-from gaung.errors import GaungError
+from gaung.errors import N_, GaungError
 from gaung.i18n import gettext as _
 from gaung.settings import PROJECT_ROOT, get_settings
 from kernel.limits import LIMITS, PlatformLimits
@@ -38,6 +43,9 @@ SAMPLE_TRACKING_CODE = "X" * 12
 # A hashtag as Instagram counts it: '#' then word characters, not inside a URL or word.
 _HASHTAG = re.compile(r"(?<![\w/&#])#\w+")
 
+Variants = Mapping[str, Mapping[int, str]]
+"""A post's own texts: {platform: {position: text}}; 0 = own text, 1..5 alternatives."""
+
 
 class RenditionError(GaungError):
     """A post cannot be rendered for a platform, or breaks that platform's limits."""
@@ -50,6 +58,10 @@ class Rendition:
     length: int
     limit: int
     error: str | None = None
+    # Which text: 0 the platform's own text (or the master text), 1..5 an alternative.
+    position: int = 0
+    # The field an error belongs to (master_text, text_x, variant_x_2, image, hashtags).
+    field: str | None = None
 
 
 def x_weighted_length(text: str) -> int:
@@ -128,6 +140,21 @@ def _hashtags(post: Post, disclosure_tag: str) -> list[str]:
     return [f"#{name}" for name in post.hashtag_list() if name.casefold() != tag]
 
 
+def platform_texts(post: Post, platform: str, variants: Variants | None) -> list[tuple[int, str]]:
+    """(position, text) of every text ``platform`` gets: its own text or the master text
+    first (position 0), then the alternatives in order."""
+    own = dict((variants or {}).get(platform, {}))
+    first = own.pop(0, None) or post.master_text
+    return [(0, first), *sorted(own.items())]
+
+
+def variant_field(platform: str, position: int, *, own: bool) -> str:
+    """The form/API field of a text: master_text, text_<platform> or variant_<platform>_<n>."""
+    if position == 0:
+        return f"text_{platform}" if own else "master_text"
+    return f"variant_{platform}_{position}"
+
+
 def render(
     post: Post,
     platform: str,
@@ -135,15 +162,17 @@ def render(
     kind: str,
     disclosure_tag: str,
     tracking_url: str | None,
+    text: str | None = None,
 ) -> str:
-    """The text an ASN posts on ``platform``.
+    """The text an ASN posts on ``platform``: ``text`` (default: the master text) in the
+    platform's frame.
 
     The link shown is the tracking URL when one is given, which redirects to the post's
     link; a post without a link shows none (a tracking URL would have nowhere to go).
     """
     limits_for(platform)
     context: dict[str, Any] = {
-        "text": post.master_text.strip(),
+        "text": (post.master_text if text is None else text).strip(),
         "link": post.link,
         "url": (tracking_url or post.link) if post.link else None,
         "tracking_url": tracking_url,
@@ -155,75 +184,145 @@ def render(
     return environment().get_template(f"{platform}.j2").render(context).strip()
 
 
-def _check(post: Post, platform: str, text: str) -> RenditionError | None:
-    """The first limit this rendition breaks, if any."""
+def _check(
+    post: Post, platform: str, text: str, position: int = 0, *, own: bool = False
+) -> RenditionError | None:
+    """The first limit this rendition breaks, if any, naming the text that breaks it.
+
+    ``position``/``own`` say which text it is (see ``variant_field``): the master text,
+    the platform's own text or alternative ``position``.
+    """
     limits = LIMITS[platform]
     if limits.image_required and not post.image_path:
         return RenditionError("%(platform)s needs an image.", field="image", platform=limits.name)
+    field = variant_field(platform, position, own=own)
     hashtags = count_hashtags(text)
     if limits.max_hashtags is not None and hashtags > limits.max_hashtags:
+        if field == "master_text":
+            return RenditionError(
+                "%(platform)s allows at most %(limit)s hashtags; this post has %(actual)s.",
+                field="hashtags",
+                platform=limits.name,
+                limit=limits.max_hashtags,
+                actual=hashtags,
+            )
+        if position == 0:
+            message = N_(
+                "%(platform)s allows at most %(limit)s hashtags; its own text has %(actual)s."
+            )
+        else:
+            message = N_(
+                "%(platform)s allows at most %(limit)s hashtags; "
+                "alternative %(number)s has %(actual)s."
+            )
         return RenditionError(
-            "%(platform)s allows at most %(limit)s hashtags; this post has %(actual)s.",
-            field="hashtags",
+            message,
+            field=field,
             platform=limits.name,
             limit=limits.max_hashtags,
             actual=hashtags,
+            **({"number": position} if position else {}),
         )
     length = measure(platform, text)
     if length > limits.max_chars:
+        if field == "master_text":
+            message = "%(platform)s text is %(actual)s characters; the limit is %(limit)s."
+        elif position == 0:
+            message = N_(
+                "The own %(platform)s text is %(actual)s characters; the limit is %(limit)s."
+            )
+        else:
+            message = N_(
+                "%(platform)s alternative %(number)s is %(actual)s characters; "
+                "the limit is %(limit)s."
+            )
         return RenditionError(
-            "%(platform)s text is %(actual)s characters; the limit is %(limit)s.",
-            field="master_text",
+            message,
+            field=field,
             platform=limits.name,
             limit=limits.max_chars,
             actual=length,
+            **({"number": position} if position else {}),
         )
     return None
 
 
-def _rendition(post: Post, platform: str, *, kind: str, disclosure_tag: str) -> Rendition:
+def _rendition(
+    post: Post,
+    platform: str,
+    *,
+    kind: str,
+    disclosure_tag: str,
+    text: str | None = None,
+    position: int = 0,
+    own: bool = False,
+) -> Rendition:
     try:
-        text = render(
+        rendered = render(
             post,
             platform,
             kind=kind,
             disclosure_tag=disclosure_tag,
             tracking_url=sample_tracking_url(),
+            text=text,
         )
     except RenditionError as exc:
-        return Rendition(platform, "", 0, 0, exc.render(_))
-    problem = _check(post, platform, text)
+        return Rendition(platform, "", 0, 0, exc.render(_), position, exc.field)
+    problem = _check(post, platform, rendered, position, own=own)
     return Rendition(
         platform=platform,
-        text=text,
-        length=measure(platform, text),
+        text=rendered,
+        length=measure(platform, rendered),
         limit=LIMITS[platform].max_chars,
         error=problem.render(_) if problem else None,
+        position=position,
+        field=problem.field if problem else None,
     )
 
 
-def preview(post: Post, *, kind: str, disclosure_tag: str) -> list[Rendition]:
-    """Every platform's rendition with its figures, for the side-by-side preview."""
+def _owns_text(platform: str, variants: Variants | None) -> bool:
+    return bool((variants or {}).get(platform, {}).get(0))
+
+
+def preview(
+    post: Post, *, kind: str, disclosure_tag: str, variants: Variants | None = None
+) -> list[Rendition]:
+    """Every text of every platform rendered with its figures, for the side-by-side
+    preview: per platform its own (or the master) text first, then the alternatives."""
     return [
-        _rendition(post, platform, kind=kind, disclosure_tag=disclosure_tag)
+        _rendition(
+            post,
+            platform,
+            kind=kind,
+            disclosure_tag=disclosure_tag,
+            text=text,
+            position=position,
+            own=_owns_text(platform, variants),
+        )
         for platform in post.platform_list()
+        for position, text in platform_texts(post, platform, variants)
     ]
 
 
-def validate(post: Post, *, kind: str, disclosure_tag: str) -> None:
-    """Raise RenditionError for the first platform whose rendition cannot go out."""
+def validate(
+    post: Post, *, kind: str, disclosure_tag: str, variants: Variants | None = None
+) -> None:
+    """Raise RenditionError for the first text of a platform that cannot go out."""
     check_link(post.link)
     platforms = post.platform_list()
     if not platforms:
         raise RenditionError("Choose at least one platform.", field="platforms")
     for platform in platforms:
-        text = render(
-            post,
-            platform,
-            kind=kind,
-            disclosure_tag=disclosure_tag,
-            tracking_url=sample_tracking_url(),
-        )
-        problem = _check(post, platform, text)
-        if problem is not None:
-            raise problem
+        own = _owns_text(platform, variants)
+        for position, text in platform_texts(post, platform, variants):
+            rendered = render(
+                post,
+                platform,
+                kind=kind,
+                disclosure_tag=disclosure_tag,
+                tracking_url=sample_tracking_url(),
+                text=text,
+            )
+            problem = _check(post, platform, rendered, position, own=own)
+            if problem is not None:
+                raise problem

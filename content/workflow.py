@@ -27,7 +27,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from content import variants as post_variants
+from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus, PostVariant
 from content.reminder_hours import normalise_hours
 from content.rendering import RenditionError, check_link, disclosure_tag_for, validate
 from content.schedule import cancel_dispatch, dispatch_key, schedule_dispatch
@@ -159,9 +160,21 @@ def _require_other_reviewer(session: Session, actor: User, post: Post) -> None:
 
 
 def _validate_for_platforms(session: Session, post: Post, campaign: Campaign) -> None:
+    """Every text of every platform (master, own texts, alternatives) fits its limits."""
     agency = session.get(Agency, campaign.agency_id)
     assert agency is not None  # foreign key
-    validate(post, kind=campaign.kind, disclosure_tag=disclosure_tag_for(agency))
+    validate(
+        post,
+        kind=campaign.kind,
+        disclosure_tag=disclosure_tag_for(agency),
+        variants=post_variants.load(session, post.id),
+    )
+
+
+def get_variants(session: Session, user: User, post: Post) -> dict[str, dict[int, str]]:
+    """The post's own texts per platform ({platform: {position: text}}; see PostVariant)."""
+    _campaign_of(session, user, post)
+    return post_variants.load(session, post.id)
 
 
 # --- reads ------------------------------------------------------------------------------
@@ -385,6 +398,8 @@ def delete_campaign(session: Session, actor: User, campaign: Campaign) -> None:
         )
     _audit(session, actor, "campaign.deleted", "campaign", campaign.id, detail=campaign.title)
     try:
+        posts = select(Post.id).where(Post.campaign_id == campaign.id)
+        session.execute(delete(PostVariant).where(col(PostVariant.post_id).in_(posts)))
         session.execute(delete(Post).where(col(Post.campaign_id) == campaign.id))
         session.execute(delete(CampaignUnit).where(col(CampaignUnit.campaign_id) == campaign.id))
         session.delete(campaign)
@@ -490,6 +505,81 @@ def _official_urls(urls: Mapping[str, str | None]) -> dict[str, str | None]:
     return columns
 
 
+def _variant_text(value: str, field: str) -> str:
+    value = _text(value, field)
+    if len(value) > TEXT_MAX:
+        raise GaungError(
+            "The post text is %(actual)s characters; the limit is %(limit)s.",
+            field=field,
+            actual=len(value),
+            limit=TEXT_MAX,
+        )
+    return value
+
+
+def _variants(
+    current: Mapping[str, Mapping[int, str]],
+    texts: Mapping[str, str | None],
+    variants: Mapping[str, Sequence[str]],
+    master_text: str,
+) -> dict[str, dict[int, str]]:
+    """The post's own texts after the change; raises before anything is changed.
+
+    ``texts`` sets or (None, empty) clears a platform's own text; ``variants`` replaces a
+    platform's alternatives (empty ones are dropped, at most MAX_ALTERNATIVES). Platforms
+    not named keep theirs. A text that repeats another text of the same platform is
+    refused: it would not make the posts any less identical.
+    """
+    merged = {platform: dict(by_position) for platform, by_position in current.items()}
+    for platform, text in texts.items():
+        if platform not in LIMITS:
+            raise GaungError("Unknown platform: %(platform)s.", field="texts", platform=platform)
+        own = _variant_text(text or "", f"text_{platform}")
+        slot = merged.setdefault(platform, {})
+        if own:
+            slot[0] = own
+        else:
+            slot.pop(0, None)
+    for platform, alternatives in variants.items():
+        if platform not in LIMITS:
+            raise GaungError("Unknown platform: %(platform)s.", field="variants", platform=platform)
+        cleaned = [
+            value
+            for n, raw in enumerate(alternatives, start=1)
+            if (value := _variant_text(raw, f"variant_{platform}_{n}"))
+        ]
+        if len(cleaned) > post_variants.MAX_ALTERNATIVES:
+            raise GaungError(
+                N_(
+                    "At most %(limit)s alternative texts per platform; %(platform)s has %(actual)s."
+                ),
+                field=f"variant_{platform}_{post_variants.MAX_ALTERNATIVES + 1}",
+                platform=LIMITS[platform].name,
+                limit=post_variants.MAX_ALTERNATIVES,
+                actual=len(cleaned),
+            )
+        slot = merged.setdefault(platform, {})
+        kept = slot.get(0)
+        slot.clear()
+        if kept:
+            slot[0] = kept
+        slot.update(enumerate(cleaned, start=1))
+    for platform, by_position in merged.items():
+        seen = {(by_position.get(0) or master_text).casefold()}
+        for position, text in sorted(by_position.items()):
+            if position == 0:
+                continue
+            if text.casefold() in seen:
+                raise GaungError(
+                    N_("%(platform)s alternative %(number)s repeats another text of the post."),
+                    field=f"variant_{platform}_{position}",
+                    platform=LIMITS[platform].name,
+                    number=position,
+                )
+            seen.add(text.casefold())
+    return {platform: by_position for platform, by_position in merged.items() if by_position}
+
+
 def _post_columns(
     *,
     master_text: str,
@@ -530,8 +620,14 @@ def create_post(
     urgent: bool = False,
     image_path: str | None = None,
     official_urls: Mapping[str, str | None] | None = None,
+    texts: Mapping[str, str | None] | None = None,
+    variants: Mapping[str, Sequence[str]] | None = None,
 ) -> Post:
-    """A draft post in ``campaign``, written by the actor."""
+    """A draft post in ``campaign``, written by the actor.
+
+    ``texts`` gives a platform its own text instead of the master text, ``variants`` up
+    to five alternative captions per platform (see ``_variants``).
+    """
     _require_role(actor, WRITERS)
     if campaign.agency_id != actor.agency_id:
         raise NotFoundError("Campaign not found.")
@@ -547,9 +643,13 @@ def create_post(
         image_path=image_path,
         official_urls=official_urls or {},
     )
+    own = _variants({}, texts or {}, variants or {}, columns["master_text"])
     post = Post(campaign_id=campaign.id, author_id=actor.id, status=PostStatus.DRAFT, **columns)
     session.add(post)
     session.flush()
+    assert post.id is not None
+    if own:
+        post_variants.replace(session, post.id, own)
     _audit(session, actor, "post.created", "post", post.id, campaign=campaign)
     session.commit()
     return post
@@ -568,10 +668,14 @@ def update_post(
     urgent: bool | _Unset = UNSET,
     image_path: str | _Unset | None = UNSET,
     official_urls: Mapping[str, str | None] | _Unset = UNSET,
+    texts: Mapping[str, str | None] | _Unset = UNSET,
+    variants: Mapping[str, Sequence[str]] | _Unset = UNSET,
 ) -> Post:
     """Edit a draft or rejected post (fields left UNSET stay); a rejected one becomes a draft.
 
-    ``official_urls`` is merged: platforms not named keep their address, None clears one.
+    ``official_urls`` and ``texts`` are merged: platforms not named keep their address or
+    own text, None clears one. ``variants`` replaces the alternatives of the platforms it
+    names. Once submitted, none of the texts can change (only by withdrawing).
     """
     _require_role(actor, WRITERS)
     campaign = _campaign_of(session, actor, post)
@@ -594,9 +698,19 @@ def update_post(
         official_urls=urls,
         previous_time=post.scheduled_at,
     )
+    current = post_variants.load(session, post.id)
+    own = _variants(
+        current,
+        {} if isinstance(texts, _Unset) else texts,
+        {} if isinstance(variants, _Unset) else variants,
+        columns["master_text"],
+    )
     was = post.status
     for name, value in columns.items():
         setattr(post, name, value)
+    if own != current:
+        assert post.id is not None
+        post_variants.replace(session, post.id, own)
     post.status = PostStatus.DRAFT
     post.updated_at = utcnow()
     detail = "rejected -> draft" if was == PostStatus.REJECTED else ""
@@ -620,6 +734,7 @@ def delete_post(session: Session, actor: User, post: Post) -> None:
         raise GaungError("Only a draft can be deleted; withdraw an approved post instead.")
     _audit(session, actor, "post.deleted", "post", post.id, campaign=campaign)
     try:
+        session.execute(delete(PostVariant).where(col(PostVariant.post_id) == post.id))
         session.delete(post)
         session.flush()
     except IntegrityError:
@@ -747,7 +862,9 @@ def correct_official_urls(
     campaign = _campaign_of(session, actor, post)
     _lock(session, post)
     if post.status not in CORRECTABLE:
-        raise GaungError(N_("Only an approved or dispatched post's official links are corrected here."))
+        raise GaungError(
+            N_("Only an approved or dispatched post's official links are corrected here.")
+        )
     unknown = sorted(set(official_urls) - set(post.platform_list()))
     if unknown:
         raise GaungError(

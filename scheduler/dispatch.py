@@ -20,8 +20,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
+from content import variants
 from content.models import Campaign, CampaignUnit, Post, PostStatus
-from content.rendering import TRACKING_PLACEHOLDER, disclosure_tag_for, fill_tracking_url, render
+from content.rendering import (
+    TRACKING_PLACEHOLDER,
+    disclosure_tag_for,
+    fill_tracking_url,
+    platform_texts,
+    render,
+)
 from gaung.db import utcnow
 from gaung.errors import GaungError, NotFoundError
 from gaung.settings import get_settings
@@ -46,6 +53,7 @@ ASSIGNMENT_COLUMNS = (
     "platform",
     "code",
     "text",
+    "variant",
     "status",
     "deadline",
     "created_at",
@@ -82,19 +90,27 @@ def dispatch_post(engine: Engine, post_id: int) -> int:
                 )
             )
         )
+        own = variants.load(session, post_id)
         counts: dict[str, int] = {}
         for platform in post.platform_list():
-            text = render(
-                post,
-                platform,
-                kind=campaign.kind,
-                disclosure_tag=disclosure_tag_for(agency),
-                tracking_url=TRACKING_PLACEHOLDER,
-            )
+            texts = [
+                (
+                    position,
+                    render(
+                        post,
+                        platform,
+                        kind=campaign.kind,
+                        disclosure_tag=disclosure_tag_for(agency),
+                        tracking_url=TRACKING_PLACEHOLDER,
+                        text=text,
+                    ),
+                )
+                for position, text in platform_texts(post, platform, own)
+            ]
             accounts = eligible_accounts(
                 session, agency_id=agency.id or 0, unit_ids=unit_ids, platform=platform
             )
-            rows = _rows(conn, post, campaign, platform, text, accounts, now)
+            rows = _rows(conn, post, campaign, platform, texts, accounts, now)
             _insert(conn, rows)
             counts[platform] = len(rows)
         for hook in after_assignments:
@@ -156,11 +172,16 @@ def _rows(
     post: Post,
     campaign: Campaign,
     platform: str,
-    text: str,
+    texts: Sequence[tuple[int, str]],
     accounts: Sequence[tuple[int, int, int]],
     now: datetime,
 ) -> list[tuple[Any, ...]]:
-    """One tuple per account, in ASSIGNMENT_COLUMNS order, with a personal code and tracking URL."""
+    """One tuple per account, in ASSIGNMENT_COLUMNS order, with a personal code and tracking URL.
+
+    ``texts`` are the platform's approved renditions as (position, text); they go round
+    robin over the accounts in eligibility order (by ASN id), so their counts differ by
+    at most one and the same eligible ASN always gets the same text for the post.
+    """
     prefix = f"{get_settings().base_url.rstrip('/')}/r/"
     deadline = _bound(conn, _table.c.deadline, campaign.deadline)
     created = _bound(conn, _table.c.created_at, now)
@@ -168,7 +189,9 @@ def _rows(
     post_id, campaign_id = post.id, campaign.id
     token = secrets.token_urlsafe
     rows = []
-    for asn_id, unit_id, account_id in accounts:
+    count = len(texts)
+    for n, (asn_id, unit_id, account_id) in enumerate(accounts):
+        position, text = texts[n % count]
         code = token(CODE_BYTES)
         rows.append(
             (
@@ -180,6 +203,7 @@ def _rows(
                 platform,
                 code,
                 fill_tracking_url(text, prefix + code),
+                position,
                 status,
                 deadline,
                 created,

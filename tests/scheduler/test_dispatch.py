@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
-from content.models import Campaign, Post, PostStatus
+from content.models import Campaign, Post, PostStatus, PostVariant
 from content.rendering import TRACKING_PLACEHOLDER
 from gaung.errors import GaungError
 from kernel.audit import AuditLog
@@ -203,3 +203,78 @@ def test_no_eligible_asn_still_marks_the_post_dispatched(db: Engine, session: Se
     assert dispatch_post(db, post.id or 0) == 0
     session.refresh(post)
     assert post.status == PostStatus.DISPATCHED
+
+
+def _with_variants(session: Session, world: World, extra_asn: int) -> Post:
+    """An approved post with X: own text + 2 alternatives, Facebook: 1 alternative."""
+    for _ in range(extra_asn):
+        make_asn(session, world.unit_a)
+    post = _approved_post(session, world)
+    assert post.id is not None
+    texts = {("x", 0): "Teks X sendiri.", ("x", 1): "Alternatif X satu.", ("x", 2): "Alt X dua."}
+    texts[("facebook", 1)] = "Alternatif Facebook."
+    session.add_all(
+        PostVariant(post_id=post.id, platform=p, position=n, text=t) for (p, n), t in texts.items()
+    )
+    session.commit()
+    return post
+
+
+def test_variants_are_spread_evenly_and_each_text_is_the_variants_rendition(
+    db: Engine, session: Session, world: World
+) -> None:
+    post = _with_variants(session, world, extra_asn=23)  # 25 eligible ASN
+    dispatch_post(db, post.id or 0)
+    rows = _assignments(session, post)
+    counts: dict[tuple[str, int], int] = {}
+    for a in rows:
+        counts[(a.platform, a.variant)] = counts.get((a.platform, a.variant), 0) + 1
+    assert counts == {
+        ("x", 0): 9,
+        ("x", 1): 8,
+        ("x", 2): 8,
+        ("facebook", 0): 13,
+        ("facebook", 1): 12,
+        ("instagram", 0): 25,
+    }
+    expected = {
+        ("x", 0): "Teks X sendiri.",
+        ("x", 1): "Alternatif X satu.",
+        ("x", 2): "Alt X dua.",
+        ("facebook", 0): post.master_text,
+        ("facebook", 1): "Alternatif Facebook.",
+        ("instagram", 0): post.master_text,
+    }
+    for a in rows:
+        assert a.text.startswith(expected[(a.platform, a.variant)])
+        # every variant keeps the personal tracking link and the campaign hashtag
+        assert f"http://testserver/r/{a.code}" in a.text
+        assert "#UMKMGoDigital" in a.text
+
+
+@pytest.mark.parametrize("extra_asn", [0, 1, 7, 40])
+def test_variant_counts_differ_by_at_most_one(
+    db: Engine, session: Session, world: World, extra_asn: int
+) -> None:
+    post = _with_variants(session, world, extra_asn=extra_asn)
+    dispatch_post(db, post.id or 0)
+    rows = _assignments(session, post)
+    for platform, texts in (("x", 3), ("facebook", 2)):
+        per = [
+            sum(1 for a in rows if a.platform == platform and a.variant == n) for n in range(texts)
+        ]
+        assert sum(per) == 2 + extra_asn
+        assert max(per) - min(per) <= 1
+
+
+def test_the_same_asn_gets_the_same_variant(db: Engine, session: Session, world: World) -> None:
+    first = _with_variants(session, world, extra_asn=10)
+    dispatch_post(db, first.id or 0)
+    assert dispatch_post(db, first.id or 0) == 0  # a second run changes nothing
+    before = {(a.asn_id, a.platform): a.variant for a in _assignments(session, first)}
+    # Deterministic: the same eligible ASN get the same positions on every run.
+    second = _with_variants(session, world, extra_asn=0)
+    dispatch_post(db, second.id or 0)
+    after = {(a.asn_id, a.platform): a.variant for a in _assignments(session, second)}
+    assert after == before
+    assert len(set(before.values())) == 3
