@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gaung.db import utcnow
@@ -73,3 +73,21 @@ class Click(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
     # Platform the visitor came from, inferred from the Referer header; "" when unknown.
     source: str = Field(default="", max_length=20)
+    # Who clicked, as 64 bits of an HMAC (the app's secret key) of the visitor's address and
+    # user agent under a salt of the click's day (UTC): distinct per link and day, so unique
+    # clickers can be counted; the address is never stored. None: clicks before 0019.
+    clicker: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class BotFetch(SQLModel, table=True):
+    """Fetches of a tracking link by known bots and link-preview fetchers, per day (UTC).
+
+    They are answered like clicks (a link preview must work) but are not clicks: one
+    counter row per link and day, added to by the click writer (assignments.tracking).
+    """
+
+    __tablename__ = "bot_fetch"
+    assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    campaign_id: int = Field(index=True)  # the assignment's, copied as on click
+    fetches: int = Field(default=0)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, func, select
 from assignments.models import Assignment
 from assignments.reach import CampaignReach, ReachFigures
 from assignments.reach_snapshot import dashboard_reach
+from assignments.tracking import visitor_counts
 from content import rendering, workflow
 from content.media import save_image
 from content.models import Campaign, CampaignKind, CampaignUnit, Post
@@ -238,6 +239,12 @@ class ReachOut(BaseModel):
         description="The first reposters (as on the dashboard); the CSV export has all"
     )
     api_calls: dict[str, ApiCallsOut] = Field(description="Platform API calls, by platform")
+    unique_clickers: int = Field(
+        default=0, description="Clickers counted once per tracking link and day (UTC), summed"
+    )
+    bot_fetches: int = Field(
+        default=0, description="Fetches by known bots and link previews: not in clicks"
+    )
 
 
 def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
@@ -373,7 +380,9 @@ def reach(
     reposting accounts), clicks and measured impressions, per platform and unit."""
     campaign = workflow.get_campaign(session, user, campaign_id)
     assert campaign.id is not None
-    return reach_out(dashboard_reach(session, campaign.id))
+    out = reach_out(dashboard_reach(session, campaign.id))
+    out.unique_clickers, out.bot_fetches = visitor_counts(session.connection(), campaign.id)
+    return out
 
 
 # --- writes ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from assignments.reach import (
 from assignments.reach_export import reach_csv_lines, summary_csv
 from assignments.reach_snapshot import campaign_totals, dashboard_reach
 from assignments.reposters import iter_reposters
+from assignments.tracking import visitor_counts
 from content import workflow
 from content.models import Campaign
 from gaung.db import get_engine, get_session
@@ -303,5 +304,7 @@ def campaign_page(
         "platform_names": PLATFORM_NAMES,
         "status_label": status_label,
         "duration": duration,
+        # (unique clickers, bot fetches), live: beside the clicks
+        "visitors": visitor_counts(session.connection(), campaign_id),
     }
     return render(request, "dashboard/campaign.html", context)

@@ -197,10 +197,15 @@ def client_address(request: Request) -> str:
     the entries our own proxies appended are believed.
     """
     peer = request.client.host if request.client else ""
+    return address_from(peer, request.headers.get("x-forwarded-for", ""))
+
+
+def address_from(peer: str, forwarded_for: str) -> str:
+    """:func:`client_address` from the peer's address and the X-Forwarded-For header."""
     networks = _networks(tuple(get_settings().auth.trusted_proxies))
     if not networks or not _trusted(peer, networks):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
     for hop in reversed([h for h in hops if h]):
         if not _trusted(hop, networks):
             try:

@@ -17,12 +17,26 @@ request: they are added to the counters on the click thread's every round and be
 a scrape (:func:`publish_tallies`), and its redirects are counted but not timed (a
 cached answer takes microseconds; the time that matters is the proxy's). An unknown
 code goes down the normal stack to :func:`follow`, which renders the 404 page.
+
+Not every 302 is a click (:func:`count_visit`): ``HEAD`` is answered like ``GET`` and
+not counted; known bots and link-preview fetchers (a cached verdict per user agent,
+assignments.tracking.is_bot) are tallied apart; and a visitor who carries a signed-in
+staff session is not counted at all (Humas testing their links). That check reads the
+session cookie only when the request has one, which a member of the public arriving
+from a social network almost never does: its signature is verified (the same signer
+as Starlette's SessionMiddleware, so it cannot be forged) and its ``uid``, sign-in and
+last-use times are read, the verdict cached per cookie value until the session's
+limits would end it. The user is not looked up: a session ended on the server (a
+deactivation, a new password) still within those limits is taken for staff.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import threading
+import time
+from base64 import b64decode
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -31,14 +45,23 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadSignature, TimestampSigner
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assignments.tracking import ClickBuffer, Target, TargetCache, lookup, valid_code
+from assignments.tracking import (
+    ClickBuffer,
+    Target,
+    TargetCache,
+    clicker_hash,
+    is_bot,
+    lookup,
+    valid_code,
+)
 from gaung.db import get_engine
 from gaung.settings import get_settings
 from web import metrics
-from web.deps import render
+from web.deps import ISSUED_AT, LAST_SEEN, address_from, render
 from web.headers import SecurityHeadersMiddleware
 
 router = APIRouter(include_in_schema=False)
@@ -46,37 +69,53 @@ router = APIRouter(include_in_schema=False)
 # The code in the URL is personal: the target site must not learn it from the Referer.
 _HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 PREFIX = "/r/"
+_ANSWERED = frozenset({"GET", "HEAD"})
 _ROUTE = "/r/{code}"  # the metrics label of fast-path answers
 _FROM_CACHE = metrics.TARGET_LOOKUPS.labels("cache")
 _FROM_DATABASE = metrics.TARGET_LOOKUPS.labels("database")
 _UNKNOWN = "gaung.unknown_code"
+SESSION_COOKIE = "gaung_session"  # web.app's SessionMiddleware
+_SESSION_PREFIX = SESSION_COOKIE.encode() + b"="
 
 _settings = get_settings().tracking
 targets = TargetCache(size=_settings.cache_size, ttl=_settings.cache_seconds)
-_published = {"clicks": 0, "hits": 0, "fast": 0}
+_published = {"redirects": 0, "clicks": 0, "hits": 0, "fast": 0, "fast_head": 0}
 _publish_lock = threading.Lock()
 
 
 def publish_tallies() -> None:
     """Add what the hot path tallied since last time to the Prometheus counters.
 
-    Every redirect takes exactly one click into the buffer, so one tally gives both
-    ``gaung_redirects_total`` and ``gaung_clicks_buffered_total``; cache hits are
-    tallied by the cache, the fast path's answers by :class:`TrackingFastPath` (the
+    Redirects are tallied by :func:`count_visit`'s callers, clicks by the buffer, cache
+    hits by the cache, the fast path's answers by :class:`TrackingFastPath` (the
     others are counted by the request middleware). Runs on the click thread's every
     round and before a scrape.
     """
+    fast = TrackingFastPath
     with _publish_lock:
-        now = {"clicks": clicks.added, "hits": targets.hits, "fast": TrackingFastPath.served}
+        now = {
+            "redirects": Tally.redirects,
+            "clicks": clicks.added,
+            "hits": targets.hits,
+            "fast": fast.served,
+            "fast_head": fast.served_head,
+        }
         new = {name: count - _published[name] for name, count in now.items()}
         _published.update(now)
+    if new["redirects"] > 0:
+        metrics.REDIRECTS.inc(new["redirects"])
     if new["clicks"] > 0:
-        metrics.REDIRECTS.inc(new["clicks"])
         metrics.CLICKS_BUFFERED.inc(new["clicks"])
     if new["hits"] > 0:
         _FROM_CACHE.inc(new["hits"])
     if new["fast"] > 0:
         metrics.count_requests("GET", _ROUTE, 302, new["fast"])
+    if new["fast_head"] > 0:
+        metrics.count_requests("HEAD", _ROUTE, 302, new["fast_head"])
+
+
+class Tally:
+    redirects = 0  # 302s sent from /r/ (both paths), clicks or not: a plain tally
 
 
 clicks = ClickBuffer(
@@ -102,6 +141,68 @@ async def lifespan(_app: Any) -> AsyncIterator[None]:
         targets.clear()
 
 
+@lru_cache(maxsize=1)
+def _session_signer(secret: str) -> TimestampSigner:
+    return TimestampSigner(secret)  # as starlette.middleware.sessions builds it
+
+
+@lru_cache(maxsize=1024)
+def _staff_until(cookie: bytes) -> float:
+    """Until when (Unix seconds) this session cookie is a live staff session; 0: not one.
+
+    The limits are those of web.deps.session_alive and of the cookie's signature.
+    """
+    settings = get_settings()
+    auth = settings.auth
+    try:
+        data, signed_at = _session_signer(settings.resolved_secret_key()).unsign(
+            cookie, return_timestamp=True
+        )
+        session = json.loads(b64decode(data))
+    except (BadSignature, ValueError):
+        return 0.0
+    if not isinstance(session, dict):
+        return 0.0
+    uid, issued, seen = session.get("uid"), session.get(ISSUED_AT), session.get(LAST_SEEN)
+    if not isinstance(uid, int) or not isinstance(issued, int) or not isinstance(seen, int):
+        return 0.0
+    return float(
+        min(
+            signed_at.timestamp() + auth.session_max_age_seconds,
+            issued + auth.session_max_age_seconds,
+            seen + auth.session_idle_seconds,
+        )
+    )
+
+
+def staff_signed_in(cookie_header: bytes, now: float) -> bool:
+    """Whether a Cookie header carries a live, signed staff session (see the module doc)."""
+    for part in cookie_header.split(b";"):
+        part = part.strip()
+        if part.startswith(_SESSION_PREFIX):
+            return _staff_until(part[len(_SESSION_PREFIX) :]) > now
+    return False
+
+
+def count_visit(
+    target: Target,
+    referer: str | None,
+    user_agent: str,
+    cookie: bytes | None,
+    peer: str,
+    forwarded_for: str,
+) -> None:
+    """Count a GET of a tracking link: a click, a bot's fetch, or nothing (staff)."""
+    now = time.time()
+    if cookie is not None and _SESSION_PREFIX in cookie and staff_signed_in(cookie, now):
+        return
+    if is_bot(user_agent):
+        clicks.add_bot(target, now)
+        return
+    address = address_from(peer, forwarded_for)
+    clicks.add(target, referer, now, clicker_hash(address, user_agent, now))
+
+
 def _find(code: str) -> Target | None:
     """Cache first; on a miss one indexed read, remembered when the code is real."""
     with get_engine().connect() as conn:
@@ -111,7 +212,7 @@ def _find(code: str) -> Target | None:
     return found
 
 
-@router.get("/r/{code}")
+@router.api_route("/r/{code}", methods=["GET", "HEAD"])
 async def follow(request: Request, code: str) -> Response:
     """302 to the post's link, or a 404 page: an unknown code never redirects anywhere."""
     target = targets.get(code)  # a hit is tallied by the cache (publish_tallies)
@@ -124,7 +225,17 @@ async def follow(request: Request, code: str) -> Response:
         response = render(request, "not_found.html", status_code=404)
         response.headers.update(_HEADERS)
         return response
-    clicks.add(target, request.headers.get("referer"))
+    if request.method == "GET":
+        headers = request.headers
+        count_visit(
+            target,
+            headers.get("referer"),
+            headers.get("user-agent", ""),
+            headers.get("cookie", "").encode("latin-1") or None,
+            request.client.host if request.client else "",
+            headers.get("x-forwarded-for", ""),
+        )
+    Tally.redirects += 1
     return RedirectResponse(target.url, status_code=302, headers=_HEADERS)
 
 
@@ -134,13 +245,14 @@ def _location(url: str) -> bytes:
 
 
 class TrackingFastPath:
-    """Answer ``GET /r/{code}`` for a known code at once; everything else passes through.
+    """Answer ``GET``/``HEAD /r/{code}`` for a known code at once; the rest passes through.
 
     It sits outside the security-header middleware, so it sends that middleware's
     headers itself (taken from an instance of it: one source of truth).
     """
 
-    served = 0  # redirects answered here, in this process (publish_tallies reads it)
+    served = 0  # GET redirects answered here, in this process (publish_tallies reads it)
+    served_head = 0  # and HEAD ones
 
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
@@ -150,7 +262,7 @@ class TrackingFastPath:
         self._answers = lru_cache(maxsize=1024)(self._answer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
+        if scope["type"] == "http" and scope["method"] in _ANSWERED:
             path: str = scope["path"]
             if path.startswith(PREFIX) and valid_code(code := path[len(PREFIX) :]):
                 target = targets.get(code)  # a hit is tallied by the cache
@@ -165,13 +277,31 @@ class TrackingFastPath:
         await self.app(scope, receive, send)
 
     async def _redirect(self, scope: Scope, send: Send, target: Target) -> None:
-        referer = None
-        for name, value in scope["headers"]:
-            if name == b"referer":
-                referer = value.decode("latin-1")
-                break
-        clicks.add(target, referer)
-        TrackingFastPath.served += 1
+        if scope["method"] == "GET":
+            referer = cookie = None
+            agent = forwarded = b""
+            for name, value in scope["headers"]:
+                if name == b"referer":
+                    referer = value
+                elif name == b"user-agent":
+                    agent = value
+                elif name == b"cookie":
+                    cookie = value if cookie is None else cookie + b"; " + value
+                elif name == b"x-forwarded-for":
+                    forwarded = value if not forwarded else forwarded + b"," + value
+            client = scope.get("client")
+            count_visit(
+                target,
+                None if referer is None else referer.decode("latin-1"),
+                agent.decode("latin-1"),
+                cookie,
+                client[0] if client else "",
+                forwarded.decode("latin-1"),
+            )
+            TrackingFastPath.served += 1
+        else:
+            TrackingFastPath.served_head += 1
+        Tally.redirects += 1
         start, body = self._answers(target.url)
         await send(start)
         await send(body)

@@ -91,4 +91,5 @@ def test_a_click_records_its_source_and_campaign_and_no_ip(session: Session) -> 
         "campaign_id",
         "at",
         "source",
+        "clicker",  # a keyed, daily-salted hash: tests/web/test_tracking_visitors.py
     }
