@@ -19,7 +19,7 @@ from assignments.models import Assignment, Click
 from assignments.reach import ReachFigures, TimelinePoint, campaign_reach
 from assignments.reach_snapshot import store_snapshot
 from assignments.reporting import report_repost
-from content.models import Campaign, PostStatus
+from content.models import Campaign, Post, PostStatus
 from gaung.db import utcnow
 from gaung.i18n import use_locale
 from kernel.models import WorkItem
@@ -352,3 +352,26 @@ def test_durations_read_as_hours_and_minutes() -> None:
         assert duration(None) == "—"
         assert duration(25 * 60) == "25 min"
         assert duration(85 * 60 + 10) == "1 h 25 min"
+
+
+def test_a_reported_facebook_or_instagram_repost_says_it_cannot_be_verified_automatically(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    post = session.exec(select(Assignment).where(Assignment.id == scene.done.id)).one()
+    facebook = make_assignment(session, session.get_one(Post, post.post_id), scene.idle, "facebook")
+    assert facebook.id is not None
+    link = "https://www.facebook.com/permalink.php?story_fbid=1&id=2"
+    facebook.status, facebook.repost_url, facebook.reported_at = "reported", link, utcnow()
+    session.add(facebook)
+    session.commit()
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    page = client.get(f"/dashboard/campaigns/{scene.campaign.id}").text
+
+    rows = [
+        row for row in page.split("<tr>") if scene.idle.name in row or scene.reposter.name in row
+    ]
+    facebook_row = next(row for row in rows if scene.idle.name in row)
+    x_row = next(row for row in rows if scene.reposter.name in row)
+    assert "tidak dapat diverifikasi otomatis" in facebook_row
+    assert "tidak dapat diverifikasi otomatis" not in x_row  # X is checked by the search
