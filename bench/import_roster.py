@@ -212,7 +212,7 @@ def _import(engine: Engine, agency_id: int, data: str) -> tuple[_Timeline, Impor
         agency = session.get(Agency, agency_id)
         assert agency is not None
         with _Timeline(engine, session) as timeline:
-            result = import_roster(session, agency, data)
+            result = import_roster(session, agency, data, create_units=True)
         return timeline, result
 
 

@@ -106,6 +106,7 @@ class XPlatform:
         self.bearer_token = bearer_token
         self.calls = 0  # billed API calls made by this instance (oEmbed is free and not counted)
         self.gone: set[str] = set()  # post ids metrics() was told do not exist (any more)
+        self.suspended: set[str] = set()  # usernames lookup_handles() was told are suspended
         self.client = tweepy.Client(bearer_token=bearer_token or None, wait_on_rate_limit=False)
         if api_base_url.rstrip("/") != TWEEPY_HOST:
             self.client.session.mount(
@@ -195,6 +196,30 @@ class XPlatform:
                 result[str(data["id"])] = AccountInfo(
                     SLUG, str(data["id"]), data["username"], followers
                 )
+        return result
+
+    def lookup_handles(self, handles: Sequence[str]) -> dict[str, AccountInfo]:
+        """Accounts by username (GET /2/users/by), 100 per call, keyed by the lower-case
+        username asked for; unknown or suspended ones are absent, the suspended ones are
+        added to ``self.suspended``."""
+        result: dict[str, AccountInfo] = {}
+        names = list(dict.fromkeys(h.strip().removeprefix("@").lower() for h in handles))
+        for start in range(0, len(names), MAX_IDS_PER_CALL):
+            chunk = names[start : start + MAX_IDS_PER_CALL]
+            response = self._call(
+                partial(self.client.get_users, usernames=chunk, user_fields=["public_metrics"])
+            )
+            for user in response.data or []:
+                data = user.data
+                followers = (data.get("public_metrics") or {}).get("followers_count")
+                result[str(data["username"]).lower()] = AccountInfo(
+                    SLUG, str(data["id"]), data["username"], followers
+                )
+            self.suspended.update(
+                str(error.get("value") or error.get("resource_id") or "").lower()
+                for error in response.errors
+                if "suspended" in str(error.get("detail", "")).lower()
+            )
         return result
 
     def _search_pages(self, post_id: str, since_id: str | None) -> Iterator[Any]:

@@ -154,7 +154,7 @@ def _asn(session: Session, agency: Agency, rng: random.Random) -> list[Asn]:
     rows = [_person(rng, n) for n in range(1, ASN_COUNT + 1)]
     # The last few have not consented yet: they cannot be imported, only registered as pending.
     consenting, pending = rows[:-NO_CONSENT], rows[-NO_CONSENT:]
-    import_roster(session, agency, _roster_csv(consenting))
+    import_roster(session, agency, _roster_csv(consenting), create_units=True)
     assert agency.id is not None
     units = {u.name: u.id for u in session.exec(select(Unit).where(Unit.agency_id == agency.id))}
     for row in pending:

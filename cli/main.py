@@ -401,13 +401,27 @@ def demo(
 # --- import-roster ---------------------------------------------------------------------------
 
 
-def _import(path: Path, slug: str) -> None:
+def _write_template(path: Path) -> None:
+    from roster.importer import template_csv
+
+    try:
+        path.write_bytes(template_csv())
+    except OSError as exc:
+        raise CliError(f"Cannot write {path}: {exc.strerror}") from exc
+    console.print(f"Wrote the roster template to {path}.")
+
+
+def _import(path: Path, slug: str, *, create_units: bool, look_up: bool) -> None:
     from roster.importer import RosterImportError, import_roster
+    from scheduler.handles import PlatformResolver
+    from wiring import wire
 
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CliError(f"Cannot read {path}: {exc.strerror}") from exc
+    wire()  # the platform channels, for the handle lookups
+    resolver = PlatformResolver() if look_up else None
     with Session(get_engine(), expire_on_commit=False) as session:
         agency = session.exec(select(Agency).where(Agency.slug == slug)).first()
         if agency is None:
@@ -421,6 +435,8 @@ def _import(path: Path, slug: str) -> None:
                     session,
                     agency,
                     data,
+                    create_units=create_units,
+                    resolve=resolver,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
             except RosterImportError as exc:
@@ -431,6 +447,15 @@ def _import(path: Path, slug: str) -> None:
         f"Imported {path.name}: {result.created} created, {result.updated} updated, "
         f"{result.unchanged} unchanged, {result.units_created} new units."
     )
+    if resolver is not None and any(resolver.calls.values()):
+        calls = ", ".join(f"{p}: {n}" for p, n in sorted(resolver.calls.items()) if n)
+        console.print(f"Handles looked up ({calls} API calls).")
+    if result.unresolved:
+        console.print(
+            f"{result.unresolved} account(s) given by handle alone were not looked up "
+            "(platform not connected, or Facebook): imported not yet verified; their "
+            "ownership check learns the user id."
+        )
 
 
 def _print_row_errors(exc: GaungError) -> None:
@@ -448,11 +473,35 @@ def _print_row_errors(exc: GaungError) -> None:
 
 @app.command("import-roster")
 def import_roster_command(
-    file: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
-    agency: Annotated[str, typer.Option(help="Slug of the agency to import into.")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV file with a header row (with --template: where to write).")
+    ],
+    agency: Annotated[str | None, typer.Option(help="Slug of the agency to import into.")] = None,
+    create_units: Annotated[
+        bool,
+        typer.Option("--create-units", help="Create the units the file names that do not exist."),
+    ] = False,
+    look_up: Annotated[
+        bool,
+        typer.Option(
+            "--look-up/--no-look-up",
+            help="Look up handles given without a user id on the connected platforms.",
+        ),
+    ] = True,
+    template: Annotated[
+        bool,
+        typer.Option("--template", help="Write an empty template CSV (for Excel) to FILE."),
+    ] = False,
 ) -> None:
     """Enrol ASN from a CSV file; nothing is written unless every row is valid."""
-    _run(lambda: _import(file, agency))
+    if template:
+        _run(lambda: _write_template(file))
+        return
+    if agency is None:
+        err_console.print("[red]Error:[/red] --agency is required to import.")
+        raise typer.Exit(2)
+    slug = agency
+    _run(lambda: _import(file, slug, create_units=create_units, look_up=look_up))
 
 
 # --- report ----------------------------------------------------------------------------------

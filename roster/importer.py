@@ -1,8 +1,21 @@
 """CSV roster import: validate every row first, then upsert everything in one transaction.
 
 The file has a header row; columns (any order, case-insensitive):
-nip, name, unit, email, phone, messenger, {x,facebook,instagram}_{handle,user_id,followers},
-consent_at. Unknown columns are refused so a typo in a header never drops data silently.
+nip, name, unit, email, phone, messenger, consent_at, consent_version,
+{x,facebook,instagram}_{handle,user_id,followers}. Unknown columns are refused so a typo in a
+header never drops data silently.
+
+Files as Excel saves them open as they are: ``;`` or ``,`` separated (sniffed from the header
+line), UTF-8 with or without a BOM, or Windows-1252 ("CSV" on Windows); a consent date may be
+written day first (``17/08/2026``, Indonesian locale) or ISO (``2026-08-17``). A unit the
+agency does not have yet is an error naming the row unless ``create_units`` is given.
+
+An account may be given by its handle alone. ``resolve`` (supplied by a layer that may call
+the platforms: the CLI, through ``scheduler.handles``) looks such handles up before anything
+is written; a handle the platform says does not exist or is suspended is an error naming the
+row. A handle that is not looked up (no ``resolve``, the platform not connected, or a
+platform without a user lookup such as Facebook) is imported without its user id and
+unverified, as self-enrolment leaves it: its ownership check learns the id later.
 
 NIP, e-mail, phone and handles pass the same rules as the enrolment form (gaung.fields), so
 a person is stored alike whichever way they came in: ``0812-3456-7890`` becomes
@@ -23,8 +36,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -41,17 +54,30 @@ from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.fields import check_nip, normalise_email, normalise_handle, normalise_phone
 from gaung.settings import PLATFORMS, get_settings
+from kernel.limits import display_name
 from kernel.outbox import PERSON_MESSENGERS, missing_address
+from roster.enrolment import CONSENT_VERSION
 from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
 
-BASE_COLUMNS = ("nip", "name", "unit", "email", "phone", "messenger", "consent_at")
+BASE_COLUMNS = (
+    "nip",
+    "name",
+    "unit",
+    "email",
+    "phone",
+    "messenger",
+    "consent_at",
+    "consent_version",
+)
 PLATFORM_FIELDS = ("handle", "user_id", "followers")
 COLUMNS = BASE_COLUMNS + tuple(f"{p}_{f}" for p in PLATFORMS for f in PLATFORM_FIELDS)
 REQUIRED_COLUMNS = ("nip", "name", "unit", "consent_at")
 MAX_FOLLOWERS = 2**31 - 1  # an INTEGER column on PostgreSQL
+CONSENT_VERSION_MAX = 20  # asn.consent_version
 _CHUNK = 500  # bound the number of bind parameters per IN (...) query
 
 _NO_SPACE = re.compile(r"\S+")
+_GROUPED = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
 
 # The write phase uses the tables themselves (Core statements, executemany), not the ORM.
 _UNIT: Table = Unit.__table__  # type: ignore[attr-defined]
@@ -59,6 +85,23 @@ _ASN: Table = Asn.__table__  # type: ignore[attr-defined]
 _ACCOUNT: Table = SocialAccount.__table__  # type: ignore[attr-defined]
 
 ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FoundAccount:
+    """What a platform's user lookup says about a handle."""
+
+    user_id: str
+    handle: str
+    followers: int | None
+
+
+# platform, handles (normalised) -> per handle a FoundAccount, or an English msgid saying why
+# it cannot be enrolled (does not exist, suspended). A handle left out was not looked up.
+Resolver = Callable[[str, Sequence[str]], Mapping[str, "FoundAccount | str"]]
+# What a Resolver answers for a handle it cannot resolve (%(platform)s is filled in here).
+HANDLE_NOT_FOUND = N_("%(platform)s has no account with this handle.")
+HANDLE_SUSPENDED = N_("This %(platform)s account is suspended.")
 
 
 @dataclass(frozen=True)
@@ -96,14 +139,17 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     units_created: int = 0
+    # Accounts given by handle alone that no platform lookup resolved: imported without their
+    # user id, not verified (as self-enrolment leaves them).
+    unresolved: int = 0
 
 
 @dataclass(frozen=True)
 class AccountRow:
     platform: str
     handle: str
-    user_id: str
-    followers: int
+    user_id: str | None  # None: a handle alone, not (yet) looked up
+    followers: int | None  # None: no count given or looked up; a stored count is kept
 
 
 @dataclass(frozen=True)
@@ -116,26 +162,58 @@ class PersonRow:
     phone: str | None
     messenger: str
     consent_at: datetime
+    consent_version: str
     accounts: tuple[AccountRow, ...]
+
+
+# --- the template ----------------------------------------------------------------------------
+
+TEMPLATE_NAME = "gaung-roster-template.csv"
+
+
+def template_csv() -> bytes:
+    """The header row, ``;`` separated, UTF-8 with a BOM and CRLF: Excel in Indonesian
+    locale opens it in columns and saves it back in the same shape, which imports as is."""
+    return ("\ufeff" + ";".join(COLUMNS) + "\r\n").encode("utf-8")
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
+_UNDECODABLE = N_(
+    "The file is not text Gaung can read (UTF-8 or Windows-1252). In Excel, save it as "
+    '"CSV UTF-8 (Comma delimited)" and upload it again.'
+)
+
+
 def _decode(data: str | bytes) -> str:
+    """UTF-8 (a BOM is dropped), else Windows-1252: what Excel writes as "CSV" on Windows."""
     if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RosterImportError(
-            [RowError(1, "file", N_("The file is not UTF-8 encoded text."))]
-        ) from exc
+        text = data.removeprefix("\ufeff")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise RosterImportError([RowError(1, "file", _UNDECODABLE)]) from exc
+    # NUL never occurs in a text CSV: UTF-16 ("Unicode Text") or a spreadsheet file.
+    if "\x00" in text:
+        raise RosterImportError([RowError(1, "file", _UNDECODABLE)])
+    return text
+
+
+def _delimiter(text: str) -> str:
+    """``;`` when the header line has more semicolons than commas (Excel in Indonesian or
+    another locale whose decimal mark is the comma), else ``,``."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return ";" if header.count(";") > header.count(",") else ","
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, cells) per non-blank record; quoted cells may span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     while True:
         start = reader.line_num + 1
         try:
@@ -188,15 +266,38 @@ class _Row:
             return None
 
 
+# Day first, as Excel writes dates in Indonesian locale: 17/08/2026, 17-08-2026, 17/08/2026
+# 09.30 (Windows' Indonesian time separator is a dot) or 17/08/2026 09:30:15.
+_DAY_FIRST = re.compile(
+    r"(?P<d>\d{1,2})[/-](?P<m>\d{1,2})[/-](?P<y>\d{4})"
+    r"(?:[ T]+(?P<H>\d{1,2})[.:](?P<M>\d{2})(?:[.:](?P<S>\d{2}))?)?",
+    re.ASCII,
+)
+
+
+def _parse_day_first(value: str) -> datetime | None:
+    match = _DAY_FIRST.fullmatch(value)
+    if match is None:
+        raise ValueError(value)
+    parts = {k: int(v) for k, v in match.groupdict().items() if v is not None}
+    return datetime(
+        parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0), parts.get("S", 0)
+    )
+
+
 def _parse_consent(value: str) -> datetime | None:
-    """An ISO date or date-time; without an offset it is local time in settings.timezone."""
+    """A day-first or ISO date or date-time; without an offset it is local time in
+    settings.timezone."""
     try:
-        if len(value) <= 10:
+        if _DAY_FIRST.match(value):
+            moment = _parse_day_first(value)
+        elif len(value) <= 10:
             moment = datetime.combine(date.fromisoformat(value), time())
         else:
             moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    assert moment is not None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(get_settings().timezone))
     return moment.astimezone(UTC)
@@ -239,7 +340,7 @@ def _consent(row: _Row) -> datetime | None:
         return None
     moment = _parse_consent(value)
     if moment is None:
-        row.error("consent_at", N_("Use an ISO date or date-time, e.g. 2026-08-17."))
+        row.error("consent_at", N_("Use a date such as 17/08/2026 or 2026-08-17."))
         return None
     if moment > utcnow():
         row.error("consent_at", N_("The consent date is in the future."))
@@ -247,17 +348,38 @@ def _consent(row: _Row) -> datetime | None:
     return moment
 
 
-def _followers(row: _Row, name: str) -> int | None:
-    value = row.get(name)
+def _consent_version(row: _Row) -> str | None:
+    """The version of the consent text the person agreed to; the current one when empty."""
+    value = row.get("consent_version")
     if not value:
-        return 0
+        return CONSENT_VERSION
+    if not _NO_SPACE.fullmatch(value) or len(value) > CONSENT_VERSION_MAX:
+        row.error(
+            "consent_version",
+            N_("A consent version has no spaces and at most %(limit)s characters."),
+            limit=CONSENT_VERSION_MAX,
+        )
+        return None
+    return value
+
+
+_INVALID = -1  # a followers cell that was refused (its error is recorded)
+
+
+def _followers(row: _Row, name: str, *, empty: int | None) -> int | None:
+    """The count in the cell; ``empty`` when the cell is empty; _INVALID when refused."""
+    value = row.get(name)
+    if _GROUPED.fullmatch(value):  # 1.200: Excel's thousands separator in Indonesian locale
+        value = value.replace(".", "")
+    if not value:
+        return empty
     if not value.isascii() or not value.isdigit():
         row.error(name, N_("Followers must be a whole number of zero or more."))
-        return None
+        return _INVALID
     number = int(value)
     if number > MAX_FOLLOWERS:
         row.error(name, N_("Followers must be at most %(limit)s."), limit=MAX_FOLLOWERS)
-        return None
+        return _INVALID
     return number
 
 
@@ -265,22 +387,21 @@ def _account(row: _Row, platform: str) -> AccountRow | None:
     handle_col, id_col, followers_col = (f"{platform}_{f}" for f in PLATFORM_FIELDS)
     typed = row.get(handle_col)
     handle = _optional(row, handle_col, lambda value: normalise_handle(platform, value))
-    user_id = row.get(id_col)
-    followers = _followers(row, followers_col)
+    user_id = row.get(id_col) or None
+    # With its user id an account's empty followers cell is 0 (as always); a handle alone
+    # has no count until it is looked up.
+    followers = _followers(row, followers_col, empty=0 if user_id else None)
     if not typed and not user_id:
         if row.get(followers_col):
             row.error(followers_col, N_("Followers are given but there is no account."))
         return None
     if not typed:
         row.error(handle_col, N_("An account id needs a handle."))
-    user_id_ok = False
-    if not user_id:
-        row.error(id_col, N_("A handle needs the account's user id."))
-    elif not _NO_SPACE.fullmatch(user_id) or len(user_id) > 64:
+    user_id_ok = True
+    if user_id is not None and (not _NO_SPACE.fullmatch(user_id) or len(user_id) > 64):
         row.error(id_col, N_("A user id has no spaces and at most 64 characters."))
-    else:
-        user_id_ok = True
-    if handle is None or followers is None or not user_id_ok:
+        user_id_ok = False
+    if handle is None or followers == _INVALID or not user_id_ok:
         return None
     return AccountRow(platform, handle, user_id, followers)
 
@@ -295,10 +416,18 @@ def _person(line: int, cells: Mapping[str, str], errors: list[RowError]) -> Pers
     phone = _optional(row, "phone", normalise_phone)
     messenger = _messenger(row, email, phone)
     consent_at = _consent(row)
+    version = _consent_version(row)
     accounts = tuple(a for p in PLATFORMS if (a := _account(row, p)) is not None)
-    if len(errors) > before or nip is None or name is None or unit is None or consent_at is None:
+    if (
+        len(errors) > before
+        or nip is None
+        or name is None
+        or unit is None
+        or consent_at is None
+        or version is None
+    ):
         return None
-    return PersonRow(line, nip, name, unit, email, phone, messenger, consent_at, accounts)
+    return PersonRow(line, nip, name, unit, email, phone, messenger, consent_at, version, accounts)
 
 
 # --- validating the whole file ---------------------------------------------------------------
@@ -335,7 +464,7 @@ def _parse(text: str, errors: list[RowError], progress: ProgressCallback | None)
 def _check_duplicates(people: list[PersonRow], errors: list[RowError]) -> None:
     nips: dict[str, int] = {}
     emails: dict[str, int] = {}
-    accounts: dict[tuple[str, str], int] = {}
+    accounts: dict[tuple[str, str, str], int] = {}
     for person in people:
         if person.nip in nips:
             errors.append(
@@ -359,17 +488,20 @@ def _check_duplicates(people: list[PersonRow], errors: list[RowError]) -> None:
                 )
             emails.setdefault(person.email, person.line)
         for account in person.accounts:
-            key = (account.platform, account.user_id)
-            if key in accounts:
-                errors.append(
-                    RowError(
-                        person.line,
-                        f"{account.platform}_user_id",
-                        N_("This account is already on line %(other)s."),
-                        {"other": accounts[key]},
+            keys = [(account.platform, "handle", account.handle)]
+            if account.user_id is not None:
+                keys.append((account.platform, "user_id", account.user_id))
+            for key in keys:
+                if key in accounts:
+                    errors.append(
+                        RowError(
+                            person.line,
+                            f"{account.platform}_{key[1]}",
+                            N_("This account is already on line %(other)s."),
+                            {"other": accounts[key]},
+                        )
                     )
-                )
-            accounts.setdefault(key, person.line)
+                accounts.setdefault(key, person.line)
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
@@ -390,6 +522,7 @@ class _StoredPerson:
     phone: str | None
     messenger: str
     consent_at: datetime | None
+    consent_version: str | None
     status: str
 
 
@@ -413,6 +546,7 @@ _PERSON_COLUMNS = [
         "phone",
         "messenger",
         "consent_at",
+        "consent_version",
         "status",
     )
 ]
@@ -454,6 +588,17 @@ def _check_database(
             )
             rows = session.exec(query)
             account_owner.update({(platform, uid): nip for uid, nip in rows if uid is not None})
+    handle_owner: dict[tuple[str, str], str | None] = {}
+    for platform in PLATFORMS:
+        handles = {a.handle for p in people for a in p.accounts if a.platform == platform}
+        for chunk in _chunks(handles):
+            query = (
+                select(SocialAccount.handle, Asn.nip)
+                .join(Asn, col(Asn.id) == col(SocialAccount.asn_id))
+                .where(SocialAccount.platform == platform)
+                .where(col(SocialAccount.handle).in_(chunk))
+            )
+            handle_owner.update({(platform, h): nip for h, nip in session.exec(query)})
     for person in people:
         if person.email and person.email in email_owner and email_owner[person.email] != person.nip:
             errors.append(
@@ -464,17 +609,92 @@ def _check_database(
                 )
             )
         for account in person.accounts:
-            key = (account.platform, account.user_id)
-            if key in account_owner and account_owner[key] != person.nip:
+            taken = [
+                (column, key)
+                for column, key, owners in (
+                    ("user_id", (account.platform, account.user_id or ""), account_owner),
+                    ("handle", (account.platform, account.handle), handle_owner),
+                )
+                if key in owners and owners[key] != person.nip
+            ]
+            for column, _key in taken[:1]:
                 errors.append(
                     RowError(
                         person.line,
-                        f"{account.platform}_user_id",
+                        f"{account.platform}_{column}",
                         N_("This %(platform)s account is already enrolled by another person."),
                         {"platform": account.platform},
                     )
                 )
     return existing
+
+
+def _match_units(
+    session: Session,
+    agency: Agency,
+    people: list[PersonRow],
+    errors: list[RowError],
+    *,
+    create_units: bool,
+) -> list[PersonRow]:
+    """Each row's unit as the agency spells it (case and spacing aside); an unknown unit is
+    an error naming the row unless ``create_units``."""
+    query = core_select(_UNIT.c.name).where(_UNIT.c.agency_id == agency.id)
+    stored = {_unit_key(name): name for (name,) in session.execute(query)}
+    matched: list[PersonRow] = []
+    for person in people:
+        name = stored.get(_unit_key(person.unit))
+        if name is None and create_units:
+            stored[_unit_key(person.unit)] = person.unit  # one new unit however it is spelt
+        elif name is None:
+            errors.append(
+                RowError(
+                    person.line,
+                    "unit",
+                    N_(
+                        "The agency has no unit %(unit)s. Check its spelling, or allow the "
+                        "import to create new units."
+                    ),
+                    {"unit": person.unit},
+                )
+            )
+        matched.append(replace(person, unit=name) if name and name != person.unit else person)
+    return matched
+
+
+def _unit_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _resolve(people: list[PersonRow], resolve: Resolver, errors: list[RowError]) -> list[PersonRow]:
+    """Look up the accounts given by handle alone, one ``resolve`` call per platform."""
+    wanted: dict[str, dict[str, None]] = {}
+    for person in people:
+        for account in person.accounts:
+            if account.user_id is None:
+                wanted.setdefault(account.platform, {})[account.handle] = None
+    answers = {platform: resolve(platform, list(handles)) for platform, handles in wanted.items()}
+    resolved: list[PersonRow] = []
+    for person in people:
+        accounts: list[AccountRow] = []
+        for account in person.accounts:
+            answer = answers.get(account.platform, {}).get(account.handle)
+            if account.user_id is not None or answer is None:
+                accounts.append(account)
+            elif isinstance(answer, str):
+                errors.append(
+                    RowError(
+                        person.line,
+                        f"{account.platform}_handle",
+                        answer,
+                        {"platform": display_name(account.platform)},
+                    )
+                )
+            else:
+                followers = account.followers if account.followers is not None else answer.followers
+                accounts.append(replace(account, user_id=answer.user_id, followers=followers))
+        resolved.append(replace(person, accounts=tuple(accounts)))
+    return resolved
 
 
 # --- planning: every read and every comparison, before the first write --------------------
@@ -602,6 +822,7 @@ def _person_changes(
         "phone": person.phone,
         "messenger": person.messenger,
         "consent_at": person.consent_at,
+        "consent_version": person.consent_version,
     }
     # Consent activates a pending person; a suspended one stays suspended.
     if stored.status == AsnStatus.PENDING:
@@ -621,6 +842,7 @@ _NEW_PERSON_COLUMNS = (
     "phone",
     "messenger",
     "consent_at",
+    "consent_version",
     "status",
     "created_at",
 )
@@ -649,20 +871,24 @@ def _person_values(
         "phone": person.phone,
         "messenger": person.messenger,
         "consent_at": person.consent_at,
+        "consent_version": person.consent_version,
         "status": AsnStatus.ACTIVE.value,
         "created_at": now,
     }
 
 
 def _account_values(row: AccountRow, nip: str, now: datetime) -> Params:
-    """A new account, in _NEW_ACCOUNT_COLUMNS order; its person is looked up by NIP."""
+    """A new account, in _NEW_ACCOUNT_COLUMNS order; its person is looked up by NIP.
+
+    Without a count (a handle alone, not looked up) it has no count yet, not zero followers.
+    """
     return {
         "asn_id": (nip,),
         "platform": row.platform,
         "platform_user_id": row.user_id,
         "handle": row.handle,
-        "followers": row.followers,
-        "followers_at": now,
+        "followers": row.followers or 0,
+        "followers_at": now if row.followers is not None else None,
         "ownership_verified_at": None,
         "created_at": now,
     }
@@ -671,13 +897,16 @@ def _account_values(row: AccountRow, nip: str, now: datetime) -> Params:
 def _account_changes(stored: _StoredAccount, row: AccountRow, now: datetime) -> Params:
     """The columns of a stored account that the row changes, with their new values."""
     changes: Params = {}
-    if stored.platform_user_id != row.user_id:
+    # A handle alone keeps the stored user id while the handle is the same (an ownership
+    # check may have learnt it); another handle is another account.
+    same_handle = stored.handle == row.handle
+    if (row.user_id is not None or not same_handle) and stored.platform_user_id != row.user_id:
         # A different account: its ownership has not been verified yet.
         changes["platform_user_id"] = row.user_id
         changes["ownership_verified_at"] = None
     if stored.handle != row.handle:
         changes["handle"] = row.handle
-    if stored.followers != row.followers:
+    if row.followers is not None and stored.followers != row.followers:
         changes["followers"] = row.followers
         changes["followers_at"] = now
     return changes
@@ -715,6 +944,7 @@ def _plan(
             person_inserts.add({**values, **person_defaults})
             for row in person.accounts:
                 account_inserts.add({**_account_values(row, person.nip, now), **account_defaults})
+                result.unresolved += row.user_id is None
             result.created += 1
             continue
         changes = _person_changes(stored, person, units.get(person.unit), unit_key)
@@ -725,9 +955,11 @@ def _plan(
             current = accounts.get((stored.id, row.platform))
             if current is None:
                 account_inserts.add({**_account_values(row, person.nip, now), **account_defaults})
+                result.unresolved += row.user_id is None
                 changed = True
             elif account_changes := _account_changes(current, row, now):
                 account_updates.add(account_changes, current.id)
+                result.unresolved += "platform_user_id" in account_changes and not row.user_id
                 changed = True
         if changed:
             result.updated += 1
@@ -762,12 +994,17 @@ def import_roster(
     agency: Agency,
     data: str | bytes,
     *,
+    create_units: bool = False,
+    resolve: Resolver | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Validate the whole CSV, then upsert it in one transaction and commit.
 
     Raises RosterImportError listing every problem (with its line and column) and
     writes nothing when any row is invalid. ``progress(done, total)`` is called per row.
+    A unit the agency does not have is an error unless ``create_units``. ``resolve`` looks
+    up the accounts given by handle alone (only once every row is valid, so a broken file
+    spends no API calls); without it they are imported unresolved.
 
     Every read and every comparison happens before the first write (``_plan``); the
     write itself is a few set-based statements (``_write``) and the commit, so on SQLite
@@ -775,6 +1012,10 @@ def import_roster(
     """
     errors: list[RowError] = []
     people = _parse(_decode(data), errors, progress)
+    if people:
+        people = _match_units(session, agency, people, errors, create_units=create_units)
+    if resolve is not None and people and not errors:
+        people = _resolve(people, resolve, errors)
     _check_duplicates(people, errors)
     existing = _check_database(session, agency, people, errors) if people else {}
     if errors:

@@ -24,7 +24,14 @@ from kernel.limits import display_name
 from roster import eligibility as eligible
 from roster import humas, listing, ownership, review, sign_in
 from roster import invitations as invitation_links  # the routes below are named invitations
-from roster.importer import COLUMNS, RosterImportError, import_roster
+from roster.enrolment import CONSENT_VERSION
+from roster.importer import (
+    COLUMNS,
+    TEMPLATE_NAME,
+    RosterImportError,
+    import_roster,
+    template_csv,
+)
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
 from web.deps import render, require_role, verify_csrf
 from web.enrol import STATUS_LABELS
@@ -438,7 +445,27 @@ def revoke_invitation(
 
 @router.get("/roster/upload")
 def upload_page(request: Request, user: User = Depends(manager)) -> Response:
-    return _page(request, "upload.html", {"columns": COLUMNS, "result": None, "errors": []})
+    return _page(request, "upload.html", _upload_context(create_units=False))
+
+
+def _upload_context(*, create_units: bool) -> dict[str, Any]:
+    return {
+        "columns": COLUMNS,
+        "result": None,
+        "errors": [],
+        "create_units": create_units,
+        "consent_version": CONSENT_VERSION,
+    }
+
+
+@router.get("/roster/template.csv")
+def upload_template(user: User = Depends(manager)) -> Response:
+    """The empty roster CSV for Excel: ``;`` separated, UTF-8 with a BOM."""
+    return Response(
+        template_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{TEMPLATE_NAME}"'},
+    )
 
 
 @router.post("/roster/upload")
@@ -450,7 +477,8 @@ async def upload(
 ) -> Response:
     form = await request.form()
     file = form.get("file")
-    context: dict[str, Any] = {"columns": COLUMNS, "result": None, "errors": []}
+    create_units = form.get("create_units") == "1"
+    context = _upload_context(create_units=create_units)
     data = await file.read(MAX_CSV_BYTES + 1) if isinstance(file, UploadFile) else b""
     if not data:
         context["error"] = _("Choose a CSV file to upload.")
@@ -461,7 +489,9 @@ async def upload(
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
     try:
-        result = import_roster(session, agency, data)
+        # No handle lookup here: a platform is never called in a web request. Accounts given
+        # by handle alone are imported not yet verified; their ownership check learns the id.
+        result = import_roster(session, agency, data, create_units=create_units)
     except RosterImportError as exc:
         context["errors"] = [(e.line, e.field, e.render(_)) for e in exc.errors]
         context["error"] = exc.render(_)
@@ -475,7 +505,8 @@ async def upload(
         agency_id=agency.id,
         detail=(
             f"created {result.created}, updated {result.updated}, "
-            f"unchanged {result.unchanged}, units created {result.units_created}"
+            f"unchanged {result.unchanged}, units created {result.units_created}, "
+            f"accounts by handle alone {result.unresolved}"
         ),
     )
     session.commit()

@@ -135,7 +135,9 @@ def test_import_roster_enrols_everyone_in_a_valid_file(
     make_agency(session, slug="kominfo")
     path = _roster(tmp_path, "199001012015031001", "199001012015031002")
 
-    result = runner.invoke(app, ["import-roster", str(path), "--agency", "kominfo"])
+    result = runner.invoke(
+        app, ["import-roster", str(path), "--agency", "kominfo", "--create-units"]
+    )
 
     assert result.exit_code == 0, result.output
     assert "2 created" in result.output
@@ -150,7 +152,9 @@ def test_import_roster_stores_phone_and_email_as_the_enrolment_form_does(
         tmp_path, "199001012015031001", phone="0812-3456-7890", email="Budi.Santoso@Kominfo.GO.ID"
     )
 
-    result = runner.invoke(app, ["import-roster", str(path), "--agency", "kominfo"])
+    result = runner.invoke(
+        app, ["import-roster", str(path), "--agency", "kominfo", "--create-units"]
+    )
 
     assert result.exit_code == 0, result.output
     asn = session.exec(select(Asn)).one()
@@ -163,7 +167,9 @@ def test_import_roster_with_a_bad_row_exits_1_names_it_and_imports_nothing(
     make_agency(session, slug="kominfo")
     path = _roster(tmp_path, "199001012015031001", "19900101", "199001012015031003")
 
-    result = runner.invoke(app, ["import-roster", str(path), "--agency", "kominfo"])
+    result = runner.invoke(
+        app, ["import-roster", str(path), "--agency", "kominfo", "--create-units"]
+    )
 
     assert result.exit_code == 1
     assert "line 3, field nip: The NIP has 18 digits; this one has 8." in result.output

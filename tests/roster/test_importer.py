@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,10 +16,13 @@ from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from roster import importer
-from roster.importer import COLUMNS, RosterImportError, RowError, import_roster
+from roster.importer import COLUMNS, RosterImportError, RowError
 from roster.models import Agency, Asn, AsnStatus, SocialAccount, Unit
 from tests.factories import make_agency, make_asn, make_unit
 
+# These tests let the import create the units it names (``--create-units``); unknown units
+# without it: tests/roster/test_importer_humas.py.
+import_roster = partial(importer.import_roster, create_units=True)
 HEADER = ",".join(COLUMNS)
 FIELDS = list(COLUMNS)
 
@@ -167,7 +171,7 @@ def test_every_error_in_the_file_is_reported_at_once(session: Session) -> None:
         _row(1, name="", email="not-an-email"),
         _row(2, messenger="pigeon", x_followers="-3"),
         _row(3, consent_at=""),
-        _row(4, facebook_handle="budi.s", facebook_user_id=""),
+        _row(4, facebook_handle="", facebook_user_id="55"),
         _row(5, instagram_handle="", instagram_user_id="991"),
         _row(6, x_handle="two words"),
     )
@@ -181,7 +185,7 @@ def test_every_error_in_the_file_is_reported_at_once(session: Session) -> None:
         (3, "messenger"),
         (3, "x_followers"),
         (4, "consent_at"),
-        (5, "facebook_user_id"),
+        (5, "facebook_handle"),
         (6, "instagram_handle"),
         (7, "x_handle"),
     }
@@ -223,7 +227,14 @@ def test_duplicates_inside_the_file_are_refused(session: Session) -> None:
     agency = make_agency(session)
     data = _csv(
         _row(1),
-        _row(1, email="other@kominfo.go.id", x_user_id="x9", instagram_user_id="i9"),
+        _row(
+            1,
+            email="other@kominfo.go.id",
+            x_handle="other9",
+            x_user_id="x9",
+            instagram_handle="other.ig9",
+            instagram_user_id="i9",
+        ),
         _row(3, x_user_id="101"),
     )
 

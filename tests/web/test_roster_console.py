@@ -236,11 +236,11 @@ def _roster(*overrides: dict[str, str]) -> bytes:
     return out.getvalue().encode()
 
 
-def _upload(client: TestClient, data: bytes) -> httpx.Response:
+def _upload(client: TestClient, data: bytes, *, create_units: bool = True) -> httpx.Response:
     token = csrf_from(client, "/console/roster/upload")
     response: httpx.Response = client.post(
         "/console/roster/upload",
-        data={"csrf_token": token},
+        data={"csrf_token": token, **({"create_units": "1"} if create_units else {})},
         files={"file": ("roster.csv", data, "text/csv")},
     )
     return response
@@ -292,6 +292,80 @@ def test_an_empty_upload_is_refused(client: TestClient, editor: User) -> None:
     token = csrf_from(client, "/console/roster/upload")
     response = client.post("/console/roster/upload", data={"csrf_token": token})
     assert response.status_code == 400
+
+
+def test_the_template_downloads_for_excel(client: TestClient, editor: User) -> None:
+    login_staff(client, editor)
+
+    response = client.get("/console/roster/template.csv")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.content.startswith(b"\xef\xbb\xbf" + ";".join(COLUMNS).encode())
+    page = client.get("/console/roster/upload")
+    assert 'href="/console/roster/template.csv"' in page.text
+    assert 'name="create_units"' in page.text
+
+
+def test_an_unknown_unit_is_refused_by_row_unless_the_box_is_ticked(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    login_staff(client, editor)
+    make_unit(session, agency, "Biro Humas")
+    data = _roster({}, {"unit": "Biro Hukum"})
+
+    refused = _upload(client, data, create_units=False)
+
+    assert refused.status_code == 400
+    assert "<tr><td>3</td><td><code>unit</code></td>" in refused.text
+    assert "Biro Hukum" in refused.text
+    assert session.exec(select(func.count()).select_from(Asn)).one() == 0
+
+    created = _upload(client, data, create_units=True)
+
+    assert created.status_code == 200
+    assert session.exec(select(func.count()).select_from(Unit)).one() == 2
+
+
+def test_an_excel_upload_with_handles_alone_imports_them_not_yet_verified(
+    client: TestClient, session: Session, agency: Agency, editor: User
+) -> None:
+    login_staff(client, editor)
+    make_unit(session, agency, "Biro Humas")
+    rows = [";".join(COLUMNS)]
+    cells = dict.fromkeys(COLUMNS, "") | {
+        "nip": "199001012015031001",
+        "name": "Désy",
+        "unit": "biro humas",
+        "email": "desy@kominfo.go.id",
+        "x_handle": "@Desy_Humas",
+        "consent_at": "17/08/2025",
+    }
+    rows.append(";".join(cells[c] for c in COLUMNS))
+    data = ("\r\n".join(rows) + "\r\n").encode("cp1252")
+
+    response = _upload(client, data, create_units=False)
+
+    assert response.status_code == 200, response.text
+    account = session.exec(select(SocialAccount)).one()
+    assert (account.handle, account.platform_user_id) == ("desy_humas", None)
+    assert account.ownership_verified_at is None
+    assert session.exec(select(Asn.name)).one() == "Désy"
+    audit = session.exec(select(AuditLog.detail).where(AuditLog.action == "roster.imported")).one()
+    assert audit.endswith("accounts by handle alone 1")
+
+
+def test_an_undecodable_upload_is_refused_clearly(
+    client: TestClient, session: Session, editor: User
+) -> None:
+    login_staff(client, editor)
+
+    response = _upload(client, b"nip;name\r\n\x81\x8d;\x90\r\n")
+
+    assert response.status_code == 400
+    assert "<tr><td>1</td><td><code>file</code></td>" in response.text
+    assert session.exec(select(func.count()).select_from(Asn)).one() == 0
 
 
 def _set(session: Session, asn: Asn, **values: object) -> SocialAccount:
