@@ -22,13 +22,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, func, select
 
 from assignments.models import Assignment
 from assignments.reach import CampaignReach, ReachFigures
 from assignments.reach_snapshot import dashboard_reach
 from assignments.tracking import visitor_counts
-from content import rendering, workflow
+from content import rendering, variants, workflow
 from content.media import save_image
 from content.models import Campaign, CampaignKind, CampaignUnit, Post
 from gaung import i18n
@@ -60,10 +61,16 @@ class ServiceErrors(APIRoute):
         return route
 
 
-def _location(field: str) -> list[str]:
-    """Where a service's field is in a request body (official_url_x: official_urls.x)."""
+def _location(field: str) -> list[str | int]:
+    """Where a service's field is in a request body (official_url_x: official_urls.x; a
+    platform's own text text_x: texts.x; alternative n variant_x_n: variants.x[n - 1])."""
     if field.startswith("official_url_"):
         return ["body", "official_urls", field.removeprefix("official_url_")]
+    if field.startswith("text_"):
+        return ["body", "texts", field.removeprefix("text_")]
+    if field.startswith("variant_"):
+        platform, _, number = field.removeprefix("variant_").rpartition("_")
+        return ["body", "variants", platform, int(number) - 1]
     return ["body", field]
 
 
@@ -142,6 +149,12 @@ class PostOut(BaseModel):
     reviewed_at: datetime | None
     review_note: str | None
     dispatched_at: datetime | None
+    texts: dict[str, str] = Field(
+        default={}, description="A platform's own text, used there instead of master_text"
+    )
+    variants: dict[str, list[str]] = Field(
+        default={}, description="Up to 5 alternative captions per platform, approved with the post"
+    )
 
 
 class RenditionOut(BaseModel):
@@ -150,6 +163,10 @@ class RenditionOut(BaseModel):
     length: int
     limit: int
     error: str | None
+    position: int = Field(
+        default=0, description="0: the platform's own (or the master) text; 1..5: alternative n"
+    )
+    field: str | None = Field(default=None, description="The field the error belongs to")
 
 
 class AssignmentOut(BaseModel):
@@ -262,6 +279,8 @@ def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
 
 
 def post_out(post: Post) -> PostOut:
+    session = object_session(post)
+    own = variants.load(session, post.id) if isinstance(session, Session) else {}
     return PostOut(
         id=post.id or 0,
         campaign_id=post.campaign_id,
@@ -279,6 +298,8 @@ def post_out(post: Post) -> PostOut:
         reviewed_at=post.reviewed_at,
         review_note=post.review_note,
         dispatched_at=post.dispatched_at,
+        texts={p: t for p, t in variants.own_texts(own).items() if t},
+        variants={p: alts for p, alts in variants.alternatives(own).items() if alts},
     )
 
 
@@ -348,7 +369,10 @@ def preview_post(
     agency = session.get(Agency, campaign.agency_id)
     assert agency is not None
     found = rendering.preview(
-        post, kind=campaign.kind, disclosure_tag=rendering.disclosure_tag_for(agency)
+        post,
+        kind=campaign.kind,
+        disclosure_tag=rendering.disclosure_tag_for(agency),
+        variants=workflow.get_variants(session, user, post),
     )
     return [RenditionOut(**asdict(r)) for r in found]
 
@@ -451,6 +475,10 @@ class CampaignPatch(_NoNulls):
     reminder_hours: str | None = Field(default=None, max_length=60)
 
 
+# A platform's own text or an alternative caption; content.workflow checks the real limit.
+VariantText = Annotated[str, Field(max_length=workflow.TEXT_MAX * 2)]
+
+
 class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     master_text: str = Field(max_length=workflow.TEXT_MAX * 2)
@@ -462,6 +490,13 @@ class PostIn(BaseModel):
     )
     scheduled_at: When | None = Field(default=None, description="null: once approved")
     urgent: bool = False
+    texts: dict[Platform, VariantText | None] = Field(
+        default={}, description="A platform's own text instead of master_text (e.g. shorter X)"
+    )
+    variants: dict[Platform, Annotated[list[VariantText], Field(max_length=10)]] = Field(
+        default={},
+        description="Up to 5 alternative captions per platform, each written by a person",
+    )
 
 
 class PostPatch(_NoNulls):
@@ -477,6 +512,12 @@ class PostPatch(_NoNulls):
     )
     scheduled_at: When | None = None
     urgent: bool | None = None
+    texts: dict[Platform, VariantText | None] | None = Field(
+        default=None, description="Merged: platforms not named keep their own text, null clears it"
+    )
+    variants: dict[Platform, Annotated[list[VariantText], Field(max_length=10)]] | None = Field(
+        default=None, description="Replaces the alternatives of the platforms named"
+    )
 
 
 class RejectIn(BaseModel):

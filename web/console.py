@@ -7,6 +7,7 @@ turns forms into calls and errors back into forms.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData, UploadFile
 
 from assignments import problems
-from content import rendering, workflow
+from content import rendering, variants, workflow
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
@@ -44,7 +45,11 @@ CAMPAIGN_FIELDS = frozenset(
 POST_FIELDS = frozenset(
     {"master_text", "link", "hashtags", "platforms", "image", "scheduled_at"}
     | {f"official_url_{p}" for p in PLATFORMS}
+    | {f"text_{p}" for p in PLATFORMS}
+    | {f"variant_{p}_{n}" for p in PLATFORMS for n in range(1, variants.MAX_ALTERNATIVES + 2)}
 )
+# Numbers of the alternative-caption fields per platform in the form.
+ALTERNATIVE_NUMBERS = range(1, variants.MAX_ALTERNATIVES + 1)
 STATUS_CLASSES = {
     PostStatus.DRAFT: "muted",
     PostStatus.SUBMITTED: "warn",
@@ -332,8 +337,36 @@ def campaign_detail(
 # --- posts ----------------------------------------------------------------------------
 
 
-def post_values(post: Post | None = None) -> dict[str, Any]:
-    """Form values for a post (or the defaults for a new one)."""
+def text_values(own: Mapping[str, Mapping[int, str]]) -> dict[str, str]:
+    """Form values of the platforms' own texts (text_x) and alternatives (variant_x_1..5)."""
+    values = {f"text_{p}": own.get(p, {}).get(0, "") for p in PLATFORMS}
+    for p in PLATFORMS:
+        alternatives = variants.alternatives({p: own.get(p, {})})[p]
+        for n in ALTERNATIVE_NUMBERS:
+            values[f"variant_{p}_{n}"] = alternatives[n - 1] if n <= len(alternatives) else ""
+    return values
+
+
+def form_variants(values: Mapping[str, Any]) -> dict[str, dict[int, str]]:
+    """The own texts and alternatives typed in the form, as {platform: {position: text}}
+    (empty ones left out, alternatives numbered in order), for the preview."""
+    found: dict[str, dict[int, str]] = {}
+    for p in PLATFORMS:
+        own = str(values.get(f"text_{p}") or "").strip()
+        alternatives = [
+            str(values.get(f"variant_{p}_{n}") or "").strip() for n in ALTERNATIVE_NUMBERS
+        ]
+        texts = {0: own} if own else {}
+        texts.update(enumerate([a for a in alternatives if a], start=1))
+        if texts:
+            found[p] = texts
+    return found
+
+
+def post_values(
+    post: Post | None = None, own: Mapping[str, Mapping[int, str]] | None = None
+) -> dict[str, Any]:
+    """Form values for a post and its own texts (or the defaults for a new one)."""
     if post is None:
         return {
             "master_text": "",
@@ -344,6 +377,7 @@ def post_values(post: Post | None = None) -> dict[str, Any]:
             "urgent": False,
             "image_path": None,
             **{f"official_url_{p}": "" for p in PLATFORMS},
+            **text_values({}),
         }
     return {
         "master_text": post.master_text,
@@ -354,6 +388,7 @@ def post_values(post: Post | None = None) -> dict[str, Any]:
         "urgent": post.urgent,
         "image_path": post.image_path,
         **{f"official_url_{p}": post.official_url(p) or "" for p in PLATFORMS},
+        **text_values(own or {}),
     }
 
 
@@ -369,6 +404,7 @@ def form_post_values(form: FormData, previous: dict[str, Any]) -> dict[str, Any]
         **{
             f"official_url_{p}": str(form.get(f"official_url_{p}") or "").strip() for p in PLATFORMS
         },
+        **{name: str(form.get(name) or "") for name in text_values({})},
     }
 
 
@@ -394,6 +430,10 @@ def service_fields(values: dict[str, Any]) -> dict[str, Any]:
         "urgent": values["urgent"],
         "image_path": values["image_path"],
         "official_urls": {p: values[f"official_url_{p}"] or None for p in PLATFORMS},
+        "texts": {p: values[f"text_{p}"] or None for p in PLATFORMS},
+        "variants": {
+            p: [values[f"variant_{p}_{n}"] for n in ALTERNATIVE_NUMBERS] for p in PLATFORMS
+        },
     }
 
 
@@ -412,13 +452,32 @@ def transient_post(campaign: Campaign, user: User, values: dict[str, Any]) -> Po
     return post
 
 
-def renditions(session: Session, campaign: Campaign, post: Post) -> list[dict[str, Any]]:
+def renditions(
+    session: Session,
+    campaign: Campaign,
+    post: Post,
+    own: Mapping[str, Mapping[int, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Every text of every platform rendered, each labelled (main text or alternative n)."""
     agency = session.get(Agency, campaign.agency_id)
     assert agency is not None
     found = rendering.preview(
-        post, kind=campaign.kind, disclosure_tag=rendering.disclosure_tag_for(agency)
+        post,
+        kind=campaign.kind,
+        disclosure_tag=rendering.disclosure_tag_for(agency),
+        variants=own,
     )
-    return [asdict(r) for r in found]
+    shown = []
+    for r in found:
+        label = (
+            _("Alternative %(number)s") % {"number": r.position}
+            if r.position
+            else _("Own text")
+            if (own or {}).get(r.platform, {}).get(0)
+            else _("Main text")
+        )
+        shown.append({**asdict(r), "label": label})
+    return shown
 
 
 def post_form(
@@ -431,7 +490,9 @@ def post_form(
     post: Post | None = None,
     error: GaungError | None = None,
 ) -> Response:
-    preview = renditions(session, campaign, transient_post(campaign, user, values))
+    preview = renditions(
+        session, campaign, transient_post(campaign, user, values), form_variants(values)
+    )
     context = {
         "campaign": campaign,
         "post": post,
@@ -492,7 +553,8 @@ def edit_post(
     session: Session = Depends(get_session),
 ) -> Response:
     post, campaign = load_post(session, user, post_id)
-    return post_form(request, session, campaign, user, post_values(post), post=post)
+    own = workflow.get_variants(session, user, post)
+    return post_form(request, session, campaign, user, post_values(post, own), post=post)
 
 
 @router.post("/posts/{post_id}/edit")
@@ -505,7 +567,7 @@ async def update_post(
 ) -> Response:
     post, campaign = load_post(session, user, post_id)
     form = await request.form()
-    values = form_post_values(form, post_values(post))
+    values = form_post_values(form, post_values(post, workflow.get_variants(session, user, post)))
     if form.get("remove_image") == "on":
         values["image_path"] = None
     try:
@@ -537,7 +599,7 @@ def post_page(
         "post": post,
         "campaign": campaign,
         "author": author,
-        "preview": renditions(session, campaign, post),
+        "preview": renditions(session, campaign, post, workflow.get_variants(session, user, post)),
         "can_edit": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
         and post.status in (PostStatus.DRAFT, PostStatus.REJECTED),
         "can_submit": (user.role == Role.ADMIN or (user.role == Role.EDITOR and is_author))
@@ -754,10 +816,23 @@ async def live_preview(
         "platforms": [p for p in data.get("platforms") or [] if isinstance(p, str)],
         "image_path": None,
     }
+    for name, value in _typed_texts(data).items():
+        values[name] = value
     post_id = data.get("post_id")
     if isinstance(post_id, int):
         values["image_path"] = workflow.get_post(session, user, post_id).image_path
     if data.get("has_image") is True and not values["image_path"]:
         values["image_path"] = "pending-upload"  # chosen in the form, not uploaded yet
-    preview = renditions(session, campaign, transient_post(campaign, user, values))
+    preview = renditions(
+        session, campaign, transient_post(campaign, user, values), form_variants(values)
+    )
     return JSONResponse({"renditions": preview})
+
+
+def _typed_texts(data: dict[str, Any]) -> dict[str, str]:
+    """The form's own-text and alternative fields (text_x, variant_x_1) in a preview request."""
+    return {
+        name: data[name][: workflow.TEXT_MAX * 2]
+        for name in text_values({})
+        if isinstance(data.get(name), str)
+    }

@@ -23,6 +23,10 @@
       has_image: Boolean((image && image.files && image.files.length) ||
         (image && image.dataset.hasImage && !(remove && remove.checked)))
     };
+    // The platforms' own texts (text_x) and alternative captions (variant_x_1..5).
+    form.querySelectorAll("[name^=text_], [name^=variant_]").forEach(function (field) {
+      body[field.name] = field.value;
+    });
     if (form.dataset.postId && !(remove && remove.checked)) {
       body.post_id = Number(form.dataset.postId);
     }
@@ -33,8 +37,15 @@
     var article = document.createElement("article");
     article.className = "preview card";
     article.dataset.platform = r.platform;
+    article.dataset.position = String(r.position || 0);
     var h = document.createElement("h3");
     h.textContent = names[r.platform] || r.platform;
+    if (r.label) {
+      var label = document.createElement("span");
+      label.className = "variant-label";
+      label.textContent = "· " + r.label;
+      h.append(" ", label);
+    }
     var pre = document.createElement("pre");
     pre.className = "rendition";
     pre.textContent = r.text;
