@@ -41,6 +41,9 @@ from tests.factories import (
 WAIT_SECONDS = 60  # upper bound for a loaded machine; not a timing assertion
 
 
+PHONE = "Mozilla/5.0 (Linux; Android 14; SM-A155F) AppleWebKit/537.36 Chrome/131.0 Mobile"
+
+
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """(sample name, sorted labels) -> value, from the Prometheus text format."""
     found = {}
@@ -208,7 +211,8 @@ def test_serve_with_two_workers_adds_up_metrics_and_stores_every_click_on_sigter
     try:
         _wait_until_up(f"{base}/healthz", proc)
         with httpx.Client(base_url=base) as web:  # new connections: both workers answer
-            close = {"Connection": "close"}
+            # A phone's browser: httpx's own user agent is, rightly, taken for a bot.
+            close = {"Connection": "close", "User-Agent": PHONE}
             for _ in range(40):
                 assert web.get(f"/r/{assignment.code}", headers=close).status_code == 302
             # Each process adds its tallies to the shared counters within about a second.
