@@ -18,10 +18,12 @@ from assignments.evidence import Reason
 from assignments.models import Assignment, AssignmentStatus
 from assignments.sharing import share_links
 from content.models import Campaign, Post
+from content.rendering import measure
 from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import N_, GaungError
 from gaung.settings import PLATFORM_NAMES
+from kernel.limits import LIMITS
 from roster.models import Asn
 from web import eligibility_notice
 from web.deps import current_asn, render, verify_csrf
@@ -139,10 +141,17 @@ def _render_assignment(
     # Foreign keys guarantee both rows exist.
     assert post is not None
     assert campaign is not None
+    links = share_links(assignment, post)
+    limits = LIMITS.get(assignment.platform)
     context: dict[str, Any] = {
         "assignment": assignment,
         "campaign": campaign,
-        "links": share_links(assignment, post),
+        "links": links,
+        # For the "add your own words" counter (static/inbox.js): the text's length as the
+        # platform counts it (X: weighted, by twitter-text) and the platform's limit.
+        "text_length": measure(assignment.platform, links.text) if limits else len(links.text),
+        "text_limit": limits.max_chars if limits else 0,
+        "text_weighted": bool(limits and limits.weighted),
         "platform_name": PLATFORM_NAMES.get(assignment.platform, assignment.platform),
         "status_label": status_label(assignment.status),
         "can_report": assignment.status in (*_ACTIONABLE, AssignmentStatus.REPORTED),

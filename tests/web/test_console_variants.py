@@ -114,8 +114,10 @@ def test_live_preview_shows_each_variant_with_its_length(
     assert response.status_code == 200
     x = [r for r in response.json()["renditions"] if r["platform"] == "x"]
     assert [(r["position"], r["label"]) for r in x] == [(0, "Own text"), (1, "Alternative 1")]
-    assert x[0]["error"] is None and x[0]["text"].startswith(SHORT_X)
-    assert x[1]["length"] > 300 and x[1]["limit"] == 280
+    assert x[0]["error"] is None
+    assert x[0]["text"].startswith(SHORT_X)
+    assert x[1]["length"] > 300
+    assert x[1]["limit"] == 280
     assert x[1]["field"] == "variant_x_1"
     assert "X alternative 1 is" in x[1]["error"]
     facebook = [r for r in response.json()["renditions"] if r["platform"] == "facebook"]

@@ -47,6 +47,60 @@
     target.scrollIntoView({ block: "center" });
   }
 
+  // "Add your own words": the ASN's line goes above the approved text, and copy and share
+  // use the whole. The counter counts it as the platform does, starting from the server's
+  // figure for the text (X: twitter-text); for the line itself X weighs a URL 23 and a
+  // character outside the Latin ranges 2 (an emoji may count a little high: never low).
+  var personal = document.getElementById("personal-line");
+  var shareText = document.getElementById("share-text");
+  if (personal && shareText) {
+    var box = personal.closest(".personal-line");
+    var base = shareText.getAttribute("data-base") || shareText.value;
+    var baseLength = Number(personal.dataset.length) || 0;
+    var limit = Number(personal.dataset.limit) || 0;
+    var weighted = personal.dataset.weighted === "1";
+    var counter = document.querySelector("#personal-counter");
+    var tooLong = box.querySelector(".personal-too-long");
+    var format = new Intl.NumberFormat(document.documentElement.lang || "id");
+    var ownPost = document.querySelector("a.own-post[href*='intent/tweet']");
+    var shareButton = document.querySelector(".js-share");
+    var light = function (c) {
+      return c <= 4351 || (c >= 8192 && c <= 8205) || (c >= 8208 && c <= 8223) ||
+        (c >= 8242 && c <= 8247);
+    };
+    var weigh = function (text) {
+      if (!weighted) { return Array.from(text).length; }
+      var total = 0;
+      var rest = text.replace(/https?:\/\/\S+/g, function () { total += 23; return ""; });
+      Array.from(rest).forEach(function (ch) { total += light(ch.codePointAt(0)) ? 1 : 2; });
+      return total;
+    };
+    var update = function () {
+      var words = personal.value.trim();
+      var text = words ? words + "\n\n" + base : base;
+      var length = baseLength + (words ? weigh(words) + 2 : 0);
+      var over = limit > 0 && length > limit;
+      shareText.value = text;
+      counter.querySelector(".length").textContent = format.format(length);
+      counter.classList.toggle("bad", over);
+      tooLong.hidden = !over;
+      if (ownPost) {
+        var url = new URL(ownPost.href);
+        url.searchParams.set("text", text);
+        ownPost.href = url.toString();
+        ownPost.setAttribute("aria-disabled", over ? "true" : "false");
+      }
+      if (shareButton) { shareButton.setAttribute("data-text", text); }
+    };
+    if (ownPost) {
+      ownPost.addEventListener("click", function (event) {
+        if (ownPost.getAttribute("aria-disabled") === "true") { event.preventDefault(); }
+      });
+    }
+    box.hidden = false;
+    personal.addEventListener("input", update);
+  }
+
   if (navigator.share) {
     document.querySelectorAll(".js-share").forEach(function (button) {
       button.hidden = false;
