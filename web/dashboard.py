@@ -28,8 +28,10 @@ from assignments.reach_export import reach_csv_lines, summary_csv
 from assignments.reach_snapshot import campaign_totals, dashboard_reach
 from assignments.reposters import iter_reposters
 from assignments.tracking import visitor_counts
-from content import workflow
-from content.models import Campaign
+from assignments.variant_figures import compared, variant_figures
+from content import variants, workflow
+from content.models import Campaign, Post
+from content.rendering import platform_texts
 from gaung.db import get_engine, get_session
 from gaung.i18n import format_number
 from gaung.i18n import gettext as _
@@ -271,6 +273,23 @@ def campaign_summary_csv(
     return _csv_response(body, f"gaung-campaign-{campaign_id}-summary.csv")
 
 
+def variant_rows(session: Session, campaign_id: int) -> list[dict[str, object]]:
+    """The campaign's texts compared, per post and platform that had more than one."""
+    rows: list[dict[str, object]] = []
+    texts: dict[tuple[int, str], dict[int, str]] = {}
+    for f in compared(variant_figures(session.connection(), campaign_id)):
+        if (f.post_id, f.platform) not in texts:
+            post = session.get_one(Post, f.post_id)
+            own = variants.load(session, f.post_id)
+            for platform in {f.platform, *own}:
+                texts[(f.post_id, platform)] = dict(platform_texts(post, platform, own))
+        text = texts[(f.post_id, f.platform)].get(f.variant, "")
+        label = _("Alternative %(number)s") % {"number": f.variant} if f.variant else _("Main text")
+        excerpt = text if len(text) <= 80 else text[:79].rstrip() + "…"
+        rows.append({"f": f, "label": label, "excerpt": excerpt})
+    return rows
+
+
 def _refresh_if_stale(session: Session, reach: CampaignReach) -> None:
     """Queue a snapshot of a big campaign whose snapshot is missing or older than its period."""
     if reach.as_of is None:
@@ -306,5 +325,7 @@ def campaign_page(
         "duration": duration,
         # (unique clickers, bot fetches), live: beside the clicks
         "visitors": visitor_counts(session.connection(), campaign_id),
+        # Each approved text per post and platform: assignments, reposts, clicks
+        "variant_rows": variant_rows(session, campaign_id),
     }
     return render(request, "dashboard/campaign.html", context)
