@@ -1,4 +1,4 @@
-"""Who reposted a campaign: its reported and verified reposts, one row each.
+"""Who reposted a campaign (its reported and verified reposts), and every assignment, one row each.
 
 The dashboard shows the first page of them, the CSV streams them all, so the list is read in
 chunks and never held whole. Each row carries the repost's latest metrics.
@@ -114,3 +114,78 @@ def _reposter(row: Any, metrics: RepostMetrics | None) -> Reposter:
         reposts=metrics.reposts if metrics else None,
         replies=metrics.replies if metrics else None,
     )
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    """One assignment of a campaign whatever became of it, as the exports list it."""
+
+    asn_name: str
+    unit: str
+    platform: str
+    handle: str
+    status: str
+    assigned_at: datetime
+    deadline: datetime
+    reported_at: datetime | None
+    followers: int | None
+    repost_url: str | None
+    verified_at: datetime | None
+    flagged_gone_at: datetime | None
+    impressions: int | None
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+
+
+def iter_assignments(session: Session, campaign_id: int) -> Iterator[AssignmentRow]:
+    """Every assignment of the campaign, by unit, name and platform, with its latest metrics.
+
+    Unlike iter_reposters this lists the ASN who did nothing too (pending, declined, expired,
+    withdrawn), so a supervisor can follow them up. Streamed in chunks like iter_reposters.
+    """
+    query = (
+        sa_select(
+            col(Assignment.id), col(Assignment.asn_id), col(Assignment.platform),
+            col(Assignment.status), col(Assignment.created_at), col(Assignment.deadline),
+            col(Assignment.reported_at), col(Assignment.followers_at_report),
+            col(Assignment.repost_url), col(Assignment.verified_at),
+            col(Assignment.flagged_gone_at), col(Asn.name), col(Unit.name).label("unit_name"),
+            col(SocialAccount.handle),
+        )
+        .select_from(Assignment)
+        .join(Unit, col(Unit.id) == col(Assignment.unit_id))
+        .outerjoin(Asn, col(Asn.id) == col(Assignment.asn_id))
+        .outerjoin(SocialAccount, col(SocialAccount.id) == col(Assignment.account_id))
+        .where(col(Assignment.campaign_id) == campaign_id)
+        # Those who left (no ASN) last in their unit, on SQLite and PostgreSQL alike.
+        .order_by(
+            col(Unit.name), col(Asn.name).is_(None), col(Asn.name), col(Assignment.platform),
+            col(Assignment.id),
+        )
+    )  # fmt: skip
+    options = {"stream_results": True, "yield_per": CHUNK}
+    result = session.connection().execute(query, execution_options=options).mappings()
+    for chunk in result.partitions(CHUNK):
+        latest = _latest_of(session, [row["id"] for row in chunk])
+        for row in chunk:
+            metrics = latest.get(row["id"])
+            known = row["asn_id"] is not None
+            yield AssignmentRow(
+                asn_name=row["name"] if known and row["name"] else MISSING,
+                unit=row["unit_name"],
+                platform=row["platform"],
+                handle=row["handle"] if known and row["handle"] else MISSING,
+                status=row["status"],
+                assigned_at=row["created_at"],
+                deadline=row["deadline"],
+                reported_at=row["reported_at"],
+                followers=row["followers_at_report"],
+                repost_url=row["repost_url"],
+                verified_at=row["verified_at"],
+                flagged_gone_at=row["flagged_gone_at"],
+                impressions=metrics.impressions if metrics else None,
+                likes=metrics.likes if metrics else None,
+                reposts=metrics.reposts if metrics else None,
+                replies=metrics.replies if metrics else None,
+            )

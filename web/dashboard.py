@@ -1,4 +1,4 @@
-"""Supervisor dashboard: reach per campaign, per platform and per unit, who reposted, CSV.
+"""Supervisor dashboard: reach per campaign, per platform and per unit, who reposted, CSV, XLSX.
 
 Staff read only their own agency's campaigns; another agency's campaign answers
 404, like a missing one. The figures come from assignments.reach_snapshot (live,
@@ -24,9 +24,9 @@ from assignments.reach import (
     TimelinePoint,
     WindowPoint,
 )
-from assignments.reach_export import reach_csv_lines, summary_csv
+from assignments.reach_export import assignments_csv_lines, reach_xlsx, summary_csv
 from assignments.reach_snapshot import campaign_totals, dashboard_reach
-from assignments.reposters import iter_reposters
+from assignments.reposters import iter_assignments
 from assignments.tracking import visitor_counts
 from assignments.variant_figures import compared, variant_figures
 from content import variants, workflow
@@ -36,7 +36,8 @@ from gaung.db import get_engine, get_session
 from gaung.i18n import format_number
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORM_NAMES
-from roster.models import Role, User
+from roster.agencies import zone_label, zone_of
+from roster.models import Agency, Role, User
 from scheduler import reach_snapshots
 from web.deps import render, require_role
 from web.inbox import status_label
@@ -250,18 +251,42 @@ def _csv_response(body: Iterator[str] | str, filename: str) -> Response:
     return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
-def _all_reposters_csv(campaign_id: int) -> Iterator[str]:
-    """Every reposter, streamed from its own session (the request's is closed by then)."""
+def _all_assignments_csv(campaign_id: int, agency_id: int) -> Iterator[str]:
+    """Every assignment, streamed from its own session (the request's is closed by then)."""
     with Session(get_engine()) as session:
-        yield from reach_csv_lines(iter_reposters(session, campaign_id))
+        zone = zone_of(session.get(Agency, agency_id))
+        rows = iter_assignments(session, campaign_id)
+        yield from assignments_csv_lines(rows, zone, zone_label(zone))
 
 
 @router.get("/campaigns/{campaign_id:int}.csv")
 def campaign_csv(
     campaign_id: int, user: User = Depends(reader), session: Session = Depends(get_session)
 ) -> Response:
-    workflow.get_campaign(session, user, campaign_id)
-    return _csv_response(_all_reposters_csv(campaign_id), f"gaung-campaign-{campaign_id}-reach.csv")
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    body = _all_assignments_csv(campaign_id, campaign.agency_id)
+    return _csv_response(body, f"gaung-campaign-{campaign_id}-reach.csv")
+
+
+@router.get("/campaigns/{campaign_id:int}.xlsx")
+def campaign_xlsx(
+    campaign_id: int, user: User = Depends(reader), session: Session = Depends(get_session)
+) -> Response:
+    """The dashboard's totals and every assignment as an Excel workbook (built in memory)."""
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    zone = zone_of(session.get(Agency, campaign.agency_id))
+    body = reach_xlsx(
+        dashboard_reach(session, campaign_id),
+        iter_assignments(session, campaign_id),
+        zone,
+        zone_label(zone),
+    )
+    filename = f"gaung-campaign-{campaign_id}-reach.xlsx"
+    return Response(
+        content=body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/campaigns/{campaign_id:int}/summary.csv")

@@ -1,12 +1,16 @@
-"""Supervisor dashboard: own agency's reach, the timeline chart, and the CSV export."""
+"""Supervisor dashboard: own agency's reach, the timeline chart, and the CSV and XLSX exports."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import httpx
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
@@ -16,7 +20,8 @@ from sqlmodel import Session, select
 from assignments import reach_snapshot
 from assignments.metrics import RepostMetrics, count_calls
 from assignments.models import Assignment, Click
-from assignments.reach import ReachFigures, TimelinePoint, campaign_reach
+from assignments.reach import ReachFigures, TimelinePoint, as_utc, campaign_reach
+from assignments.reach_export import ASSIGNMENTS_SHEET, SUMMARY_FIGURES, SUMMARY_SHEET
 from assignments.reach_snapshot import store_snapshot
 from assignments.reporting import report_repost
 from content.models import Campaign, Post, PostStatus
@@ -115,10 +120,13 @@ def test_another_agencys_campaign_is_not_found(
     login_staff(client, stranger)
 
     page = client.get(f"/dashboard/campaigns/{scene.campaign.id}")
-    export = client.get(f"/dashboard/campaigns/{scene.campaign.id}.csv")
+    exports = [
+        client.get(f"/dashboard/campaigns/{scene.campaign.id}{suffix}").status_code
+        for suffix in (".csv", ".xlsx", "/summary.csv")
+    ]
     listing = client.get("/dashboard")
 
-    assert (page.status_code, export.status_code) == (404, 404)
+    assert (page.status_code, exports) == (404, [404, 404, 404])
     assert scene.campaign.title not in listing.text
     assert scene.campaign.title not in page.text
 
@@ -129,9 +137,24 @@ def test_missing_campaign_is_not_found(client: TestClient, session: Session) -> 
     assert client.get("/dashboard/campaigns/999999").status_code == 404
 
 
-def test_csv_export_has_the_reposter_row(
+def _excel_id_rows(response: httpx.Response) -> list[dict[str, str]]:
+    """A CSV for Indonesian Excel: UTF-8 with a BOM, ";" between fields."""
+    assert response.content.startswith(codecs.BOM_UTF8)
+    text = response.content.decode("utf-8-sig")
+    assert ";" in text.splitlines()[0]
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+def _in_zone(session: Session, agency: Agency, zone: str) -> None:
+    agency.timezone = zone
+    session.add(agency)
+    session.commit()
+
+
+def test_csv_export_lists_every_assignment_in_the_agencys_zone(
     client: TestClient, session: Session, scene: Scene
 ) -> None:
+    _in_zone(session, scene.agency, "Asia/Jayapura")
     login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
 
     response = client.get(f"/dashboard/campaigns/{scene.campaign.id}.csv")
@@ -139,11 +162,64 @@ def test_csv_export_has_the_reposter_row(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"].startswith("attachment;")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["asn_name"], r["handle"], r["repost_url"]) for r in rows] == [
-        (scene.reposter.name, scene.handle, scene.url)
-    ]
-    assert rows[0]["followers_at_report"] == "1234567"
+    rows = _excel_id_rows(response)
+    by_name = {r["Nama ASN"]: r for r in rows}
+    assert set(by_name) == {scene.reposter.name, scene.idle.name}  # the idle one too
+    done, idle = by_name[scene.reposter.name], by_name[scene.idle.name]
+    assert (done["Akun"], done["Tautan repost"], done["Status"]) == (
+        scene.handle,
+        scene.url,
+        "Dilaporkan",
+    )
+    assert done["Pengikut saat lapor"] == "1234567"
+    assert (idle["Status"], idle["Dilaporkan (WIT)"], idle["Pengikut saat lapor"]) == (
+        "Belum dikerjakan",
+        "",
+        "",
+    )
+    reported = session.get_one(Assignment, scene.done.id).reported_at
+    assert reported is not None
+    wit = as_utc(reported).astimezone(ZoneInfo("Asia/Jayapura"))
+    assert done["Dilaporkan (WIT)"] == wit.strftime("%Y-%m-%d %H:%M")
+
+
+def test_the_xlsx_export_has_the_dashboards_totals_and_every_assignment(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    _in_zone(session, scene.agency, "Asia/Makassar")
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    response = client.get(f"/dashboard/campaigns/{scene.campaign.id}.xlsx")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert response.headers["content-disposition"].endswith('.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    totals = list(book[SUMMARY_SHEET].iter_rows(values_only=True))
+    assert scene.campaign.id is not None
+    reach = campaign_reach(session, scene.campaign.id)
+    assert totals[1][2:] == pytest.approx(
+        tuple(get(reach.total) for _n, _k, get in SUMMARY_FIGURES)
+    )
+    assert totals[1][2:4] == (2, 1)  # two assigned, one reported
+    sheet = book[ASSIGNMENTS_SHEET]
+    header = [c.value for c in sheet[1]]
+    assert "Dilaporkan (WITA)" in header
+    names = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert names == {scene.reposter.name, scene.idle.name}  # the one who did nothing too
+
+
+def test_the_page_links_the_downloads_in_indonesian(
+    client: TestClient, session: Session, scene: Scene
+) -> None:
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    page = client.get(f"/dashboard/campaigns/{scene.campaign.id}").text
+
+    assert f'href="/dashboard/campaigns/{scene.campaign.id}.xlsx"' in page
+    assert f'href="/dashboard/campaigns/{scene.campaign.id}.csv"' in page
+    assert "Unduh Excel (XLSX)" in page
+    assert "Unduh CSV penugasan" in page
 
 
 def test_signed_out_visitor_and_asn_are_sent_to_staff_sign_in(
@@ -293,25 +369,15 @@ def test_the_summary_csv_has_one_row_per_scope(
 
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment;")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["scope"], r["name"]) for r in rows] == [
-        ("campaign", ""),
-        ("platform", "x"),
-        ("unit", "Biro Humas"),
+    rows = _excel_id_rows(response)
+    assert [(r["Lingkup"], r["Nama"]) for r in rows] == [
+        ("Kampanye", ""),
+        ("Platform", "X"),
+        ("Unit", "Biro Humas"),
     ]
-    assert rows[0]["potential_reach_reported"] == "1234567"
-    assert rows[0]["impressions"] == "not_returned"
-
-
-def test_the_reposter_csv_carries_verification_and_metrics_columns(
-    client: TestClient, session: Session, scene: Scene
-) -> None:
-    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
-
-    response = client.get(f"/dashboard/campaigns/{scene.campaign.id}.csv")
-
-    header = next(csv.reader(io.StringIO(response.text)))
-    assert {"verified_at", "deleted_after_verification_at", "impressions"} <= set(header)
+    assert rows[0]["Jangkauan potensial dilaporkan"] == "1234567"
+    assert rows[0]["Tingkat penyelesaian (%)"] == "50,00"
+    assert rows[0]["Tayangan"] == ""  # not returned: empty
 
 
 @given(
