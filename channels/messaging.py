@@ -145,9 +145,11 @@ def render_assignment_message(
     inbox_url: str,
     urgent: bool,
     locale: str | None,
+    timezone: str | None = None,
 ) -> tuple[str, str, str]:
-    """(subject, text, html) telling an ASN about a new assignment, in their language."""
-    with i18n.use_locale(locale):
+    """(subject, text, html) telling an ASN about a new assignment, in their language and
+    zone (``timezone``: their unit's or agency's; None: the instance's)."""
+    with i18n.use_locale(locale), i18n.use_zone(timezone):
         context = {
             "asn_name": asn_name,
             "campaign_title": campaign_title,

@@ -3,6 +3,13 @@
 msgids are English; ``locale/id`` translates them to Bahasa Indonesia, the default.
 The current locale lives in a context variable so one Jinja2 environment serves
 every request in its reader's language.
+
+Times people read are shown in *their* zone, named, without seconds ("7 Des 2026 07.00
+WIB"): :func:`format_datetime` is the one function that does it. The zone is the
+reader's (unit, then agency, then the instance's ``timezone`` setting): given as an
+argument, else the one :func:`use_zone` set, else the instance's. The Jinja ``datetime``
+and ``date`` filters take it from the template context (``reader_zone``, which
+``web.deps.render`` sets per request from the signed-in person).
 """
 
 from __future__ import annotations
@@ -11,15 +18,18 @@ import gettext as _gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from io import BytesIO
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
+from babel.dates import format_time as _format_time
+from babel.dates import get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -29,6 +39,11 @@ from gaung.settings import PROJECT_ROOT, get_settings
 LOCALES = ("id", "en")
 LOCALE_DIR = PROJECT_ROOT / "locale"
 _current: ContextVar[str | None] = ContextVar("gaung_locale", default=None)
+_zone: ContextVar[str | None] = ContextVar("gaung_zone", default=None)
+# Indonesia's three zones: the IANA name stored, the abbreviation people read.
+ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+NAMED_FORMATS = ("short", "medium", "long", "full")
+Zone = ZoneInfo | str | None
 
 
 @lru_cache
@@ -94,21 +109,77 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
-def local_time(value: datetime) -> datetime:
-    """Convert a stored UTC datetime to the configured time zone."""
-    return value.astimezone(ZoneInfo(get_settings().timezone))
+@lru_cache(maxsize=64)
+def _zone_info(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
-def format_date(value: date | datetime, fmt: str = "long") -> str:
-    """E.g. "17 Agustus 2026" in id, "August 17, 2026" in en."""
+def zone(value: Zone = None) -> ZoneInfo:
+    """The zone given (a ZoneInfo or IANA name), else the one in use, else the instance's."""
+    if isinstance(value, ZoneInfo):
+        return value
+    return _zone_info(value or _zone.get() or get_settings().timezone)
+
+
+def zone_label(value: Zone = None) -> str:
+    """WIB, WITA or WIT (another zone: its IANA name)."""
+    key = zone(value).key
+    return ZONE_LABELS.get(key, key)
+
+
+@contextmanager
+def use_zone(value: Zone) -> Iterator[None]:
+    """Format times in this zone (None: the instance's) inside the block."""
+    token = _zone.set(zone(value).key)
+    try:
+        yield
+    finally:
+        _zone.reset(token)
+
+
+def local_time(value: datetime, tz: Zone = None) -> datetime:
+    """A stored UTC datetime (naive means UTC) in the reader's zone."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(zone(tz))
+
+
+def format_date(value: date | datetime, fmt: str = "long", tz: Zone = None) -> str:
+    """E.g. "17 Agustus 2026" in id, "August 17, 2026" in en (a datetime: its day in the zone)."""
     if isinstance(value, datetime):
-        value = local_time(value).date()
+        value = local_time(value, tz).date()
     return _format_date(value, format=fmt, locale=get_locale())
 
 
-def format_datetime(value: datetime, fmt: str = "medium") -> str:
-    tz = ZoneInfo(get_settings().timezone)
-    return _format_datetime(value, format=fmt, tzinfo=tz, locale=get_locale())
+def format_datetime(value: datetime, fmt: str = "medium", tz: Zone = None) -> str:
+    """A time as people read it: in the reader's zone, named, to the minute.
+
+    ``fmt`` is short, medium, long or full (the locale's date of that length and its
+    short time: "7 Des 2026 07.00 WIB", "Dec 7, 2026, 7:00 AM WIB") or a Babel pattern
+    ("HH:mm" gives "07:00 WIB"); the zone's name always follows.
+    """
+    where = zone(tz)
+    there = local_time(value, where)
+    locale = get_locale()
+    if fmt in NAMED_FORMATS:
+        named = cast(Literal["full", "long", "medium", "short"], fmt)
+        pattern = str(get_datetime_format(named, locale=locale)).replace("'", "")
+        time_text = _format_time(there, "short", tzinfo=there.tzinfo, locale=locale)
+        date_text = _format_date(there.date(), format=named, locale=locale)
+        shown = pattern.replace("{0}", time_text).replace("{1}", date_text)
+    else:
+        shown = _format_datetime(there, format=fmt, tzinfo=there.tzinfo, locale=locale)
+    return f"{shown} {zone_label(where)}"
+
+
+@jinja2.pass_context
+def _datetime_filter(context: jinja2.runtime.Context, value: datetime, fmt: str = "medium") -> str:
+    return format_datetime(value, fmt, context.get("reader_zone"))
+
+
+@jinja2.pass_context
+def _date_filter(context: jinja2.runtime.Context, value: date | datetime, fmt: str = "long") -> str:
+    return format_date(value, fmt, context.get("reader_zone"))
 
 
 def format_number(value: float | int) -> str:
@@ -127,7 +198,7 @@ def install(env: jinja2.Environment) -> None:
         gettext, ngettext, newstyle=True
     )
     env.globals["get_locale"] = get_locale
-    env.filters["date"] = format_date
-    env.filters["datetime"] = format_datetime
+    env.filters["date"] = _date_filter
+    env.filters["datetime"] = _datetime_filter
     env.filters["number"] = format_number
     env.filters["ratio"] = format_ratio

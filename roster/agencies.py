@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, Table, func
 from sqlmodel import Session, select
 
+from gaung import i18n
 from gaung.errors import N_, ForbiddenError, GaungError
 from gaung.settings import PLATFORM_NAMES, get_settings
 from kernel import audit
-from roster.models import Agency, Role, User
+from roster.models import Agency, Role, Unit, User
 
 # Indonesia's three zones: the IANA name stored, the abbreviation people read.
-TIMEZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+TIMEZONES = i18n.ZONE_LABELS
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 TAG = re.compile(r"^#\w{1,59}$")
 MAX_DEADLINE_HOURS = 24 * 60
@@ -70,15 +72,31 @@ def create_agency(session: Session, slug: str, name: str, actor: User | None = N
     return agency
 
 
-def zone_of(agency: Agency | None) -> ZoneInfo:
-    """The agency's time zone, else the instance's."""
-    name = agency.timezone if agency and agency.timezone else get_settings().timezone
-    return ZoneInfo(name)
+def zone_of(agency: Agency | None, unit: Unit | None = None) -> ZoneInfo:
+    """The unit's time zone, else the agency's, else the instance's."""
+    return i18n.zone((unit.timezone if unit else None) or (agency.timezone if agency else None))
 
 
 def zone_label(zone: ZoneInfo) -> str:
     """WIB, WITA or WIT (another zone: its IANA name)."""
-    return TIMEZONES.get(zone.key, zone.key)
+    return i18n.zone_label(zone)
+
+
+def reader_zone(session: Session, agency_id: int | None, unit_id: int | None = None) -> str:
+    """The IANA zone a person of this agency (and unit) reads times in."""
+    unit = session.get(Unit, unit_id) if unit_id is not None else None
+    agency = session.get(Agency, agency_id) if agency_id is not None else None
+    return zone_of(agency, unit).key
+
+
+def asn_zone_column(asn: Table) -> ColumnElement[str | None]:
+    """SQL: an ASN row's own zone (unit's, else agency's; NULL means the instance's)."""
+    unit = Unit.__table__  # type: ignore[attr-defined]
+    agency = Agency.__table__  # type: ignore[attr-defined]
+    return func.coalesce(
+        select(unit.c.timezone).where(unit.c.id == asn.c.unit_id).scalar_subquery(),
+        select(agency.c.timezone).where(agency.c.id == asn.c.agency_id).scalar_subquery(),
+    )
 
 
 def local(moment: datetime, agency: Agency | None) -> tuple[datetime, str]:

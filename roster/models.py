@@ -58,6 +58,8 @@ class Unit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     agency_id: int = Field(foreign_key="agency.id", index=True)
     name: str = Field(max_length=200)
+    # The unit's own zone when it is not the agency's (NULL: the agency's, then the instance's).
+    timezone: str | None = Field(default=None, max_length=40)
 
 
 class User(SQLModel, table=True):

@@ -31,6 +31,7 @@ from gaung.i18n import gettext as _
 from gaung.settings import PLATFORM_NAMES, PLATFORMS
 from kernel.notices import Person, Rendered, message_row, queue_rows
 from kernel.outbox import INBOX_LINK, NAME, OutboxKind, OutboxMessage
+from roster.agencies import asn_zone_column
 from roster.models import Asn, AsnStatus
 from scheduler.reminders import REMINDABLE
 
@@ -78,10 +79,12 @@ def send_digests(engine: Engine, period_start: datetime) -> int:
     with engine.begin() as conn:
         rows = conn.execute(_new_assignments(period_start - DAY, period_start, now)).all()
         people: dict[int, Person] = {}
+        zones: dict[int, str | None] = {}  # each ASN's unit or agency zone
         first: dict[int, int] = {}
         found: dict[int, dict[int, Item]] = defaultdict(dict)
         for row in rows:
             people.setdefault(row.id, Person.from_row(row))
+            zones[row.id] = row.timezone
             first.setdefault(row.id, row.assignment_id)
             items = found[row.id]
             item = items.get(row.campaign_id)
@@ -90,14 +93,14 @@ def send_digests(engine: Engine, period_start: datetime) -> int:
             items[row.campaign_id] = Item(
                 row.campaign_id, row.title, row.deadline, platforms, count
             )
-        variants: dict[tuple[str, tuple[Item, ...]], Rendered] = {}
+        variants: dict[tuple[str, str | None, tuple[Item, ...]], Rendered] = {}
         messages = []
         for asn_id, items in found.items():
             person = people[asn_id]
             listed = tuple(_tidy(item) for item in sorted(items.values(), key=_by_deadline))
-            variant = (person.locale, listed)
+            variant = (person.locale, zones[asn_id], listed)
             if variant not in variants:
-                variants[variant] = _render(person.locale, listed)
+                variants[variant] = _render(*variant)
             messages.append(
                 message_row(
                     person,
@@ -140,6 +143,7 @@ def _new_assignments(start: datetime, end: datetime, now: datetime) -> Any:
             _asn.c.id,
             _asn.c.name,
             _asn.c.locale,
+            asn_zone_column(_asn).label("timezone"),
             _asn.c.messenger,
             _asn.c.email,
             _asn.c.telegram_chat_id,
@@ -169,8 +173,8 @@ def _new_assignments(start: datetime, end: datetime, now: datetime) -> Any:
     )
 
 
-def _render(locale: str, items: tuple[Item, ...]) -> Rendered:
-    with i18n.use_locale(locale):
+def _render(locale: str, timezone: str | None, items: tuple[Item, ...]) -> Rendered:
+    with i18n.use_locale(locale), i18n.use_zone(timezone):
         listed = [
             {
                 "title": item.title,

@@ -13,6 +13,7 @@ login epoch) instead of resting in the database for days.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -48,6 +49,7 @@ from kernel.outbox import (
     OutboxMessage,
     OutboxStatus,
 )
+from roster.agencies import asn_zone_column
 from roster.models import Asn
 
 COLUMNS = (
@@ -80,7 +82,7 @@ _campaign = Campaign.__table__  # type: ignore[attr-defined]
 def write_outbox(conn: Connection, post_id: int) -> None:
     """Queue one notice per ASN with assignments for the post (dispatch hook).
 
-    Set-based for 100,000 ASN: each (locale, platforms) variant is rendered once in
+    Set-based for 100,000 ASN: each (locale, zone, platforms) variant is rendered once in
     Python, then one INSERT ... SELECT per variant fills in the name, address and
     status of every ASN in it, without a round trip per row.
     """
@@ -99,16 +101,28 @@ def write_outbox(conn: Connection, post_id: int) -> None:
         campaign.title, campaign.deadline, campaign.kind, campaign.urgent, campaign.id
     )
     grouped = _per_asn(post_id)
+    zone = asn_zone_column(_asn)
     variants = conn.execute(
-        select(_asn.c.locale, grouped.c.mask)
+        select(_asn.c.locale, zone, grouped.c.mask)
         .join(grouped, grouped.c.asn_id == _asn.c.id)
         .distinct()
     ).all()
     now = utcnow()
-    for locale, mask in variants:
+    for locale, timezone, mask in variants:
         platforms = tuple(p for bit, p in enumerate(PLATFORMS) if mask & (1 << bit))
-        statement = _insert_variant(conn, post_id, grouped, locale, mask, platforms, renderer, now)
-        conn.execute(statement)
+        variant = Variant(locale, timezone, mask, platforms)
+        conn.execute(_insert_variant(conn, post_id, grouped, variant, renderer, now))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The ASN who get the same text: one language, one zone (None: the instance's), one
+    set of platforms (``mask``, a bit per platform in PLATFORMS order)."""
+
+    locale: str
+    timezone: str | None
+    mask: int
+    platforms: tuple[str, ...]
 
 
 def _per_asn(post_id: int) -> Subquery:
@@ -143,13 +157,11 @@ def _insert_variant(
     conn: Connection,
     post_id: int,
     grouped: Subquery,
-    locale: str,
-    mask: int,
-    platforms: tuple[str, ...],
+    variant: Variant,
     renderer: _Renderer,
     now: datetime,
 ) -> Executable:
-    subject, text, html, params = renderer.variant(locale, platforms)
+    subject, text, html, params = renderer.variant(variant)
     recipient = case(
         *((_asn.c.messenger == m, _asn.c[p.address_field]) for m, p in PERSON_MESSENGERS.items()),
         else_=null(),
@@ -179,8 +191,10 @@ def _insert_variant(
             literal(now, _table.c.created_at.type),
         )
         .join(grouped, grouped.c.asn_id == _asn.c.id)
-        .where(_asn.c.locale == locale, grouped.c.mask == mask)
+        .where(_asn.c.locale == variant.locale, grouped.c.mask == variant.mask)
     )
+    zone = asn_zone_column(_asn)
+    rows = rows.where(zone.is_(None) if variant.timezone is None else zone == variant.timezone)
     if not renderer.urgent:
         # Digest readers get non-urgent news once a day instead (scheduler.digest).
         rows = rows.where(_asn.c.digest.is_(False))
@@ -189,7 +203,7 @@ def _insert_variant(
 
 
 class _Renderer:
-    """Renders each (locale, platforms) variant once; SQL then fills in each ASN's name.
+    """Renders each (locale, zone, platforms) variant once; SQL then fills in each ASN's name.
 
     Rendering the Jinja templates per ASN would dominate dispatch at 100,000 ASN.
     """
@@ -202,9 +216,9 @@ class _Renderer:
         self.urgent = urgent or kind == CampaignKind.HOAX_CLARIFICATION
         self.campaign_id = campaign_id
 
-    def variant(self, locale: str, platforms: tuple[str, ...]) -> tuple[str, str, str, str]:
+    def variant(self, variant: Variant) -> tuple[str, str, str, str]:
         """(subject, text, html, WhatsApp params JSON) with NAME and INBOX_LINK placeholders."""
-        names = ", ".join(LIMITS[p].name if p in LIMITS else p for p in platforms)
+        names = ", ".join(LIMITS[p].name if p in LIMITS else p for p in variant.platforms)
         subject, text, html = render_assignment_message(
             asn_name=NAME,
             campaign_title=self.title,
@@ -212,10 +226,11 @@ class _Renderer:
             deadline=self.deadline,
             inbox_url=INBOX_LINK,
             urgent=self.urgent,
-            locale=locale,
+            locale=variant.locale,
+            timezone=variant.timezone,
         )
-        with i18n.use_locale(locale):
-            deadline_text = i18n.format_datetime(self.deadline, "full")
+        with i18n.use_locale(variant.locale):
+            deadline_text = i18n.format_datetime(self.deadline, "full", variant.timezone)
         # The name goes in at send time: JSON-escaping it in SQL is not worth the risk.
         params = json.dumps({"1": NAME, "2": self.title, "3": deadline_text, "4": INBOX_LINK})
         return subject, text, html, params

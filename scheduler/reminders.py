@@ -33,6 +33,7 @@ from gaung.settings import PLATFORM_NAMES, PLATFORMS
 from kernel import notices, queue
 from kernel.models import WorkItem
 from kernel.outbox import INBOX_LINK, NAME, OutboxKind
+from roster.agencies import asn_zone_column
 from roster.models import Asn, AsnStatus
 
 # notices as a module: it imports scheduler.outbox, whose last line imports this module.
@@ -118,11 +119,11 @@ def send_reminders(engine: Engine, campaign_id: int, hours: int) -> int:
             return 0
         urgent = is_urgent(conn, campaign_id, campaign.kind)
         people = conn.execute(_open_per_asn(campaign_id, now, include_muted=urgent)).all()
-        variants: dict[tuple[str, tuple[str, ...], int], notices.Rendered] = {}
+        variants: dict[tuple[str, str | None, tuple[str, ...], int], notices.Rendered] = {}
         rows = []
         for row in people:
             platforms = tuple(p for p in PLATFORMS if getattr(row, f"has_{p}"))
-            variant = (row.locale, platforms, row.open)
+            variant = (row.locale, row.timezone, platforms, row.open)
             if variant not in variants:
                 variants[variant] = _render(campaign.title, campaign.deadline, urgent, *variant)
             rows.append(
@@ -147,13 +148,21 @@ def _open_per_asn(campaign_id: int, now: datetime, *, include_muted: bool) -> An
         func.max(case((_assignment.c.platform == p, 1), else_=0)).label(f"has_{p}")
         for p in PLATFORMS
     ]
-    people = (_asn.c.id, _asn.c.name, _asn.c.locale, _asn.c.messenger)
+    people = (
+        _asn.c.id,
+        _asn.c.name,
+        _asn.c.locale,
+        _asn.c.messenger,
+        _asn.c.unit_id,
+        _asn.c.agency_id,
+    )
     contact = (_asn.c.email, _asn.c.telegram_chat_id, _asn.c.phone)
     muted = true() if include_muted else _asn.c.mute_reminders.is_(False)
     return (
         select(
             *people,
             *contact,
+            asn_zone_column(_asn).label("timezone"),
             func.min(_assignment.c.id).label("first_id"),
             func.count().label("open"),
             *has,
@@ -177,11 +186,12 @@ def _render(
     deadline: datetime,
     urgent: bool,
     locale: str,
+    timezone: str | None,
     platforms: tuple[str, ...],
     count: int,
 ) -> notices.Rendered:
     names = ", ".join(PLATFORM_NAMES.get(p, p) for p in platforms)
-    with i18n.use_locale(locale):
+    with i18n.use_locale(locale), i18n.use_zone(timezone):
         deadline_text = i18n.format_datetime(deadline, "full")
         context = {
             "asn_name": NAME,

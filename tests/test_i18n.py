@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jinja2
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
@@ -70,6 +71,38 @@ def test_dates_and_numbers_follow_the_locale() -> None:
     with i18n.use_locale("en"):
         assert i18n.format_date(moment) == "August 17, 2026"
         assert i18n.format_number(1234567) == "1,234,567"
+
+
+def test_times_carry_the_readers_zone_and_no_seconds() -> None:
+    moment = datetime(2026, 12, 7, 0, 0, 41, tzinfo=UTC)
+    with i18n.use_locale("id"):
+        assert i18n.format_datetime(moment) == "7 Des 2026 07.00 WIB"
+        assert i18n.format_datetime(moment, tz="Asia/Makassar") == "7 Des 2026 08.00 WITA"
+        assert i18n.format_datetime(moment, "long", "Asia/Jayapura") == "7 Desember 2026 09.00 WIT"
+        assert i18n.format_datetime(moment, "full") == "Senin, 07 Desember 2026 07.00 WIB"
+        assert i18n.format_datetime(moment, "HH:mm") == "07:00 WIB"
+        assert i18n.format_datetime(moment.replace(tzinfo=None)) == "7 Des 2026 07.00 WIB"
+        with i18n.use_zone("Asia/Makassar"):
+            assert i18n.format_datetime(moment, "short") == "7/12/26 08.00 WITA"
+        assert i18n.format_datetime(moment, "short") == "7/12/26 07.00 WIB"
+    with i18n.use_locale("en"):
+        shown = i18n.format_datetime(moment, tz="Asia/Jayapura").replace("\u202f", " ")
+        assert shown == "Dec 7, 2026, 9:00 AM WIT"
+
+
+def test_the_datetime_filter_takes_the_zone_from_the_template() -> None:
+    env = jinja2.Environment(autoescape=True)
+    i18n.install(env)
+    template = env.from_string("{{ t|datetime }} / {{ t|datetime('short') }} / {{ t|date }}")
+    moment = datetime(2026, 12, 7, 16, 30, 5, tzinfo=UTC)
+    with i18n.use_locale("id"):
+        assert (
+            template.render(t=moment)
+            == "7 Des 2026 23.30 WIB / 7/12/26 23.30 WIB / 7 Desember 2026"
+        )
+        assert template.render(t=moment, reader_zone="Asia/Jayapura") == (
+            "8 Des 2026 01.30 WIT / 8/12/26 01.30 WIT / 8 Desember 2026"
+        )
 
 
 def test_unknown_locale_falls_back_to_indonesian() -> None:

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -21,11 +20,13 @@ from starlette.datastructures import FormData, UploadFile
 from assignments import problems
 from content import rendering, variants, workflow
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from gaung import i18n
 from gaung.db import get_session
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORM_NAMES, PLATFORMS, get_settings
 from kernel.audit import AuditLog
+from roster import agencies
 from roster.models import Agency, Role, Unit, User
 from web.deps import render, require_role, verify_csrf
 from web.messages_console import campaign_delivery
@@ -110,8 +111,13 @@ def see_other(url: str) -> RedirectResponse:
 # --- local time <-> UTC ---------------------------------------------------------------
 
 
-def parse_local(value: str, field: str) -> datetime | None:
-    """A datetime-local input (Asia/Jakarta wall time) as aware UTC; None when empty."""
+def staff_zone(session: Session, user: User) -> str:
+    """The zone a staff member types and reads times in: their agency's (else the instance's)."""
+    return agencies.reader_zone(session, user.agency_id)
+
+
+def parse_local(value: str, field: str, tz: str | None = None) -> datetime | None:
+    """A datetime-local input (wall time in ``tz``, the staff's zone) as aware UTC, or None."""
     value = value.strip()
     if not value:
         return None
@@ -120,24 +126,22 @@ def parse_local(value: str, field: str) -> datetime | None:
     except ValueError:
         raise GaungError("Enter a valid date and time.", field=field) from None
     if naive.tzinfo is None:
-        naive = naive.replace(tzinfo=ZoneInfo(get_settings().timezone))
+        naive = naive.replace(tzinfo=i18n.zone(tz))
     return naive.astimezone(UTC)
 
 
-def parse_required(value: str, field: str) -> datetime:
-    parsed = parse_local(value, field)
+def parse_required(value: str, field: str, tz: str | None = None) -> datetime:
+    parsed = parse_local(value, field, tz)
     if parsed is None:
         raise GaungError("This field is required.", field=field)
     return parsed
 
 
-def local_input(value: datetime | None) -> str:
-    """The value attribute of a datetime-local input for a stored UTC datetime."""
+def local_input(value: datetime | None, tz: str | None = None) -> str:
+    """The value attribute of a datetime-local input for a stored UTC datetime (in ``tz``)."""
     if value is None:
         return ""
-    if value.tzinfo is None:  # SQLite may hand back naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%dT%H:%M")
+    return i18n.local_time(value, tz).strftime("%Y-%m-%dT%H:%M")
 
 
 # --- campaigns ------------------------------------------------------------------------
@@ -176,6 +180,7 @@ def campaign_form(
         "error": error.render(_) if error else None,
         "error_field": shown_field(error, CAMPAIGN_FIELDS),
         "default_reminder_hours": get_settings().reminders.default_hours,
+        "zone_label": i18n.zone_label(staff_zone(session, user)),
     }
     return page(request, "campaign_form.html", context, status_code=400 if error else 200)
 
@@ -215,8 +220,9 @@ async def create_campaign(
 ) -> Response:
     values = campaign_values(await request.form())
     try:
-        starts_at = parse_required(values["starts_at"], "starts_at")
-        deadline = parse_required(values["deadline"], "deadline")
+        zone = staff_zone(session, user)
+        starts_at = parse_required(values["starts_at"], "starts_at", zone)
+        deadline = parse_required(values["deadline"], "deadline", zone)
         campaign = workflow.create_campaign(
             session,
             user,
@@ -236,12 +242,12 @@ async def create_campaign(
     return see_other(f"/console/campaigns/{campaign.id}")
 
 
-def stored_campaign_values(session: Session, campaign: Campaign) -> dict[str, Any]:
+def stored_campaign_values(session: Session, campaign: Campaign, zone: str) -> dict[str, Any]:
     return {
         "title": campaign.title,
         "kind": campaign.kind,
-        "starts_at": local_input(campaign.starts_at),
-        "deadline": local_input(campaign.deadline),
+        "starts_at": local_input(campaign.starts_at, zone),
+        "deadline": local_input(campaign.deadline, zone),
         "unit_ids": campaign_unit_ids(session, campaign),
         "reminder_hours": campaign.reminder_hours or "",
     }
@@ -255,7 +261,7 @@ def edit_campaign(
     session: Session = Depends(get_session),
 ) -> Response:
     campaign = workflow.get_campaign(session, user, campaign_id)
-    values = stored_campaign_values(session, campaign)
+    values = stored_campaign_values(session, campaign, staff_zone(session, user))
     return campaign_form(request, session, user, values, campaign=campaign)
 
 
@@ -269,6 +275,7 @@ async def update_campaign(
 ) -> Response:
     campaign = workflow.get_campaign(session, user, campaign_id)
     values = campaign_values(await request.form())
+    zone = staff_zone(session, user)
     try:
         workflow.update_campaign(
             session,
@@ -276,8 +283,8 @@ async def update_campaign(
             campaign,
             title=values["title"],
             kind=values["kind"],
-            starts_at=parse_required(values["starts_at"], "starts_at"),
-            deadline=parse_required(values["deadline"], "deadline"),
+            starts_at=parse_required(values["starts_at"], "starts_at", zone),
+            deadline=parse_required(values["deadline"], "deadline", zone),
             unit_ids=values["unit_ids"],
             reminder_hours=values["reminder_hours"],
         )
@@ -364,7 +371,9 @@ def form_variants(values: Mapping[str, Any]) -> dict[str, dict[int, str]]:
 
 
 def post_values(
-    post: Post | None = None, own: Mapping[str, Mapping[int, str]] | None = None
+    post: Post | None = None,
+    own: Mapping[str, Mapping[int, str]] | None = None,
+    zone: str | None = None,
 ) -> dict[str, Any]:
     """Form values for a post and its own texts (or the defaults for a new one)."""
     if post is None:
@@ -384,7 +393,7 @@ def post_values(
         "link": post.link or "",
         "hashtags": " ".join(f"#{h}" for h in post.hashtag_list()),
         "platforms": post.platform_list(),
-        "scheduled_at": local_input(post.scheduled_at),
+        "scheduled_at": local_input(post.scheduled_at, zone),
         "urgent": post.urgent,
         "image_path": post.image_path,
         **{f"official_url_{p}": post.official_url(p) or "" for p in PLATFORMS},
@@ -419,14 +428,14 @@ async def store_upload(form: FormData) -> str | None:
     return await store_image(data)
 
 
-def service_fields(values: dict[str, Any]) -> dict[str, Any]:
+def service_fields(values: dict[str, Any], zone: str) -> dict[str, Any]:
     """Arguments shared by workflow.create_post and workflow.update_post."""
     return {
         "master_text": values["master_text"],
         "link": values["link"] or None,
         "hashtags": values["hashtags"].split(),
         "platforms": values["platforms"],
-        "scheduled_at": parse_local(values["scheduled_at"], "scheduled_at"),
+        "scheduled_at": parse_local(values["scheduled_at"], "scheduled_at", zone),
         "urgent": values["urgent"],
         "image_path": values["image_path"],
         "official_urls": {p: values[f"official_url_{p}"] or None for p in PLATFORMS},
@@ -501,6 +510,7 @@ def post_form(
         "preview": preview,
         "error": error.render(_) if error else None,
         "error_field": shown_field(error, POST_FIELDS),
+        "zone_label": i18n.zone_label(staff_zone(session, user)),
     }
     return page(request, "post_form.html", context, status_code=400 if error else 200)
 
@@ -529,7 +539,9 @@ async def create_post(
     values = form_post_values(form, {})
     try:
         values["image_path"] = await store_upload(form) or values["image_path"]
-        post = workflow.create_post(session, user, campaign, **service_fields(values))
+        post = workflow.create_post(
+            session, user, campaign, **service_fields(values, staff_zone(session, user))
+        )
     except (NotFoundError, ForbiddenError):
         raise
     except GaungError as err:
@@ -554,7 +566,8 @@ def edit_post(
 ) -> Response:
     post, campaign = load_post(session, user, post_id)
     own = workflow.get_variants(session, user, post)
-    return post_form(request, session, campaign, user, post_values(post, own), post=post)
+    values = post_values(post, own, staff_zone(session, user))
+    return post_form(request, session, campaign, user, values, post=post)
 
 
 @router.post("/posts/{post_id}/edit")
@@ -567,12 +580,15 @@ async def update_post(
 ) -> Response:
     post, campaign = load_post(session, user, post_id)
     form = await request.form()
-    values = form_post_values(form, post_values(post, workflow.get_variants(session, user, post)))
+    previous = post_values(post, workflow.get_variants(session, user, post))
+    values = form_post_values(form, previous)
     if form.get("remove_image") == "on":
         values["image_path"] = None
     try:
         values["image_path"] = await store_upload(form) or values["image_path"]
-        workflow.update_post(session, user, post, **service_fields(values))
+        workflow.update_post(
+            session, user, post, **service_fields(values, staff_zone(session, user))
+        )
     except (NotFoundError, ForbiddenError):
         raise
     except GaungError as err:

@@ -18,11 +18,13 @@ from typing import Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from gaung import i18n
 from gaung.db import get_session
 from gaung.settings import PROJECT_ROOT, get_settings
+from roster.agencies import reader_zone
 from roster.models import Asn, AsnStatus, User
 
 templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates" / "pages"))
@@ -71,8 +73,20 @@ def render(
         "asn": getattr(request.state, "asn", None),
         "member": getattr(request.state, "member", None),
     }
+    ctx["reader_zone"] = zone_of_reader(ctx["user"] or ctx["asn"] or ctx["member"])
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def zone_of_reader(person: User | Asn | None) -> str | None:
+    """The IANA zone the signed-in person reads times in (their unit's, agency's or the
+    instance's); None when nobody is signed in (the filters then use the instance's)."""
+    if person is None:
+        return None
+    session = object_session(person)
+    if not isinstance(session, Session):
+        return None
+    return reader_zone(session, person.agency_id, getattr(person, "unit_id", None))
 
 
 def now_seconds() -> int:

@@ -78,10 +78,26 @@ def test_the_notice_is_in_indonesian() -> None:
     assert subject == "Penugasan baru: HUT RI ke-81"
     assert "Halo Budi Santoso," in text
     assert "kampanye “HUT RI ke-81” di Instagram" in text
-    assert "sebelum Senin, 17 Agustus 2026 10.00.00 Waktu Indonesia Barat" in text
+    assert "sebelum Senin, 17 Agustus 2026 10.00 WIB," in text
     assert "Buka kotak masuk Anda: http://testserver/inbox/login/token123" in text
     assert '<html lang="id">' in html
     assert '<a href="http://testserver/inbox/login/token123">Buka kotak masuk Anda</a>' in html
+
+
+def test_the_deadline_is_in_the_readers_zone() -> None:
+    for zone, shown in (("Asia/Makassar", "11.00 WITA"), ("Asia/Jayapura", "12.00 WIT")):
+        _, text, html = render_assignment_message(
+            asn_name="Budi",
+            campaign_title="HUT RI ke-81",
+            platform="instagram",
+            deadline=DEADLINE,
+            inbox_url="http://testserver/inbox",
+            urgent=False,
+            locale="id",
+            timezone=zone,
+        )
+        assert f"17 Agustus 2026 {shown}" in text
+        assert f"17 Agustus 2026 {shown}" in html
 
 
 def test_the_notice_is_in_english() -> None:
@@ -90,8 +106,9 @@ def test_the_notice_is_in_english() -> None:
     assert "Hello Budi Santoso," in text
     assert "campaign “HUT RI ke-81” on Instagram" in text
     # CLDR puts a narrow no-break space before "AM"; check the parts that matter.
-    assert "before Monday, August 17, 2026, 10:00:00" in text
-    assert "AM Western Indonesia Time, then report" in text.replace("\u202f", " ")
+    assert "before Monday, August 17, 2026, 10:00 AM WIB, then report" in text.replace(
+        "\u202f", " "
+    )
     assert "Open your inbox: http://testserver/inbox/login/token123" in text
     assert '<html lang="en">' in html
 

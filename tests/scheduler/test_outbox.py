@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from assignments.models import Assignment
-from content.models import CampaignKind, Post, PostStatus
+from content.models import Campaign, CampaignKind, Post, PostStatus
 from kernel.outbox import (
     INBOX_LINK,
     NAME,
@@ -23,7 +25,15 @@ from roster.models import Agency, Asn, Role, Unit, User
 from scheduler import dispatch
 from scheduler.dispatch import dispatch_post
 from scheduler.outbox import write_outbox
-from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
+from tests.factories import (
+    make_agency,
+    make_asn,
+    make_assignment,
+    make_campaign,
+    make_post,
+    make_unit,
+    make_user,
+)
 
 
 def _setup(session: Session) -> tuple[Unit, User]:
@@ -202,3 +212,33 @@ def test_dispatching_again_writes_no_second_message(db: Engine, session: Session
 
 def test_the_hook_is_registered_once() -> None:
     assert dispatch.after_assignments.count(write_outbox) == 1
+
+
+def test_each_asn_reads_the_deadline_in_their_own_zone(db: Engine, session: Session) -> None:
+    """One post, three zones: the WITA agency's ASN, a WIT unit's, and WIB by default."""
+    unit, editor = _setup(session)
+    agency = session.get_one(Agency, unit.agency_id)
+    agency.timezone = "Asia/Makassar"
+    papua = make_unit(session, agency)
+    papua.timezone = "Asia/Jayapura"
+    session.add_all([agency, papua])
+    session.commit()
+    other_unit = make_unit(session, make_agency(session))  # no zone: the instance's (WIB)
+    wita, wit, wib = _asn(session, unit), _asn(session, papua), _asn(session, other_unit)
+    post = _post(session, unit, editor)
+    campaign = session.get_one(Campaign, post.campaign_id)
+    campaign.deadline = datetime(2036, 12, 7, 0, 0, 41, tzinfo=UTC)
+    session.add(campaign)
+    session.commit()
+    assert post.id is not None
+    for asn in (wita, wit, wib):
+        make_assignment(session, post, asn, "x")
+    with db.begin() as conn:
+        write_outbox(conn, post.id)
+
+    shown = {m.asn_id: m for m in _messages(session)}
+    for asn, text in ((wita, "08.00 WITA"), (wit, "09.00 WIT"), (wib, "07.00 WIB")):
+        message = shown[asn.id or 0]
+        assert f"07 Desember 2036 {text}" in message.text
+        assert f"07 Desember 2036 {text}" in (message.html or "")
+        assert not re.search(r"\d\d\.\d\d\.\d\d", message.text)
