@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Table, func
 from sqlmodel import Session, select
 
 from gaung import i18n
-from gaung.errors import N_, ForbiddenError, GaungError
+from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
 from gaung.settings import PLATFORM_NAMES, get_settings
 from kernel import audit
 from roster.models import Agency, Role, Unit, User
@@ -213,6 +213,36 @@ def update_settings(
         )
     session.commit()
     return agency
+
+
+def units(session: Session, agency_id: int) -> list[Unit]:
+    return list(session.exec(select(Unit).where(Unit.agency_id == agency_id).order_by(Unit.name)))
+
+
+def set_unit_zone(session: Session, actor: User, unit_id: int, zone: str) -> Unit:
+    """A unit in another zone than its agency (a regional office); "" = the agency's. Audited."""
+    if not actor.active or actor.role != Role.ADMIN:
+        raise ForbiddenError(N_("Your role does not allow this action."))
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.agency_id != actor.agency_id:
+        raise NotFoundError(N_("This unit does not exist."))
+    chosen = zone.strip() or None
+    if chosen is not None and chosen not in TIMEZONES:
+        raise GaungError(N_("Choose WIB, WITA or WIT."), field="timezone")
+    if chosen != unit.timezone:
+        audit.record(
+            session,
+            actor=actor,
+            action="unit.zone_changed",
+            entity="unit",
+            entity_id=unit.id,
+            agency_id=unit.agency_id,
+            detail=f"{unit.timezone!r} -> {chosen!r}",
+        )
+        unit.timezone = chosen
+        session.add(unit)
+    session.commit()
+    return unit
 
 
 def _describe(agency: Agency) -> dict[str, object]:

@@ -42,6 +42,7 @@ def _values(agency: Agency) -> dict[str, Any]:
 
 def _page(
     request: Request,
+    session: Session,
     agency: Agency,
     values: dict[str, Any],
     extra: dict[str, Any] | None = None,
@@ -58,6 +59,7 @@ def _page(
         "floors": {p: settings.eligibility.minimum(p) for p in PLATFORM_NAMES},
         "max_logo_mb": MAX_BYTES // (1024 * 1024),
         "flash": request.session.pop("flash", None),
+        "units": agencies.units(session, agency.id or 0),
     }
     context.update(extra or {})
     return render(request, "console/agency.html", context, status_code=status)
@@ -69,7 +71,7 @@ def agency_page(
 ) -> Response:
     agency = session.get(Agency, user.agency_id)
     assert agency is not None
-    return _page(request, agency, _values(agency))
+    return _page(request, session, agency, _values(agency))
 
 
 async def _logo(form: FormData) -> str | None:
@@ -113,6 +115,21 @@ async def save_settings(
         assert agency is not None
         values = {**typed.__dict__}
         extra = {"error": exc.render(i18n.gettext), "error_field": exc.field}
-        return _page(request, agency, values, extra, status=400)
+        return _page(request, session, agency, values, extra, status=400)
     request.session["flash"] = i18n.gettext(N_("The agency settings were saved."))
+    return RedirectResponse(HOME, status_code=303)
+
+
+@router.post("/agency/units/{unit_id}/zone")
+async def save_unit_zone(
+    request: Request,
+    unit_id: int,
+    user: User = Depends(admin),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    """A regional unit's own time zone: its ASN see their times in it."""
+    zone = str((await request.form()).get("timezone") or "")
+    unit = agencies.set_unit_zone(session, user, unit_id, zone)
+    request.session["flash"] = i18n.gettext("Time zone of %(unit)s saved.") % {"unit": unit.name}
     return RedirectResponse(HOME, status_code=303)

@@ -10,8 +10,8 @@ from sqlmodel import Session, select
 
 from kernel.audit import AuditLog
 from roster.models import Role
-from tests.factories import make_agency, make_user
-from tests.web.conftest import csrf_from, login_staff
+from tests.factories import make_agency, make_asn, make_unit, make_user
+from tests.web.conftest import csrf_from, login_asn, login_staff
 
 
 def _png() -> bytes:
@@ -73,3 +73,40 @@ def test_bad_input_is_shown_at_its_field(client: TestClient, session: Session) -
     assert 'id="disclosure_tag-error"' in bad_tag
     session.refresh(agency)
     assert agency.min_followers is None
+
+
+def test_an_admin_sets_a_regional_units_own_zone_and_its_asn_see_it(
+    client: TestClient, session: Session
+) -> None:
+    agency = make_agency(session)
+    office = make_unit(session, agency, name="Kantor Wilayah Papua")
+    asn = make_asn(session, office)
+    login_staff(client, make_user(session, agency, Role.ADMIN))
+    assert "Kantor Wilayah Papua" in client.get("/console/agency").text
+
+    token = csrf_from(client, "/console/agency")
+    path = f"/console/agency/units/{office.id}/zone"
+    wrong = client.post(path, data={"csrf_token": token, "timezone": "Europe/Paris"})
+    assert wrong.status_code == 400
+    saved = client.post(path, data={"csrf_token": token, "timezone": "Asia/Jayapura"})
+    assert saved.status_code == 200
+
+    session.refresh(office)
+    assert office.timezone == "Asia/Jayapura"
+    assert session.exec(select(AuditLog).where(AuditLog.action == "unit.zone_changed")).first()
+    client.cookies.clear()
+    login_asn(client, asn)
+    assert client.get("/inbox").status_code == 200
+
+
+def test_another_agencys_unit_zone_cannot_be_changed(client: TestClient, session: Session) -> None:
+    office = make_unit(session, make_agency(session))
+    login_staff(client, make_user(session, make_agency(session), Role.ADMIN))
+    token = csrf_from(client, "/console/agency")
+    response = client.post(
+        f"/console/agency/units/{office.id}/zone",
+        data={"csrf_token": token, "timezone": "Asia/Jayapura"},
+    )
+    assert response.status_code == 404
+    session.refresh(office)
+    assert office.timezone is None
