@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from sqlalchemy import UniqueConstraint, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -25,7 +25,7 @@ from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_
 from gaung.settings import PLATFORM_NAMES
-from roster.agencies import local
+from roster.agencies import zone_of
 from roster.models import Agency
 
 DETAIL_MAX = 300
@@ -94,15 +94,12 @@ class Problem:
     message: str
     params: dict[str, object]
     detail: str
-    since: datetime  # when it began, in the agency's zone
-    zone: str  # that zone's label: WIB, WITA or WIT
+    since: datetime  # when it began
+    where: ZoneInfo  # the agency's zone, in which people read it
 
     def since_text(self) -> str:
         """E.g. "6 Desember 2026 02.00 WIB"."""
-        shown = format_datetime(
-            self.since, "d MMMM y HH:mm", tzinfo=self.since.tzinfo, locale=i18n.get_locale()
-        )
-        return f"{shown} {self.zone}"
+        return i18n.format_datetime(self.since, "d MMMM y HH:mm", self.where)
 
     def render(self, gettext: Callable[[str], str]) -> str:
         return gettext(self.message) % self.params
@@ -223,7 +220,6 @@ def _current(session: Session, query: SelectOfScalar[VerificationProblem]) -> li
         if post is None or post.official_url(row.platform) != row.official_url:
             continue  # the link was corrected since: the problem was about the old one
         name = PLATFORM_NAMES.get(row.platform, row.platform)
-        since, zone = local(row.first_seen_at, agencies.get(row.campaign_id))
         found.append(
             Problem(
                 post_id=row.post_id,
@@ -233,8 +229,8 @@ def _current(session: Session, query: SelectOfScalar[VerificationProblem]) -> li
                 message=MESSAGES[ProblemKind(row.kind)],
                 params={"platform": name, "attempts": row.attempts},
                 detail=row.detail,
-                since=since,
-                zone=zone,
+                since=row.first_seen_at,
+                where=zone_of(agencies.get(row.campaign_id)),
             )
         )
     return sorted(found, key=lambda p: p.since, reverse=True)

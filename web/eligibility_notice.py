@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from sqlmodel import Session
 
 from gaung import i18n
@@ -19,9 +19,9 @@ from gaung.errors import N_
 from gaung.settings import PLATFORMS
 from kernel.limits import display_name
 from roster import eligibility
-from roster.agencies import local
+from roster.agencies import zone_of
 from roster.eligibility import AccountStanding, Standing
-from roster.models import Agency, Asn
+from roster.models import Agency, Asn, Unit
 from scheduler import followers
 
 _ = i18n.gettext
@@ -42,11 +42,9 @@ class EligibilityNotice:
     none_eligible: bool  # every account gets nothing: the heading says so
 
 
-def when_text(moment: datetime, agency: Agency | None) -> str:
-    """E.g. "6 Desember 2026 02.00 WIB": the agency's zone, named."""
-    there, label = local(moment, agency)
-    shown = format_datetime(there, "d MMMM y HH:mm", tzinfo=there.tzinfo, locale=i18n.get_locale())
-    return f"{shown} {label}"
+def when_text(moment: datetime, where: ZoneInfo) -> str:
+    """E.g. "6 Desember 2026 02.00 WIB": in the reader's zone, named."""
+    return i18n.format_datetime(moment, "d MMMM y HH:mm", where)
 
 
 def _item(standing: AccountStanding, when: str) -> Notice:
@@ -100,7 +98,8 @@ def for_asn(session: Session, asn: Asn) -> EligibilityNotice | None:
     )
     if not missing:
         return None
-    when = when_text(followers.next_refresh(utcnow()), session.get(Agency, asn.agency_id))
+    where = zone_of(session.get(Agency, asn.agency_id), session.get(Unit, asn.unit_id))
+    when = when_text(followers.next_refresh(utcnow()), where)
     if any(s.standing == Standing.NO_CONSENT for s in missing):  # one line says it all
         missing = [next(s for s in missing if s.standing == Standing.NO_CONSENT)]
     return EligibilityNotice(

@@ -120,3 +120,16 @@ def test_no_consent_is_one_line_and_a_suspended_person_sees_no_inbox(
     assert eligibility_notice.for_asn(session, suspended) is None  # not a follower matter
     client.cookies.clear()
     assert client.get("/inbox", follow_redirects=False).status_code in (302, 303, 307)
+
+
+def test_a_regional_units_own_zone_wins_over_its_agencys(
+    client: TestClient, session: Session, agency: Agency
+) -> None:
+    office = make_unit(session, agency, name="Kantor Wilayah Sulawesi")
+    office.timezone = "Asia/Makassar"
+    session.add(office)
+    session.commit()
+    login_asn(client, make_asn(session, office, followers=799))
+
+    # 19:00 UTC is 03:00 the next day in Makassar (WITA), not 04:00 WIT as for the agency.
+    assert "6 December 2026 03:00 WITA" in _notice(client)
