@@ -9,8 +9,6 @@ Cells starting like a formula are quoted with an apostrophe so they stay text.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
+from gaung import spreadsheet
 from gaung.errors import N_, GaungError
 from kernel.audit import AuditLog
 from roster.agencies import local, zone_of
@@ -25,7 +24,6 @@ from roster.models import Agency, User
 
 PAGE_SIZE = 50
 CSV_HEADERS = ("Waktu", "Zona waktu", "Pelaku", "Tindakan", "Objek", "ID objek", "Keterangan")
-BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -96,35 +94,28 @@ def people(session: Session, agency_id: int) -> list[User]:
     return list(session.exec(query))
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def csv_lines(session: Session, agency: Agency, filters: Filters) -> Iterator[str]:
-    """The filtered log, newest first, as CSV lines (the first starts with the BOM)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADERS)
-    yield BOM + out.getvalue()
+    """The filtered log, newest first, as CSV lines (the first starts with the BOM).
+
+    The cell rules are gaung.spreadsheet's; times keep their seconds here, since an audit
+    trail is read to tell apart what happened in the same minute.
+    """
+    yield spreadsheet.BOM + spreadsheet.csv_line(CSV_HEADERS)
     query = (
         select(AuditLog)
         .where(*_conditions(agency, filters))
         .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
     )
     for entry in session.exec(query.execution_options(yield_per=500)):
-        out.seek(0)
-        out.truncate()
         moment, label = local(entry.at, agency)
-        writer.writerow(
+        yield spreadsheet.csv_line(
             [
                 moment.strftime("%Y-%m-%d %H:%M:%S"),
                 label,
-                _cell(entry.actor_label),
-                _cell(entry.action),
-                _cell(entry.entity),
+                spreadsheet.text_cell(entry.actor_label),
+                spreadsheet.text_cell(entry.action),
+                spreadsheet.text_cell(entry.entity),
                 "" if entry.entity_id is None else entry.entity_id,
-                _cell(entry.detail),
+                spreadsheet.text_cell(entry.detail),
             ]
         )
-        yield out.getvalue()
