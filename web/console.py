@@ -668,6 +668,13 @@ async def transition(
         elif action == "withdraw":
             workflow.withdraw(session, user, post)
             message = _("Withdrawn. Nothing more goes out for this post.")
+        elif action == "links":
+            urls = {
+                platform: str(form.get(f"official_url_{platform}") or "").strip() or None
+                for platform in post.platform_list()
+            }
+            workflow.correct_official_urls(session, user, post, urls)
+            message = _("Official links saved. Verification uses them from its next round.")
         elif action == "delete":
             workflow.delete_post(session, user, post)
             flash(request, _("Draft deleted."))
@@ -750,22 +757,7 @@ async def correct_official_links(
     _csrf: None = Depends(verify_csrf),
 ) -> Response:
     """Fix a wrong official post link after approval, so verification can go on."""
-    post, campaign = load_post(session, user, post_id)
-    form = await request.form()
-    urls = {
-        p: str(form.get(f"official_url_{p}") or "").strip() or None for p in post.platform_list()
-    }
-    try:
-        workflow.correct_official_urls(session, user, post, urls)
-    except NotFoundError:
-        raise
-    except GaungError as err:
-        session.rollback()
-        session.refresh(post)
-        status = 403 if isinstance(err, ForbiddenError) else 400
-        return post_page(request, session, user, post, campaign, error=err, status_code=status)
-    flash(request, _("Official links saved. Verification uses them from its next round."))
-    return see_other(f"/console/posts/{post_id}")
+    return await transition(request, session, user, post_id, "links")
 
 
 @router.post("/posts/{post_id}/delete")
