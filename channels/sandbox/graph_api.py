@@ -94,9 +94,17 @@ class GraphApi:
             fail = GraphFail(400, 104, "An access token is required to request this resource.")
             return JSONResponse(fail.body(), fail.status)
         budget = self.world.take("graph")
-        headers = _usage_headers(budget)
+        discovery = "business_discovery" in request.query_params.get("fields", "")
+        node = request.path_params.get("node", "")
+        headers = _usage_headers(budget, node, discovery, self.world.clock())
         try:
             _check_version(request.path_params["version"])
+            if not budget.allowed and discovery:
+                # Business discovery is metered per Instagram account (business use case).
+                raise GraphFail(
+                    400, 80002, "There have been too many calls to this Instagram account. "
+                    "Wait a bit and try again.",
+                )  # fmt: skip
             if not budget.allowed:
                 raise GraphFail(403, 4, "(#4) Application request limit reached")
             self.world.refresh()
@@ -261,11 +269,19 @@ def _check_version(version: str) -> None:
         )  # fmt: skip
 
 
-def _usage_headers(budget: Budget) -> dict[str, str]:
+def _usage_headers(
+    budget: Budget, node: str = "", discovery: bool = False, now: datetime | None = None
+) -> dict[str, str]:
+    """``x-app-usage``, or for business discovery Meta's per-account business-use-case one."""
     used = budget.limit - max(0, budget.remaining)
     percent = min(100, used * 100 // budget.limit)
     usage = {"call_count": percent, "total_cputime": percent // 3, "total_time": percent // 3}
-    return {"x-app-usage": json.dumps(usage)}
+    if not discovery:
+        return {"x-app-usage": json.dumps(usage)}
+    left = (budget.reset_at - (now or budget.reset_at)).total_seconds()
+    wait = 0 if budget.allowed else max(1, int(left // 60))  # minutes, as Meta gives it
+    entry = {"type": "instagram", **usage, "estimated_time_to_regain_access": wait}
+    return {"x-business-use-case-usage": json.dumps({node: [entry]})}
 
 
 def _render(

@@ -9,6 +9,7 @@ documented X API v2.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -428,6 +429,38 @@ def test_graph_budget_exhausted_is_a_rate_limit(clock: Clock) -> None:
         )
         assert raw.status_code == 403
         assert raw.json()["error"]["code"] == 4
+
+
+def test_business_discovery_is_metered_per_instagram_account_as_meta_documents(
+    clock: Clock,
+) -> None:
+    world = World(clock=clock, rate_limit=2)
+    graph_campaign(world)
+    world.upsert_account(Account("instagram", "5000000031", "siti.pro", "Siti", 4321))
+    with SandboxServer(world, 0).start() as running:
+        settings = GraphSettings(access_token=TOKEN, base_url=running.url, ig_user_id=IG_VANTAGE)
+        instagram = instagram_from(settings)
+        instagram.lookup_account("siti.pro")
+        raw = httpx.get(
+            f"{running.url}/v24.0/{IG_VANTAGE}",
+            params={"fields": "business_discovery.username(siti.pro){followers_count}"},
+            headers={"Authorization": "Bearer t"},
+        )  # the second call spends the budget: the header says so
+        usage = json.loads(raw.headers["x-business-use-case-usage"])
+        assert usage[IG_VANTAGE][0]["type"] == "instagram"
+        assert "x-app-usage" not in raw.headers
+
+        with pytest.raises(RateLimited) as limited:
+            instagram.lookup_account("siti.pro")
+        spent = httpx.get(
+            f"{running.url}/v24.0/{IG_VANTAGE}",
+            params={"fields": "business_discovery.username(siti.pro){followers_count}"},
+            headers={"Authorization": "Bearer t"},
+        )
+        assert spent.json()["error"]["code"] == 80002
+        wait = json.loads(spent.headers["x-business-use-case-usage"])[IG_VANTAGE][0]
+        assert wait["estimated_time_to_regain_access"] >= 1
+        assert limited.value.reset_at > clock()
 
 
 def test_a_retired_graph_version_is_refused(world: World, graph: GraphSettings) -> None:
