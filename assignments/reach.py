@@ -26,6 +26,8 @@ from assignments.evidence import VerifyCursor
 from assignments.metrics import SPANS, ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.reposters import MISSING, REPOSTED, Reposter, iter_reposters
+from assignments.tracking import visitor_counts
+from assignments.variant_figures import VariantFigures, compared, variant_figures
 from content.models import Campaign
 from gaung.errors import N_, NotFoundError
 from gaung.settings import PLATFORMS
@@ -152,6 +154,9 @@ class CampaignReach:
     api_calls: dict[str, ApiCalls] = field(default_factory=dict)
     official: dict[str, OfficialFigures] = field(default_factory=dict)
     windows: list[WindowPoint] = field(default_factory=list)
+    unique_clickers: int = 0  # once per link and day (assignments.tracking)
+    bot_fetches: int = 0  # link previews and other bots, not clicks
+    variants: list[VariantFigures] = field(default_factory=list)  # where there were several
     as_of: datetime | None = None  # when a snapshot was taken; None: computed just now
 
     @property
@@ -180,6 +185,8 @@ def campaign_reach(
     reach.api_calls = _api_calls(session, campaign_id)
     reach.official = _official(session, campaign_id)
     reach.windows = _windows(session, campaign_id)
+    reach.unique_clickers, reach.bot_fetches = visitor_counts(session.connection(), campaign_id)
+    reach.variants = compared(variant_figures(session.connection(), campaign_id))
     return reach
 
 

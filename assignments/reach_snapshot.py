@@ -28,6 +28,7 @@ from assignments.reach import (
     live_totals,
 )
 from assignments.reposters import Reposter
+from assignments.variant_figures import VariantFigures
 from gaung.db import utcnow
 
 # Campaigns with at least this many assignments are served from their snapshot.
@@ -151,5 +152,8 @@ def from_payload(payload: str, as_of: datetime | None = None) -> CampaignReach:
             k: OfficialFigures(**_known(OfficialFigures, v)) for k, v in data["official"].items()
         },
         windows=[WindowPoint(*p) for p in data["windows"]],
+        unique_clickers=int(data.get("unique_clickers", 0)),
+        bot_fetches=int(data.get("bot_fetches", 0)),
+        variants=[VariantFigures(**_known(VariantFigures, v)) for v in data.get("variants", [])],
         as_of=as_of,
     )

@@ -28,7 +28,6 @@ from sqlmodel import Session, col, func, select
 from assignments.models import Assignment
 from assignments.reach import CampaignReach, ReachFigures
 from assignments.reach_snapshot import dashboard_reach
-from assignments.tracking import visitor_counts
 from content import rendering, variants, workflow
 from content.media import save_image
 from content.models import Campaign, CampaignKind, CampaignUnit, Post
@@ -322,6 +321,8 @@ def reach_out(reach: CampaignReach) -> ReachOut:
         timeline=[TimelinePointOut(**p._asdict()) for p in reach.timeline],
         reposters=[ReposterOut(**asdict(r)) for r in reach.reposters],
         api_calls={k: ApiCallsOut(**asdict(v)) for k, v in reach.api_calls.items()},
+        unique_clickers=reach.unique_clickers,
+        bot_fetches=reach.bot_fetches,
     )
 
 
@@ -404,9 +405,7 @@ def reach(
     reposting accounts), clicks and measured impressions, per platform and unit."""
     campaign = workflow.get_campaign(session, user, campaign_id)
     assert campaign.id is not None
-    out = reach_out(dashboard_reach(session, campaign.id))
-    out.unique_clickers, out.bot_fetches = visitor_counts(session.connection(), campaign.id)
-    return out
+    return reach_out(dashboard_reach(session, campaign.id))
 
 
 # --- writes ---------------------------------------------------------------------------

@@ -27,8 +27,7 @@ from assignments.reach import (
 from assignments.reach_export import assignments_csv_lines, reach_xlsx, summary_csv
 from assignments.reach_snapshot import campaign_totals, dashboard_reach
 from assignments.reposters import iter_assignments
-from assignments.tracking import visitor_counts
-from assignments.variant_figures import compared, variant_figures
+from assignments.variant_figures import VariantFigures
 from content import variants, workflow
 from content.models import Campaign, Post
 from content.rendering import platform_texts
@@ -298,11 +297,11 @@ def campaign_summary_csv(
     return _csv_response(body, f"gaung-campaign-{campaign_id}-summary.csv")
 
 
-def variant_rows(session: Session, campaign_id: int) -> list[dict[str, object]]:
+def variant_rows(session: Session, figures: list[VariantFigures]) -> list[dict[str, object]]:
     """The campaign's texts compared, per post and platform that had more than one."""
     rows: list[dict[str, object]] = []
     texts: dict[tuple[int, str], dict[int, str]] = {}
-    for f in compared(variant_figures(session.connection(), campaign_id)):
+    for f in figures:
         if (f.post_id, f.platform) not in texts:
             post = session.get_one(Post, f.post_id)
             own = variants.load(session, f.post_id)
@@ -348,9 +347,9 @@ def campaign_page(
         "platform_names": PLATFORM_NAMES,
         "status_label": status_label,
         "duration": duration,
-        # (unique clickers, bot fetches), live: beside the clicks
-        "visitors": visitor_counts(session.connection(), campaign_id),
+        # (unique clickers, bot fetches): beside the clicks, from the same figures
+        "visitors": (reach.unique_clickers, reach.bot_fetches),
         # Each approved text per post and platform: assignments, reposts, clicks
-        "variant_rows": variant_rows(session, campaign_id),
+        "variant_rows": variant_rows(session, reach.variants),
     }
     return render(request, "dashboard/campaign.html", context)

@@ -15,6 +15,7 @@ from assignments.reach_snapshot import (
     store_snapshot,
     to_payload,
 )
+from assignments.variant_figures import VariantFigures
 from roster.models import Asn
 from tests.assignments.conftest import add_clicks, at, figures_of
 from tests.factories import make_agency, make_campaign
@@ -60,3 +61,18 @@ def test_big_campaigns_are_served_from_their_snapshot(
     assert served.total.clicks == 4
     assert campaign_totals(session, [campaign_id])[campaign_id].clicks == 4
     assert campaign_reach(session, campaign_id).total.clicks == 5
+
+
+def test_a_snapshot_keeps_unique_clickers_bot_fetches_and_the_variant_comparison(
+    session: Session, seeded: tuple[int, dict[str, Asn]]
+) -> None:
+    reach = campaign_reach(session, seeded[0])
+    reach.unique_clickers, reach.bot_fetches = 5, 2
+    reach.variants = [VariantFigures(1, "x", 0, 10, 4, 3, 7), VariantFigures(1, "x", 1, 9, 5, 2, 6)]
+
+    copy = from_payload(to_payload(reach))
+
+    assert (copy.unique_clickers, copy.bot_fetches) == (5, 2)
+    assert copy.variants == reach.variants
+    old = from_payload(to_payload(reach).replace('"unique_clickers"', '"gone"'))
+    assert old.unique_clickers == 0  # a snapshot from before these figures still loads
