@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from gaung.crypto import EncryptedString
@@ -51,6 +52,8 @@ class Agency(SQLModel, table=True):
     min_followers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # Admins and approvers must enrol a second factor (TOTP) at their next sign-in.
     require_two_factor: bool = False
+    # The monthly leaderboard of opted-in ASN (roster.recognition); the admin may turn it off.
+    leaderboard: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
 
 
 class Unit(SQLModel, table=True):

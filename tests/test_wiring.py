@@ -99,7 +99,8 @@ def test_the_registries_hold_every_job_hook_channel_and_eraser() -> None:
     assert wired["dispatch_hooks"][0] == "scheduler.outbox.write_outbox"
     assert set(wired["messengers"]) == {"email", "telegram", "webhook", "whatsapp"}
     assert set(wired["platforms"]) == {"x", "facebook", "instagram"}
-    assert len(wired["erasers"]) == len(wired["exporters"]) == 2
+    assert len(wired["erasers"]) == len(wired["exporters"]) == 3
+    assert "roster.recognition.erase_personal_data" in wired["erasers"]
     assert wired["model_events"] == {"User.before_update": True}
 
 

@@ -38,7 +38,7 @@ from content import workflow
 from gaung.settings import get_settings
 from kernel import idempotency, jobs, recurring, throttle
 from kernel import outbox as outbox_vocabulary
-from roster import privacy, security
+from roster import privacy, recognition, security
 from roster.models import User
 from scheduler import (
     digest,
@@ -123,10 +123,12 @@ def _wire_privacy() -> None:
     privacy.EXPORTERS[:] = [
         assignment_privacy.export_personal_data,
         feedback.export_personal_data,
+        recognition.export_personal_data,
     ]
     privacy.ERASERS[:] = [
         assignment_privacy.erase_personal_data,
         feedback.erase_personal_data,
+        recognition.erase_personal_data,
     ]
 
 

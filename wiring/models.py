@@ -33,6 +33,7 @@ from roster.models import (
     User,
 )
 from roster.oidc import AgencySso
+from roster.recognition import LeaderboardOptIn
 
 metadata = SQLModel.metadata
 
@@ -56,6 +57,7 @@ __all__ = [
     "Feedback",
     "IdempotencyKey",
     "Invitation",
+    "LeaderboardOptIn",
     "LoginFailure",
     "OutboxMessage",
     "OutboxStatus",
