@@ -1,4 +1,4 @@
-"""Email over SMTP (standard library smtplib): a text part and an HTML part.
+"""Email over SMTP (standard library smtplib): a text part and an HTML part, and files.
 
 The Message-ID is derived from the idempotency key, so a message sent twice after
 an unknown outcome carries the same id and the resend is recognisable (by the
@@ -55,6 +55,26 @@ def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
     email.set_content(message.text)
     if message.html is not None:
         email.add_alternative(message.html, subtype="html")
+    inline = [a for a in message.attachments if a.content_id and message.html is not None]
+    if inline:
+        # multipart/alternative -> the HTML part becomes multipart/related with the images.
+        html_part = email.get_body(preferencelist=("html",))
+        assert html_part is not None
+        for item in inline:
+            maintype, _slash, subtype = item.content_type.partition("/")
+            html_part.add_related(
+                item.data,
+                maintype,
+                subtype,
+                cid=f"<{item.content_id}>",
+                disposition="inline",
+                filename=item.filename,
+            )
+    for item in message.attachments:
+        if item in inline:
+            continue
+        maintype, _slash, subtype = item.content_type.partition("/")
+        email.add_attachment(item.data, maintype, subtype, filename=item.filename)
     return email
 
 

@@ -31,6 +31,17 @@ TEMPLATE_DIR = PROJECT_ROOT / "templates" / "messages"
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail: attached, or shown inside its HTML part when ``content_id``
+    is set (the HTML refers to it as ``cid:<content_id>``). Other messengers ignore files."""
+
+    filename: str
+    content_type: str  # e.g. "image/png"
+    data: bytes
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One message to one recipient.
 
@@ -48,6 +59,7 @@ class OutgoingMessage:
     idempotency_key: str
     template: str | None = None
     params: dict[str, Any] | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass
