@@ -1,6 +1,10 @@
 # Two entry points (see README): `make demo` and `make test`.
 # Both bootstrap .venv from pyproject.toml; nothing is installed by hand.
 PY ?= python3
+# `make demo PORT=8200`: the web port; links and the sandbox follow it (README, "Demo").
+PORT ?= 8000
+# `make demo RESET=1`: start the demo over from an empty database (else the data is kept).
+RESET ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,7 +14,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,sandbox]'
 	touch $(STAMP)
 
 # Debian's Chromium for the page tests; installed once per machine.
@@ -24,8 +28,8 @@ $(STAMP): pyproject.toml
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null
 
 demo: $(STAMP)
-	$(BIN)/gaung demo --reset
-	$(BIN)/gaung serve --sandbox
+	$(BIN)/gaung demo --port $(PORT)$(if $(RESET), --reset --yes)
+	$(BIN)/gaung serve --sandbox --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

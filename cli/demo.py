@@ -3,12 +3,22 @@
 Everything goes through the real services (roster import, content workflow, dispatch,
 repost reporting, click tracking), so the demo shows what the product really does.
 The random choices are seeded, so every ``gaung demo --reset`` gives the same data.
+
+The campaigns already out were dispatched hours ago: their assignments date from then and
+the ASN's reports, clicks and declines follow over minutes to hours, as they would. ASN who
+chose Telegram have a linked chat (the sandbox's Telegram accepts it), so with
+``gaung serve --sandbox`` every notice of the demo is delivered: Telegram and WhatsApp to
+the sandbox page, e-mail to its mail catcher.
+
+``gaung demo`` without ``--reset`` keeps an existing demo: :func:`logins` prints the same
+log-ins again with fresh links.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -20,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assignments.models import Assignment, Click
-from assignments.reporting import report_repost
+from assignments.reporting import decline, report_repost
 from assignments.tracking import record_click
 from content import workflow
 from content.media import save_image
@@ -31,7 +41,7 @@ from gaung.settings import get_settings
 from kernel import queue
 from roster import enrolment, invitations
 from roster.importer import COLUMNS, import_roster
-from roster.models import Agency, Asn, AsnStatus, Role, SocialAccount, Unit, User
+from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
 from roster.security import hash_password, magic_link_url
 from scheduler.dispatch import dispatch_post
 from scheduler.verify import post_round_key
@@ -67,6 +77,15 @@ LAST_NAMES = (
 )  # fmt: skip
 ASN_COUNT = 64
 NO_CONSENT = 2
+# Typical minutes from a notice to the repost (a log-normal spread around it: most within
+# the hour, some the same evening), and the share of ASN who decline, with their reasons.
+TYPICAL_REPOST_MINUTES = 40
+DECLINE_SHARE = 0.08
+DECLINE_REASONS = (
+    "Sedang cuti dan tidak membuka media sosial minggu ini.",
+    "Akun saya sedang dalam pemulihan setelah diretas.",
+    "Topik ini tidak sesuai dengan pengikut akun saya.",
+)
 
 
 @dataclass(frozen=True)
@@ -179,8 +198,21 @@ def _asn(session: Session, agency: Agency, rng: random.Random) -> list[Asn]:
         .where(col(SocialAccount.asn_id).in_([p.id for p in people]))
         .values(ownership_verified_at=utcnow() - timedelta(days=20))
     )
+    _link_telegram(session, people)
     session.commit()
     return people
+
+
+def _link_telegram(session: Session, people: list[Asn]) -> None:
+    """ASN who chose Telegram opened the bot's link once: their chat ids are known.
+
+    In real use channels.telegram_updates learns the id from the ASN's ``/start``; the
+    sandbox's Telegram answers any chat, so the demo's notices to these ASN are delivered.
+    """
+    for asn in people:
+        if asn.messenger == "telegram" and asn.id is not None:
+            asn.telegram_chat_id = str(700_000_000 + asn.id * 7919)
+            session.add(asn)
 
 
 # --- content ---------------------------------------------------------------------------------
@@ -335,7 +367,8 @@ def _repost_url(platform: str, handle: str, rng: random.Random) -> str:
 
 
 def _go_out(session: Session, post: Post, share: float, rng: random.Random) -> None:
-    """Dispatch, then let a share of the ASN report their repost and the public click."""
+    """Dispatch, then let a share of the ASN report their repost, the public click, a few
+    decline; all of it dated after the dispatch, which happened at the post's time."""
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     assert post.id is not None
@@ -344,37 +377,63 @@ def _go_out(session: Session, post: Post, share: float, rng: random.Random) -> N
     # than one interval after this dispatch (with `serve --sandbox` it finds reposts at once).
     queue.reschedule(session, post_round_key(post.id, 0), utcnow())
     session.expire_all()
-    assignments = session.exec(select(Assignment).where(Assignment.post_id == post.id)).all()
     started = post.scheduled_at or utcnow()
+    _backdate_dispatch(session, post, started)
+    assignments = session.exec(
+        select(Assignment).where(Assignment.post_id == post.id).order_by(col(Assignment.id))
+    ).all()
     for assignment in assignments:
-        if rng.random() > share:
-            continue
         asn = session.get_one(Asn, assignment.asn_id)
-        account = session.get_one(SocialAccount, assignment.account_id)
         assert assignment.id is not None
-        url = _repost_url(assignment.platform, account.handle, rng)
-        reported = report_repost(session, asn, assignment.id, url)
-        for _ in range(rng.randint(0, 6)):
-            record_click(session, reported, rng.choice((None, f"https://{reported.platform}.com/")))
-        _spread(session, reported, started, rng)
+        draw = rng.random()
+        if draw < share:
+            account = session.get_one(SocialAccount, assignment.account_id)
+            url = _repost_url(assignment.platform, account.handle, rng)
+            reported = report_repost(session, asn, assignment.id, url)
+            for _ in range(rng.randint(0, 6)):
+                referer = rng.choice((None, f"https://{reported.platform}.com/"))
+                record_click(session, reported, referer)
+            _spread(session, reported, started, rng)
+        elif draw > 1 - DECLINE_SHARE:
+            decline(session, asn, assignment.id, rng.choice(DECLINE_REASONS))
     session.commit()
+
+
+def _backdate_dispatch(session: Session, post: Post, started: datetime) -> None:
+    """The post went out at ``started``: so did its assignments (dispatch = their creation)."""
+    post.dispatched_at = started
+    session.add(post)
+    session.execute(
+        update(Assignment).where(col(Assignment.post_id) == post.id).values(created_at=started)
+    )
+
+
+def after_dispatch(started: datetime, now: datetime, rng: random.Random) -> datetime:
+    """When an ASN reported: minutes to hours after ``started``, never later than ``now``.
+
+    Log-normal around TYPICAL_REPOST_MINUTES, so the median time to repost looks like a
+    real campaign's rather than 0 (everything "now") or a flat spread over the day.
+    """
+    minutes = rng.lognormvariate(math.log(TYPICAL_REPOST_MINUTES), 0.9)
+    latest = max((now - started).total_seconds() / 60 - 1, 2.0)
+    return started + timedelta(minutes=min(max(minutes, 2.0), latest))
 
 
 def _spread(
     session: Session, assignment: Assignment, started: datetime, rng: random.Random
 ) -> None:
-    """Spread a report and its clicks over the hours since the post went out.
+    """Date a report (and its clicks, which follow it) after the dispatch.
 
     While seeding they all happen "now"; spreading them makes the timeline look like a day.
     """
-    elapsed = max(utcnow() - started, timedelta(minutes=30))
-    at = started + elapsed * rng.uniform(0.05, 0.9)
+    now = utcnow()
+    at = after_dispatch(started, now, rng)
     assignment.reported_at = at
     session.add(assignment)
     session.execute(
         update(Click)
         .where(col(Click.assignment_id) == assignment.id)
-        .values(at=min(at + timedelta(minutes=rng.randint(1, 50)), utcnow()))
+        .values(at=min(at + timedelta(minutes=rng.randint(1, 50)), now))
     )
 
 
@@ -436,19 +495,46 @@ def _enrolments(session: Session, editor: User, people: list[Asn]) -> str:
 # --- entry point -----------------------------------------------------------------------------
 
 
-def _logins(session: Session, users: dict[str, User], people: list[Asn]) -> DemoLogins:
+def _logins(session: Session, agency: Agency) -> DemoLogins:
+    """Staff log-ins and fresh magic links (today's base_url) for the demo agency."""
     logins = DemoLogins(password=DEMO_PASSWORD)
-    logins.staff = [StaffLogin(u.role, u.email, u.name) for u in users.values()]
-    active = [p for p in people if p.status == AsnStatus.ACTIVE]
-    for asn in active[:3]:
+    staff = session.exec(select(User).where(User.agency_id == agency.id).order_by(col(User.id)))
+    demo_staff = {f"{local}@kominfo.go.id" for _role, local, _name in STAFF}
+    logins.staff = [StaffLogin(u.role, u.email, u.name) for u in staff if u.email in demo_staff]
+    active = session.exec(
+        select(Asn)
+        .where(Asn.agency_id == agency.id, Asn.status == AsnStatus.ACTIVE)
+        .order_by(col(Asn.id))
+        .limit(3)
+    )
+    for asn in active:
         assert asn.id is not None
         logins.asn_links.append((asn.name, magic_link_url(asn.id, asn.login_epoch)))
     return logins
 
 
+def _open_invitation(session: Session, agency: Agency) -> str:
+    """The demo's invitation link; a new one if it was revoked or ran out meanwhile."""
+    query = select(Invitation).where(Invitation.agency_id == agency.id)
+    for link in session.exec(query.order_by(col(Invitation.id).desc())):
+        if invitations.is_open(link):
+            return invitations.invitation_url(link)
+    editor = session.exec(
+        select(User).where(User.agency_id == agency.id, User.email == "editor@kominfo.go.id")
+    ).first()
+    if editor is None:
+        return ""
+    link = invitations.create_invitation(session, editor, label="Grup WhatsApp Humas")
+    return invitations.invitation_url(link)
+
+
+def demo_agency(session: Session) -> Agency | None:
+    return session.exec(select(Agency).where(Agency.slug == AGENCY_SLUG)).first()
+
+
 def seed(session: Session) -> DemoLogins:
     """Fill an empty (migrated) database with the demo ministry; commits as it goes."""
-    if session.exec(select(Agency).where(Agency.slug == AGENCY_SLUG)).first() is not None:
+    if demo_agency(session) is not None:
         raise GaungError(N_("The demo agency already exists; run `gaung demo --reset`."))
     rng = random.Random(2026)
     agency = Agency(slug=AGENCY_SLUG, name=AGENCY_NAME)
@@ -457,6 +543,17 @@ def seed(session: Session) -> DemoLogins:
     users = _staff(session, agency)
     people = _asn(session, agency, rng)
     _content(session, agency, users, rng)
-    logins = _logins(session, users, people)
-    logins.enrol_url = _enrolments(session, users["editor"], people)
-    return logins
+    enrol_url = _enrolments(session, users["editor"], people)
+    found = _logins(session, agency)
+    found.enrol_url = enrol_url
+    return found
+
+
+def logins(session: Session) -> DemoLogins | None:
+    """The log-ins of an existing demo (links made anew), or None without one. Commits."""
+    agency = demo_agency(session)
+    if agency is None:
+        return None
+    found = _logins(session, agency)
+    found.enrol_url = _open_invitation(session, agency)
+    return found

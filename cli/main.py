@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 import typer
@@ -181,11 +182,16 @@ def init(
 
 # --- serve, worker, migrate ------------------------------------------------------------------
 
+DEFAULT_PORT = 8000
+SANDBOX_OFFSET = 765  # port 8000 → sandbox 8765 (mail catcher 8766); 8200 → 8965 (8966)
+
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="Port to listen on (a loopback base_url follows it).")
+    ] = DEFAULT_PORT,
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Do not run the clock in this process.")
     ] = False,
@@ -218,6 +224,7 @@ def serve(
     configure()
     wire()  # the clock below runs in this process; web.app.create_app wires each worker
 
+    follow_port(port, sandbox=sandbox)
     if sandbox:
         os.environ["GAUNG_SANDBOX__ENABLED"] = "true"  # for this process and its settings
         get_settings.cache_clear()
@@ -296,9 +303,30 @@ def _metrics_dir() -> None:
     atexit.register(shutil.rmtree, path, ignore_errors=True)
 
 
+def _loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost")
+
+
+def follow_port(port: int, *, sandbox: bool) -> None:
+    """Serving a local instance on ``port``: its links (base_url) and the sandbox follow.
+
+    Only a loopback base_url is moved (a real deployment's public URL is left alone), and
+    neither GAUNG_BASE_URL nor GAUNG_SANDBOX__PORT set by hand is overridden. The sandbox's
+    port keeps its distance from the web port, so two demos on 8000 and 8200 never collide.
+    """
+    settings = get_settings()
+    if "GAUNG_BASE_URL" not in os.environ and _loopback(settings.base_url):
+        host = urlsplit(settings.base_url).hostname or "127.0.0.1"
+        os.environ["GAUNG_BASE_URL"] = f"http://{host}:{port}"
+    if sandbox and "GAUNG_SANDBOX__PORT" not in os.environ and port != DEFAULT_PORT:
+        os.environ["GAUNG_SANDBOX__PORT"] = str(port + SANDBOX_OFFSET)
+    get_settings.cache_clear()
+
+
 def _start_sandbox(engine: Engine) -> SandboxServer | None:
     """With sandbox.enabled, serve the local fake platforms in a background thread."""
     from channels import sandbox
+    from channels.sandbox.mail import MissingExtraError
     from channels.sandbox.server import start
 
     settings = get_settings()
@@ -310,11 +338,17 @@ def _start_sandbox(engine: Engine) -> SandboxServer | None:
         return None
     try:
         server = start(settings, engine)
+    except MissingExtraError as exc:
+        raise CliError(str(exc)) from exc
     except RuntimeError as exc:
         raise CliError(f"{exc} (set GAUNG_SANDBOX__PORT to a free port)") from exc
     console.print(
-        f"Sandbox for {', '.join(faked)}: {server.url}/sandbox (nothing leaves 127.0.0.1)"
+        f"Sandbox for {', '.join(faked)}: {server.url}/sandbox (nothing leaves 127.0.0.1)",
+        soft_wrap=True,
     )
+    if server.mail is not None:
+        line = f"Sandbox mailbox (SMTP on 127.0.0.1:{server.mail.port}): {server.url}/sandbox/mail"
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
     return server
 
 
@@ -358,44 +392,70 @@ def _reset(engine: Engine, yes: bool) -> None:
             Path(database + suffix).unlink(missing_ok=True)
 
 
-def _demo(reset: bool, yes: bool) -> None:
+def _demo(reset: bool, yes: bool, port: int) -> None:
+    from cli.demo import logins as existing_logins
     from cli.demo import seed
     from wiring import wire
 
     wire()  # the demo dispatches posts: the same hooks as a worker
+    follow_port(port, sandbox=True)  # the links printed below are those `serve` will answer
 
     engine = get_engine()
     if reset:
         _reset(engine, yes)
     upgrade(engine)
     with session_scope() as session:
-        logins = seed(session)
+        logins = None if reset else existing_logins(session)
+        if logins is None:
+            logins = seed(session)
+        else:
+            console.print(
+                "The demo data is kept (start over with `gaung demo --reset`, or "
+                "`make demo RESET=1`). Log-ins, with fresh links:"
+            )
     staff = Table(title="Staff log-ins (password: " + logins.password + ")")
     for column in ("Role", "E-mail", "Name"):
         staff.add_column(column)
     for login in logins.staff:
         staff.add_row(login.role, login.email, login.name)
     console.print(staff)
-    console.print("ASN inbox magic links:")
-    for name, url in logins.asn_links:
+    base = get_settings().base_url.rstrip("/")
+    sandbox = get_settings().sandbox.url
+    lines = [
+        f"Console: {base}/login",
+        "ASN inbox magic links:",
+        *(f"  {name}: {url}" for name, url in logins.asn_links),
+        *([f"Self-enrolment link: {logins.enrol_url}"] if logins.enrol_url else []),
+        f"Sandbox (fake X, Facebook, Instagram, Telegram, WhatsApp): {sandbox}/sandbox",
+        f"Sandbox mailbox (every e-mail Gaung sends): {sandbox}/sandbox/mail",
+    ]
+    for line in lines:
         # One unbroken line per link, so it can be copied from any terminal.
-        console.print(f"  {name}: {url}", soft_wrap=True, markup=False, highlight=False)
-    if logins.enrol_url:
-        line = f"Self-enrolment link: {logins.enrol_url}"
         console.print(line, soft_wrap=True, markup=False, highlight=False)
     console.print(
-        "Run `gaung serve --sandbox` (as `make demo` does) to watch verification against a "
-        "local fake of X, Facebook and Instagram, without any keys."
+        f"Run `gaung serve --sandbox --port {port}` (as `make demo` does) to serve these links: "
+        "messages are delivered to the sandbox, reposts verified against it, without any keys."
     )
 
 
 @app.command()
 def demo(
-    reset: Annotated[bool, typer.Option("--reset", help="Start from an empty database.")] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset", help="Start from an empty database (else an existing demo is kept)."
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm --reset on PostgreSQL.")] = False,
+    port: Annotated[
+        int, typer.Option(help="The port `gaung serve` will use: the printed links follow it.")
+    ] = DEFAULT_PORT,
 ) -> None:
-    """Fill the database with a demo ministry, staff, ASN and campaigns in every state."""
-    _run(lambda: _demo(reset, yes))
+    """Fill the database with a demo ministry, staff, ASN and campaigns in every state.
+
+    Run again, it keeps the demo and prints the log-ins and fresh links.
+    """
+    _run(lambda: _demo(reset, yes, port))
 
 
 # --- import-roster ---------------------------------------------------------------------------
@@ -508,15 +568,25 @@ def import_roster_command(
 
 
 def _report(campaign_id: int) -> None:
-    from assignments.reach import campaign_reach
+    from assignments.reach import headline
     from assignments.reach_export import summary_columns, summary_rows
+    from assignments.reach_snapshot import dashboard_reach
     from content.models import Campaign
+    from gaung.i18n import format_datetime
+    from roster.agencies import zone_of
 
     with Session(get_engine(), expire_on_commit=False) as session:
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             raise CliError(f"No campaign with id {campaign_id}.")
-        reach = campaign_reach(session, campaign_id)
+        # What the dashboard shows: a big campaign's snapshot, else live figures.
+        reach = dashboard_reach(session, campaign_id)
+        zone = zone_of(session.get(Agency, campaign.agency_id))
+    # The dashboard's headline tiles, one "label: value" line each.
+    for _key, label, value in headline(reach.total).items():
+        console.print(f"{label}: {value}", soft_wrap=True, markup=False, highlight=False)
+    if reach.as_of is not None:
+        console.print(f"Figures as of {format_datetime(reach.as_of, 'short', tz=zone)} (snapshot).")
     rows = summary_rows(reach)
     table = Table(title=f"Campaign {campaign_id}: {campaign.title}")
     for index, column in enumerate(summary_columns()):

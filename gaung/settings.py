@@ -167,9 +167,22 @@ class SandboxSettings(BaseModel):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"  # loopback only: nothing leaves the machine
 
+    @property
+    def mail_port(self) -> int:
+        """The sandbox's mail catcher (SMTP on loopback) listens next to its web port."""
+        return self.port + 1 if self.port else 0
+
     def take_over(self, settings: Settings) -> None:
-        """Point every channel without a token in settings/env at the sandbox."""
+        """Point every channel without a token in settings/env at the sandbox.
+
+        SMTP has no token: without a login (an operator's real relay) it goes to the
+        mail catcher, so the demo's made-up addresses never reach a real mail server.
+        """
         url, token = self.url, SANDBOX_TOKEN
+        if not settings.smtp.username:
+            settings.smtp = settings.smtp.model_copy(
+                update={"host": "127.0.0.1", "port": self.mail_port, "starttls": False}
+            )
         if not settings.x.bearer_token:
             settings.x = settings.x.model_copy(update={"bearer_token": token, "api_base_url": url})
         if not settings.graph.access_token:

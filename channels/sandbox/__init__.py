@@ -1,4 +1,4 @@
-"""A local fake of X, Facebook, Instagram, Telegram and WhatsApp for ``gaung demo``.
+"""A local fake of X, Facebook, Instagram, Telegram, WhatsApp and e-mail for ``gaung demo``.
 
 With ``sandbox.enabled`` (``gaung serve --sandbox``, which ``make demo`` uses) every channel
 without a real token in the settings or environment is pointed at this server on
@@ -12,14 +12,15 @@ HTTP exactly as they would to the platforms.
 - ``x_api``, ``graph_api``, ``messengers_api``, ``page``: the endpoints; ``app``: all of them.
 - ``x_shapes``: X API v2 answers as documented (t.co links, retweets, errors), shared with
   the tests' fake of X.
-- ``server``: uvicorn in a thread.
+- ``mail``: the mail catcher, an SMTP server on the next port whose mails ``page`` shows.
+- ``server``: uvicorn (and the mail catcher) in threads.
 """
 
 from __future__ import annotations
 
 from gaung.settings import get_settings
 
-CHANNELS = ("x", "facebook", "instagram", "telegram", "whatsapp")
+CHANNELS = ("x", "facebook", "instagram", "telegram", "whatsapp", "email")
 
 
 def active() -> bool:
@@ -32,6 +33,9 @@ def sandboxed(slug: str) -> bool:
     settings = get_settings()
     if not settings.sandbox.enabled:
         return False
+    if slug == "email":
+        smtp = settings.smtp
+        return (smtp.host, smtp.port) == ("127.0.0.1", settings.sandbox.mail_port)
     base = {
         "x": settings.x.api_base_url,
         "facebook": settings.graph.base_url,

@@ -1,13 +1,16 @@
-"""The sandbox's own page: what it simulates, editable bios, messages the messengers sent.
+"""The sandbox's own pages: what it simulates, editable bios, messages the messengers sent,
+and the mail catcher's inbox (``/sandbox/mail``).
 
 A newcomer enrolling an account in the demo is asked to put a code in their bio; here they
 "edit their profile" on the fake platform (``POST /sandbox/bio``, a form or JSON).
 This page belongs to the stand-in platform, not to Gaung's UI, so it is plain English HTML
-with no script.
+with no script, under a strict Content-Security-Policy. A caught e-mail's HTML part is
+served on its own URL with CSP ``sandbox`` and shown in a sandboxed frame, never inline.
 """
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -15,12 +18,23 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from channels.sandbox.state import MISSING_PREFIX, World
+from channels.sandbox.state import MISSING_PREFIX, CaughtMail, World
 
 BIO_PLATFORMS = {"x": "X (description)", "instagram": "Instagram (biography)",
                  "facebook": "Facebook (about)"}  # fmt: skip
 MAX_BIO = 300  # X allows 160, Instagram 150: a little room for mistakes to show
 LISTED = 300
+# Sandbox pages: no script, no outside resources; frames only from the sandbox itself.
+PAGE_CSP = (
+    "default-src 'none'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+# A caught e-mail's HTML: its own sandboxed origin, inline styles only, no fetches.
+MAIL_HTML_CSP = (
+    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+    "style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+_URL = re.compile(r"https?://[^\s<>\"']+")
 
 
 class SandboxPage:
@@ -32,14 +46,18 @@ class SandboxPage:
             Route("/", self.home, methods=["GET"]),
             Route("/sandbox", self.home, methods=["GET"]),
             Route("/sandbox/bio", self.bio, methods=["POST"]),
+            Route("/sandbox/mail", self.mailbox, methods=["GET"]),
+            Route("/sandbox/mail/{mail_id:int}", self.mail, methods=["GET"]),
+            Route("/sandbox/mail/{mail_id:int}/html", self.mail_html, methods=["GET"]),
         ]
 
     def home(self, request: Request) -> Response:
         self.world.refresh()
         saved = request.query_params.get("saved", "")
         notice = f"<p><strong>Saved the bio of {escape(saved)}.</strong></p>" if saved else ""
-        return HTMLResponse(_PAGE.format(
+        return _html(_PAGE.format(
             notice=notice,
+            mails=len(self.world.mails),
             options="".join(f'<option value="{k}">{escape(v)}</option>'
                             for k, v in BIO_PLATFORMS.items()),
             missing=MISSING_PREFIX,
@@ -64,10 +82,53 @@ class SandboxPage:
         if problem is not None:
             if as_json:
                 return JSONResponse({"error": problem}, 400)
-            return HTMLResponse(f"<p>{escape(problem)}</p><p><a href='/sandbox'>Back</a></p>", 400)
+            return _html(f"<p>{escape(problem)}</p><p><a href='/sandbox'>Back</a></p>", 400)
         if as_json:
             return JSONResponse({"platform": platform, "handle": account.handle, "bio": text})
         return RedirectResponse(f"/sandbox?saved={platform}:{account.handle}", 303)
+
+    def mailbox(self, request: Request) -> Response:
+        rows = [
+            f"<tr><td>{m.at:%Y-%m-%d %H:%M:%S} UTC</td><td>{escape(', '.join(m.recipients))}</td>"
+            f"<td><a href='/sandbox/mail/{m.id}'>{escape(m.subject) or '(no subject)'}</a>"
+            "</td></tr>"
+            for m in reversed(self.world.mails[-LISTED:])
+        ]
+        body = "".join(rows) or "<tr><td colspan='3'>No e-mail caught yet.</td></tr>"
+        count = len(self.world.mails)
+        return _html(_MAILBOX.format(port=_mail_port(request), count=count, rows=body))
+
+    def mail(self, request: Request) -> Response:
+        mail = self._mail(request)
+        if mail is None:
+            return _html("<p>No such e-mail.</p><p><a href='/sandbox/mail'>Mailbox</a></p>", 404)
+        html = (
+            f"<h2>HTML part</h2><iframe src='/sandbox/mail/{mail.id}/html' title='HTML part' "
+            "sandbox='allow-popups allow-popups-to-escape-sandbox' width='100%' height='600'>"
+            "</iframe>"
+            if mail.html is not None
+            else ""
+        )
+        return _html(_MAIL.format(
+            subject=escape(mail.subject) or "(no subject)",
+            sender=escape(mail.sender),
+            to=escape(", ".join(mail.recipients)),
+            at=f"{mail.at:%Y-%m-%d %H:%M:%S} UTC",
+            text=linked(mail.text),
+            html=html,
+        ))  # fmt: skip
+
+    def mail_html(self, request: Request) -> Response:
+        mail = self._mail(request)
+        if mail is None or mail.html is None:
+            return _html("<p>No such e-mail.</p>", 404)
+        response = HTMLResponse(mail.html)
+        response.headers["Content-Security-Policy"] = MAIL_HTML_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def _mail(self, request: Request) -> CaughtMail | None:
+        return self.world.caught_mail(int(request.path_params["mail_id"]))
 
     def _counts(self) -> str:
         counts = self.world.snapshot_state()
@@ -98,10 +159,33 @@ class SandboxPage:
     def _messages(self) -> str:
         rows = [
             f"<tr><td>{m.at:%H:%M:%S}</td><td>{m.channel}</td><td>{escape(m.to)}</td>"
-            f"<td>{escape(m.text[:400])}</td></tr>"
+            f"<td>{linked(m.text[:400])}</td></tr>"
             for m in reversed(self.world.messages[-50:])
         ]
         return "".join(rows) or "<tr><td colspan='4'>Nothing sent yet.</td></tr>"
+
+
+def linked(text: str) -> str:
+    """``text`` escaped for HTML, its http(s) URLs made clickable (sign-in links)."""
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0)
+        parts += [escape(text[last : match.start()]), f'<a href="{escape(url)}">{escape(url)}</a>']
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return "".join(parts)
+
+
+def _html(body: str, status: int = 200) -> HTMLResponse:
+    response = HTMLResponse(body, status)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _mail_port(request: Request) -> str:
+    port = request.url.port
+    return str(port + 1) if port else "(web port + 1)"
 
 
 def _bio_problem(platform: str, handle: str, text: str) -> str | None:
@@ -145,10 +229,40 @@ deleted later, so every verification outcome shows up.</li>
 <p>{counts}</p>
 <h2>Rate windows</h2>
 <table><tr><th>Endpoint</th><th>Used</th><th>Resets</th></tr>{budgets}</table>
-<h2>Messages sent</h2>
+<h2>E-mail</h2>
+<p>{mails} e-mails caught by the sandbox's mail server: <a href="/sandbox/mail">open the
+mailbox</a>.</p>
+<h2>Telegram and WhatsApp messages sent</h2>
 <table><tr><th>Time</th><th>Channel</th><th>To</th><th>Text</th></tr>{messages}</table>
 <h2>Accounts</h2>
 <table><tr><th>Platform</th><th>Handle</th><th>Followers</th><th>Kind</th><th>Bio</th></tr>
 {accounts}</table>
+</body></html>
+"""
+
+_MAILBOX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sandbox mailbox</title></head>
+<body>
+<p><a href="/sandbox">Sandbox</a></p>
+<h1>Sandbox mailbox</h1>
+<p>Every e-mail Gaung sent while running with <code>--sandbox</code> (an SMTP server on
+127.0.0.1:{port} that accepts everything and relays nothing). {count} caught, newest first.</p>
+<table><tr><th>Received</th><th>To</th><th>Subject</th></tr>{rows}</table>
+</body></html>
+"""
+
+_MAIL = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{subject}</title></head>
+<body>
+<p><a href="/sandbox/mail">Mailbox</a></p>
+<h1>{subject}</h1>
+<table>
+<tr><th>From</th><td>{sender}</td></tr>
+<tr><th>To</th><td>{to}</td></tr>
+<tr><th>Received</th><td>{at}</td></tr>
+</table>
+<h2>Text part</h2>
+<pre>{text}</pre>
+{html}
 </body></html>
 """

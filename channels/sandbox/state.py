@@ -116,6 +116,19 @@ class SentMessage:
     at: datetime
 
 
+@dataclass(frozen=True)
+class CaughtMail:
+    """A message the mail catcher accepted (``channels.sandbox.mail``)."""
+
+    id: int  # 1, 2, ... in arrival order: the sandbox page's /sandbox/mail/<id>
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str  # the text/plain part ("" if none)
+    html: str | None  # the text/html part, shown only in a sandboxed frame
+    at: datetime
+
+
 class World:
     """Thread-safe: the server answers from a thread pool, the seeder writes from it too."""
 
@@ -134,6 +147,7 @@ class World:
         self.accounts: dict[tuple[str, str], Account] = {}
         self.posts: dict[tuple[str, str], Post] = {}
         self.messages: list[SentMessage] = []
+        self.mails: list[CaughtMail] = []
         # What the seeder already turned into posts (official posts, reported links).
         self.done: set[tuple[str, ...]] = set()
         self._handles: dict[tuple[str, str], str] = {}
@@ -305,6 +319,20 @@ class World:
             self.messages.append(message)
             del self.messages[:-500]  # a demo needs the latest few, not a mailbox
         return message
+
+    def record_mail(
+        self, sender: str, recipients: tuple[str, ...], subject: str, text: str, html: str | None
+    ) -> CaughtMail:
+        with self._lock:
+            number = self.mails[-1].id + 1 if self.mails else 1
+            mail = CaughtMail(number, sender, recipients, subject, text, html, self.clock())
+            self.mails.append(mail)
+            del self.mails[:-500]
+        return mail
+
+    def caught_mail(self, mail_id: int) -> CaughtMail | None:
+        with self._lock:
+            return next((m for m in self.mails if m.id == mail_id), None)
 
     def snapshot_state(self) -> dict[str, Any]:
         """Counts for the sandbox page."""
