@@ -109,6 +109,12 @@ class RemindersSettings(BaseModel):
     default_hours: str = "24,3"
     # When the daily digest goes out, in hours after midnight UTC (0 = 07:00 WIB).
     digest_hour_utc: int = Field(default=0, ge=0, le=23)
+    # "Send reminder" by hand (scheduler.manual_reminders): at most once per campaign and unit
+    # in this many hours; people who got the assignment notice or any reminder of the
+    # campaign within recent_hours are skipped (and scheduled reminders skip those reminded
+    # by hand within it).
+    manual_interval_hours: int = Field(default=3, ge=1, le=168)
+    recent_hours: int = Field(default=3, ge=0, le=168)
 
 
 class WhatsAppSettings(BaseModel):

@@ -9,16 +9,18 @@ pending assignments of the campaign, listing them all (key
 ``reminder:<campaign>:<asn>:<hours>``), so a retried job never reminds twice.
 
 Muted ASN get no reminder unless the campaign is urgent (a hoax clarification, or a
-post sent out at once); urgent reminders also jump the delivery queue.
+post sent out at once); urgent reminders also jump the delivery queue. ASN reminded by
+hand (``scheduler.manual_reminders``) within ``reminders.recent_hours`` are skipped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import Select, and_, case, exists, func, select, true
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlmodel import Session
 
@@ -29,10 +31,10 @@ from content.reminder_hours import hours_for
 from gaung import i18n
 from gaung.db import utcnow
 from gaung.i18n import gettext as _
-from gaung.settings import PLATFORM_NAMES, PLATFORMS
+from gaung.settings import PLATFORM_NAMES, PLATFORMS, get_settings
 from kernel import notices, queue
 from kernel.models import WorkItem
-from kernel.outbox import INBOX_LINK, NAME, OutboxKind
+from kernel.outbox import INBOX_LINK, NAME, OutboxKind, OutboxMessage
 from roster.agencies import asn_zone_column
 from roster.models import Asn, AsnStatus
 
@@ -50,6 +52,7 @@ _assignment = Assignment.__table__  # type: ignore[attr-defined]
 _asn = Asn.__table__  # type: ignore[attr-defined]
 _campaign = Campaign.__table__  # type: ignore[attr-defined]
 _post = Post.__table__  # type: ignore[attr-defined]
+_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 # --- reminder times ---------------------------------------------------------------------
@@ -64,6 +67,10 @@ def work_key(campaign_id: int, hours: int) -> str:
 
 def message_key(campaign_id: int, asn_id: int, hours: int) -> str:
     return f"reminder:{campaign_id}:{asn_id}:{hours}"
+
+
+# Keys of reminders sent by hand: manual-reminder:<campaign>:<asn>:<manual_reminder id>.
+MANUAL_PREFIX = "manual-reminder:"
 
 
 def on_dispatch(conn: Connection, post_id: int) -> None:
@@ -107,7 +114,11 @@ def is_urgent(conn: Connection, campaign_id: int, kind: str) -> bool:
 
 
 def send_reminders(engine: Engine, campaign_id: int, hours: int) -> int:
-    """Queue one reminder per ASN with open assignments of the campaign; returns how many."""
+    """Queue one reminder per ASN with open assignments of the campaign; returns how many.
+
+    ASN reminded by hand (``scheduler.manual_reminders``) within the last
+    ``reminders.recent_hours`` are left out: they were just told the same thing.
+    """
     now = utcnow()
     with engine.begin() as conn:
         campaign = conn.execute(
@@ -118,31 +129,64 @@ def send_reminders(engine: Engine, campaign_id: int, hours: int) -> int:
         if campaign is None or campaign.deadline <= now:
             return 0
         urgent = is_urgent(conn, campaign_id, campaign.kind)
-        people = conn.execute(_open_per_asn(campaign_id, now, include_muted=urgent)).all()
-        variants: dict[tuple[str, str | None, tuple[str, ...], int], notices.Rendered] = {}
-        rows = []
-        for row in people:
-            platforms = tuple(p for p in PLATFORMS if getattr(row, f"has_{p}"))
-            variant = (row.locale, row.timezone, platforms, row.open)
-            if variant not in variants:
-                variants[variant] = _render(campaign.title, campaign.deadline, urgent, *variant)
-            rows.append(
-                notices.message_row(
-                    notices.Person.from_row(row),
-                    variants[variant],
-                    key=message_key(campaign_id, row.id, hours),
-                    kind=OutboxKind.REMINDER,
-                    campaign_id=campaign_id,
-                    assignment_id=row.first_id,
-                    priority=1 if urgent else 0,
-                    now=now,
-                )
+        recent = now - timedelta(hours=get_settings().reminders.recent_hours)
+        query = open_per_asn(campaign_id, now, include_muted=urgent).where(
+            ~exists().where(
+                _outbox.c.asn_id == _asn.c.id,
+                _outbox.c.campaign_id == campaign_id,
+                _outbox.c.key.startswith(f"{MANUAL_PREFIX}{campaign_id}:"),
+                _outbox.c.created_at > recent,
             )
+        )
+        people = conn.execute(query).all()
+        rows = reminder_rows(
+            people,
+            campaign_id=campaign_id,
+            title=campaign.title,
+            deadline=campaign.deadline,
+            urgent=urgent,
+            key=lambda asn_id: message_key(campaign_id, asn_id, hours),
+            now=now,
+        )
         notices.queue_rows(conn, rows)
     return len(rows)
 
 
-def _open_per_asn(campaign_id: int, now: datetime, *, include_muted: bool) -> Any:
+def reminder_rows(
+    people: Sequence[Row[Any]],
+    *,
+    campaign_id: int,
+    title: str,
+    deadline: datetime,
+    urgent: bool,
+    key: Callable[[int], str],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """One outbox row per person of ``open_per_asn``, each (locale, zone, platforms, count)
+    variant rendered once; ``key`` gives a person's idempotency key from their id."""
+    variants: dict[tuple[str, str | None, tuple[str, ...], int], notices.Rendered] = {}
+    rows = []
+    for row in people:
+        platforms = tuple(p for p in PLATFORMS if getattr(row, f"has_{p}"))
+        variant = (row.locale, row.timezone, platforms, row.open)
+        if variant not in variants:
+            variants[variant] = _render(title, deadline, urgent, *variant)
+        rows.append(
+            notices.message_row(
+                notices.Person.from_row(row),
+                variants[variant],
+                key=key(row.id),
+                kind=OutboxKind.REMINDER,
+                campaign_id=campaign_id,
+                assignment_id=row.first_id,
+                priority=1 if urgent else 0,
+                now=now,
+            )
+        )
+    return rows
+
+
+def open_per_asn(campaign_id: int, now: datetime, *, include_muted: bool) -> Select[Any]:
     """Per active ASN: contact columns, first open assignment, platforms and count still open."""
     has = [
         func.max(case((_assignment.c.platform == p, 1), else_=0)).label(f"has_{p}")
@@ -155,6 +199,7 @@ def _open_per_asn(campaign_id: int, now: datetime, *, include_muted: bool) -> An
         _asn.c.messenger,
         _asn.c.unit_id,
         _asn.c.agency_id,
+        _asn.c.mute_reminders,
     )
     contact = (_asn.c.email, _asn.c.telegram_chat_id, _asn.c.phone)
     muted = true() if include_muted else _asn.c.mute_reminders.is_(False)

@@ -40,6 +40,8 @@ from web import (
     inbox,
     inbox_settings,
     messages_console,
+    not_acted,
+    not_acted_api,
     privacy,
     registry,
     roster_console,
@@ -305,6 +307,9 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     for measure in (evidence, channels_status):  # campaign evidence, channel status panel
         app.include_router(measure.router)
+    # Who has not acted yet, and reminding them: the page and the JSON API.
+    for waiting in (not_acted, not_acted_api):
+        app.include_router(waiting.router)
     # Staff administration: second sign-in step, own account, staff, agency, audit log.
     for admin in (two_factor, account, staff_console, agency_console, audit_console):
         app.include_router(admin.router)

@@ -34,6 +34,7 @@ from roster.models import (
 )
 from roster.oidc import AgencySso
 from roster.recognition import LeaderboardOptIn
+from scheduler.manual_reminders import ManualReminder
 
 metadata = SQLModel.metadata
 
@@ -59,6 +60,7 @@ __all__ = [
     "Invitation",
     "LeaderboardOptIn",
     "LoginFailure",
+    "ManualReminder",
     "OutboxMessage",
     "OutboxStatus",
     "OwnershipCheck",
