@@ -42,6 +42,7 @@ class OutboxKind(StrEnum):
     DIGEST = "digest"
     TELEGRAM_LINKED = "telegram_linked"
     WITHDRAWAL = "withdrawal"  # a dispatched post was withdrawn (scheduler.withdrawal)
+    FEEDBACK_REPLY = "feedback_reply"  # Humas answered feedback (scheduler.feedback_reply)
 
 
 class OutboxMessage(SQLModel, table=True):

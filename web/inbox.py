@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from assignments import reporting
+from assignments import feedback, reporting
 from assignments.evidence import Reason
 from assignments.models import Assignment, AssignmentStatus
 from assignments.sharing import share_links
@@ -164,6 +164,8 @@ def _render_assignment(
         "outcome": "",
         "outcome_at": "",
         "outcome_anchor": OUTCOME_ANCHOR,
+        # What the ASN passed on about this assignment, with Humas' answers.
+        "feedback_thread": feedback.thread_for_asn(session, assignment.asn_id, assignment.id or 0),
     }
     context.update(extra)
     return render(request, "inbox/assignment.html", context, status_code=status_code)

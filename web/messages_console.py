@@ -68,6 +68,7 @@ def kind_labels() -> dict[str, str]:
         OutboxKind.DIGEST: _("Daily digest"),
         OutboxKind.TELEGRAM_LINKED: _("Telegram linked"),
         OutboxKind.WITHDRAWAL: _("Post withdrawn"),
+        OutboxKind.FEEDBACK_REPLY: _("Answer to feedback"),
     }
 
 
@@ -95,6 +96,7 @@ def campaign_delivery(session: Session, campaign: Campaign) -> dict[str, Any]:
             "counts": found,
             "problems": sum(found.get(s, 0) for s in PROBLEMS),
             "open_feedback": feedback_service.open_count(session, campaign.id),
+            "feedback": feedback_service.summary(session, campaign.id).total,
             "status_labels": status_labels(),
         }
     }

@@ -44,6 +44,8 @@ from scheduler import (
     digest,
     dispatch,
     expiry,
+    feedback_digest,
+    feedback_reply,
     followers,
     measure,
     outbox,
@@ -80,6 +82,10 @@ def _wire_jobs() -> None:
     jobs.register("expire", expiry.expire_job)
     jobs.register("reach_snapshot", reach_snapshots.reach_snapshot_job)
     jobs.register("staff_mail", staff_mail.staff_mail_job)
+    jobs.register(feedback_digest.MAIL_JOB, feedback_digest.feedback_digest_mail_job)
+    recurring.register(
+        feedback_digest.JOB, feedback_digest.feedback_digest_job, feedback_digest.EVERY
+    )
     digest_at = timedelta(hours=get_settings().reminders.digest_hour_utc)
     recurring.register("digest", digest.digest_job, digest.DAY, digest_at)
     recurring.register("followers", followers.followers_job, followers.EVERY, followers.AT)
@@ -108,6 +114,7 @@ def _wire_dispatch_hooks() -> None:
     dispatch.after_assignments[:] = hooks
     workflow.after_withdrawal[:] = [withdrawal.on_withdrawal]
     workflow.after_official_urls_changed[:] = [evidence.forget_search]
+    feedback.after_reply[:] = [feedback_reply.on_reply]
 
 
 def _wire_channels() -> None:
@@ -159,6 +166,7 @@ def describe() -> dict[str, Any]:
         "dispatch_hooks": [_name(hook) for hook in dispatch.after_assignments],
         "withdrawal_hooks": [_name(hook) for hook in workflow.after_withdrawal],
         "official_url_hooks": [_name(hook) for hook in workflow.after_official_urls_changed],
+        "feedback_reply_hooks": [_name(hook) for hook in feedback.after_reply],
         "messengers": {slug: _name(type(m)) for slug, m in sorted(messaging.MESSENGERS.items())},
         "person_messengers": list(outbox_vocabulary.PERSON_MESSENGERS),
         "platforms": {

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from assignments.evidence import Evidence, VerifyCursor
-from assignments.feedback import Feedback
+from assignments.feedback import Feedback, FeedbackReply
 from assignments.metrics import ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.problems import VerificationProblem
@@ -56,6 +56,7 @@ __all__ = [
     "Click",
     "Evidence",
     "Feedback",
+    "FeedbackReply",
     "IdempotencyKey",
     "Invitation",
     "LeaderboardOptIn",
