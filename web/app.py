@@ -39,6 +39,7 @@ from web import (
     feedback,
     inbox,
     inbox_settings,
+    leaderboard,
     messages_console,
     not_acted,
     not_acted_api,
@@ -296,7 +297,8 @@ def create_app() -> FastAPI:
     )
     # auth before inbox: /inbox/login must not be taken for an assignment id.
     # Enrolment first: inbox's /inbox/{assignment_id} must not claim /inbox/accounts.
-    for extra in (enrol, privacy, registry, roster_console):
+    # Leaderboard: /inbox/leaderboard before inbox's /inbox/{assignment_id} too.
+    for extra in (enrol, privacy, registry, roster_console, leaderboard):
         app.include_router(extra.router)
     # Delivery: /inbox/settings before inbox's /inbox/{assignment_id}.
     for delivery in (inbox_settings, feedback, messages_console, telegram_webhook):

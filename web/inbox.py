@@ -27,6 +27,7 @@ from kernel.limits import LIMITS
 from roster.models import Asn
 from web import eligibility_notice
 from web.deps import current_asn, render, verify_csrf
+from web.leaderboard import inbox_card
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 
@@ -102,6 +103,7 @@ def inbox(
         "status_label": status_label,
         "actionable": _ACTIONABLE,
         "eligibility": eligibility_notice.for_asn(session, asn),  # inbox/_eligibility.html
+        "leaderboard": inbox_card(session, asn),  # inbox/_standing.html
     }
     return render(request, "inbox/list.html", context)
 

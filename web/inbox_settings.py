@@ -26,6 +26,7 @@ from kernel.outbox import PERSON_MESSENGERS, missing_address
 from roster.models import Asn
 from scheduler.telegram_poll import schedule_poll
 from web.deps import current_asn, render, verify_csrf
+from web.leaderboard import settings_state
 
 router = APIRouter(prefix="/inbox/settings", include_in_schema=False)
 
@@ -157,6 +158,7 @@ def _page(
         "error": error.render(_) if error else None,
         "error_field": error.field if error else None,
         "flash": request.session.pop(_FLASH_KEY, None),
+        "leaderboard": settings_state(session, asn),  # its own form, web.leaderboard
     }
     return render(request, "inbox/settings.html", context, status_code=400 if error else 200)
 
