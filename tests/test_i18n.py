@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,16 +14,16 @@ from babel.messages.pofile import read_po
 from gaung import i18n
 from gaung.settings import PROJECT_ROOT
 
-SOURCE_DIRS = [
-    "gaung",
-    "content",
-    "roster",
-    "assignments",
-    "channels",
-    "scheduler",
-    "web",
-    "templates",
-]
+
+def _packages() -> list[str]:
+    """Every package the project installs (pyproject), so a new one is never left out."""
+    with (PROJECT_ROOT / "pyproject.toml").open("rb") as handle:
+        found = tomllib.load(handle)["tool"]["setuptools"]["packages"]["find"]["include"]
+    return [pattern.rstrip("*") for pattern in found]
+
+
+# Every layer (kernel, cli and wiring included), the pages and the messages' templates.
+SOURCE_DIRS = [*_packages(), "templates"]
 
 
 def _in_sources(dirpath: str) -> bool:
@@ -61,6 +62,15 @@ def test_every_ui_string_is_translated_to_indonesian() -> None:
         if msgid not in catalog or not catalog[msgid].string
     }
     assert not missing, f"msgids without an Indonesian msgstr: {missing}"
+
+
+def test_every_layer_and_the_templates_are_checked() -> None:
+    assert {"gaung", "kernel", "roster", "content", "assignments", "channels"} <= set(SOURCE_DIRS)
+    assert {"scheduler", "wiring", "web", "cli", "templates"} <= set(SOURCE_DIRS)
+    where = set(_extracted_msgids().values())
+    assert any(w.startswith("kernel/") for w in where)
+    assert any(w.startswith("cli/") for w in where)
+    assert any(w.startswith("templates/messages/") for w in where)
 
 
 def test_dates_and_numbers_follow_the_locale() -> None:

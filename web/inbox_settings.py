@@ -24,6 +24,7 @@ from gaung.fields import normalise_email, normalise_phone
 from gaung.i18n import gettext as _
 from kernel.outbox import PERSON_MESSENGERS, missing_address
 from roster.models import Asn
+from scheduler.delivery_errors import latest_undelivered
 from scheduler.telegram_poll import schedule_poll
 from web.deps import current_asn, render, verify_csrf
 from web.leaderboard import settings_state
@@ -158,9 +159,24 @@ def _page(
         "error": error.render(_) if error else None,
         "error_field": error.field if error else None,
         "flash": request.session.pop(_FLASH_KEY, None),
+        # The last message did not arrive for a reason the ASN can fix here: say so, and how.
+        "undelivered": _undelivered(session, asn),
         "leaderboard": settings_state(session, asn),  # its own form, web.leaderboard
     }
     return render(request, "inbox/settings.html", context, status_code=400 if error else 200)
+
+
+def _undelivered(session: Session, asn: Asn) -> dict[str, Any] | None:
+    assert asn.id is not None
+    notice = latest_undelivered(session.connection(), asn.id)
+    if notice is None:
+        return None
+    spec = PERSON_MESSENGERS.get(notice.messenger)
+    return {
+        "at": notice.at,
+        "messenger": _(spec.label) if spec else notice.messenger,
+        "todo": _(notice.explanation.asn_todo or ""),
+    }
 
 
 @router.get("")

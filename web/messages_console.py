@@ -8,8 +8,10 @@ What Humas can do about each, never automatically:
   arrived: Humas asks the ASN, then either *marks it sent* or *resends* it, which
   queues a copy under a new key (``resend:<id>``, once) and retires the original.
 
-Permanent failures (blocked bot, invalid number, no address) are listed with their
-reason so Humas can contact the ASN; retrying them cannot help. Every action is audited.
+Permanent failures (blocked bot, invalid number, no address) are listed with an
+explanation and what to do (scheduler.delivery_errors; the technical reason stays in a
+details element) so Humas can contact the ASN; retrying them cannot help. Every action is
+audited.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from gaung.db import get_session, utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from kernel import audit
-from kernel.outbox import OutboxKind, OutboxMessage, OutboxStatus
+from kernel.outbox import PERSON_MESSENGERS, OutboxKind, OutboxMessage, OutboxStatus
 from roster.models import Asn, Role, User
 from scheduler import reminders
+from scheduler.delivery_errors import Explanation, explain
 from web.deps import render, require_role, verify_csrf
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -70,6 +73,21 @@ def kind_labels() -> dict[str, str]:
         OutboxKind.WITHDRAWAL: _("Post withdrawn"),
         OutboxKind.FEEDBACK_REPLY: _("Answer to feedback"),
     }
+
+
+def messenger_labels() -> dict[str, str]:
+    """Messenger slugs as people name them ("Surel", not "email")."""
+    return {slug: _(spec.label) for slug, spec in PERSON_MESSENGERS.items()}
+
+
+def explanations(rows: list[Any]) -> dict[int, Explanation]:
+    """Each undelivered row's explanation, by outbox id (scheduler.delivery_errors)."""
+    found: dict[int, Explanation] = {}
+    for row in rows:
+        explained = explain(row.last_error, row.messenger, row.status, retryable=row.retryable)
+        if explained is not None:
+            found[row.id] = explained
+    return found
 
 
 # --- reads ------------------------------------------------------------------------------
@@ -226,6 +244,8 @@ def _page(request: Request, session: Session, user: User, campaign: Campaign | N
         "limit": LIST_LIMIT,
         "statuses": status_labels(),
         "kinds": kind_labels(),
+        "messengers": messenger_labels(),
+        "explained": explanations(rows),
         "can_act": user.role in (Role.EDITOR, Role.APPROVER, Role.ADMIN),
         "flash": request.session.pop("flash", None),
         "reminder_items": (
