@@ -133,6 +133,16 @@ class WebhookSettings(BaseModel):
     timeout_seconds: float = 15.0
 
 
+class WebPushSettings(BaseModel):
+    """Web Push to the devices ASN subscribe from the inbox (channels.webpush)."""
+
+    # Who sends, for push services to contact (VAPID "sub"): a mailto: or https: URL.
+    subject: str = "mailto:humas@localhost"
+    ttl_seconds: int = Field(default=86400, ge=0, le=2419200)  # push service keeps it this long
+    concurrency: int = Field(default=8, ge=1, le=256)  # requests in flight per push service
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class MetricsSettings(BaseModel):
     # When set, GET /metrics needs "Authorization: Bearer <token>" (GAUNG_METRICS__TOKEN).
     token: str = ""
@@ -232,6 +242,7 @@ class Settings(BaseSettings):
     instagram: InstagramSettings = Field(default_factory=InstagramSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    webpush: WebPushSettings = Field(default_factory=WebPushSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     # "auto": text on a terminal, JSON lines otherwise (journald, containers).

@@ -11,7 +11,7 @@ goes in at send time (``scheduler.deliver``).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,9 +124,18 @@ def message_row(
     }
 
 
+# Called with the keys just queued, in the same transaction (web push routes the notices of
+# ASN with a subscribed device: scheduler.push.route_keys). Filled by wiring.
+after_queue: list[Callable[[Connection, Sequence[str]], None]] = []
+
+
 def queue_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert in the caller's transaction; a row whose key exists already is skipped."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     statement = insert(_table).on_conflict_do_nothing(index_elements=["key"])
     for start in range(0, len(rows), CHUNK):
         conn.execute(statement, list(rows[start : start + CHUNK]))
+    if rows:
+        keys = [str(row["key"]) for row in rows]
+        for hook in after_queue:
+            hook(conn, keys)

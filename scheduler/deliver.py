@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +57,10 @@ LOST_RESENT = "worker lost between send and record; resent with the same idempot
 _ERROR_MAX = 4000
 _table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _asn = Asn.__table__  # type: ignore[attr-defined]
+# Messengers that take a whole claim at once and record its outcomes themselves (web push:
+# scheduler.push.deliver_batch), slug -> sender(engine, worker, rows). Filled by wiring.
+# Their rate limits are the push services' own (429 per origin), not a shared window.
+BATCH_SENDERS: dict[str, Callable[[Engine, str, list[Row[Any]]], None]] = {}
 
 
 def deliver_due(engine: Engine, worker: str, *, limit: int = 200) -> int:
@@ -63,21 +68,30 @@ def deliver_due(engine: Engine, worker: str, *, limit: int = 200) -> int:
     mark_lost(engine)
     claimed: list[Row[Any]] = []
     slots: dict[str, ratelimit.Slots] = {}
+    batches: list[tuple[str, list[Row[Any]]]] = []
     for messenger in _due_messengers(engine):
         if len(claimed) >= limit:
             break
+        if messenger in BATCH_SENDERS:
+            taken = claim(engine, worker, messenger=messenger, limit=limit)
+            if taken:
+                batches.append((messenger, taken))
+            continue
         room = min(limit - len(claimed), _horizon(engine, messenger))
         taken = claim(engine, worker, messenger=messenger, limit=room) if room > 0 else []
         if taken:
             # Send slots come from the cluster-wide window only for what was claimed.
             slots[messenger] = ratelimit.reserve(engine, messenger, len(taken))
             claimed += taken
+    for messenger, rows in batches:
+        BATCH_SENDERS[messenger](engine, worker, rows)
+    batched = sum(len(rows) for _, rows in batches)
     if not claimed:
-        return 0
+        return batched
     people = _people(engine, {row.asn_id for row in claimed})
     with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
         list(pool.map(lambda row: _deliver_one(engine, worker, row, people, slots), claimed))
-    return len(claimed)
+    return len(claimed) + batched
 
 
 def mark_lost(engine: Engine) -> int:

@@ -97,9 +97,14 @@ def test_the_registries_hold_every_job_hook_channel_and_eraser() -> None:
     assert set(wired["jobs"]) >= {"dispatch", "verify_post", "measure", "digest", "reminder"}
     assert set(wired["recurring"]) <= set(wired["jobs"])
     assert wired["dispatch_hooks"][0] == "scheduler.outbox.write_outbox"
-    assert set(wired["messengers"]) == {"email", "telegram", "webhook", "whatsapp"}
+    assert set(wired["messengers"]) == {"email", "telegram", "webhook", "webpush", "whatsapp"}
+    assert "webpush" not in wired["person_messengers"]  # on top of a messenger, not instead
+    assert wired["batch_senders"] == {"webpush": "scheduler.push.deliver_batch"}
+    assert wired["queue_hooks"] == ["scheduler.push.route_keys"]
+    assert wired["dispatch_hooks"][1] == "scheduler.push.route_post"
     assert set(wired["platforms"]) == {"x", "facebook", "instagram"}
-    assert len(wired["erasers"]) == len(wired["exporters"]) == 3
+    assert len(wired["erasers"]) == len(wired["exporters"]) == 4
+    assert "channels.webpush.erase_personal_data" in wired["erasers"]
     assert "roster.recognition.erase_personal_data" in wired["erasers"]
     assert wired["model_events"] == {"User.before_update": True}
 

@@ -30,17 +30,19 @@ from channels import (
     platforms,
     telegram,
     webhook,
+    webpush,
     whatsapp,
     x,
 )
 from channels.platforms import SocialPlatform
 from content import workflow
 from gaung.settings import get_settings
-from kernel import idempotency, jobs, recurring, throttle
+from kernel import idempotency, jobs, notices, recurring, throttle
 from kernel import outbox as outbox_vocabulary
 from roster import privacy, recognition, security
 from roster.models import User
 from scheduler import (
+    deliver,
     digest,
     dispatch,
     expiry,
@@ -50,6 +52,7 @@ from scheduler import (
     measure,
     outbox,
     ownership,
+    push,
     reach_snapshots,
     reminders,
     staff_mail,
@@ -105,6 +108,7 @@ def _wire_dispatch_hooks() -> None:
     # Order matters: the notices first, so a notice exists whenever a reminder may follow.
     hooks = [
         outbox.write_outbox,
+        push.route_post,  # notices to ASN with a subscribed device go by Web Push first
         reminders.on_dispatch,
         verify.on_dispatch,
         measure.on_dispatch,
@@ -121,6 +125,10 @@ def _wire_channels() -> None:
     # In the order people are offered them.
     for messenger in (email.messenger, telegram.messenger, whatsapp.messenger, webhook.messenger):
         messaging.register(messenger)
+    # Not offered to people: it comes on top of their messenger, which is its fallback.
+    messaging.register(webpush.messenger)
+    deliver.BATCH_SENDERS[webpush.SLUG] = push.deliver_batch
+    notices.after_queue[:] = [push.route_keys]
     platforms.register("x", x.from_settings)
     platforms.register("facebook", facebook.from_settings)
     platforms.register("instagram", _instagram)
@@ -131,11 +139,13 @@ def _wire_privacy() -> None:
         assignment_privacy.export_personal_data,
         feedback.export_personal_data,
         recognition.export_personal_data,
+        webpush.export_personal_data,
     ]
     privacy.ERASERS[:] = [
         assignment_privacy.erase_personal_data,
         feedback.erase_personal_data,
         recognition.erase_personal_data,
+        webpush.erase_personal_data,
     ]
 
 
@@ -169,6 +179,8 @@ def describe() -> dict[str, Any]:
         "feedback_reply_hooks": [_name(hook) for hook in feedback.after_reply],
         "messengers": {slug: _name(type(m)) for slug, m in sorted(messaging.MESSENGERS.items())},
         "person_messengers": list(outbox_vocabulary.PERSON_MESSENGERS),
+        "batch_senders": {slug: _name(f) for slug, f in sorted(deliver.BATCH_SENDERS.items())},
+        "queue_hooks": [_name(hook) for hook in notices.after_queue],
         "platforms": {
             slug: _name(factory) for slug, factory in sorted(platforms.PLATFORMS.items())
         },

@@ -11,6 +11,7 @@ from assignments.reach_snapshot import ReachSnapshot
 from channels.credentials import ChannelCredential
 from channels.instagram_private import ChannelSession
 from channels.telegram_updates import TelegramCursor
+from channels.webpush import PushSubscription, VapidKey
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from kernel.audit import AuditLog
 from kernel.idempotency import IdempotencyKey
@@ -69,6 +70,7 @@ __all__ = [
     "Post",
     "PostMetrics",
     "PostStatus",
+    "PushSubscription",
     "RateWindow",
     "ReachSnapshot",
     "RepostMetrics",
@@ -77,6 +79,7 @@ __all__ = [
     "TelegramCursor",
     "Unit",
     "User",
+    "VapidKey",
     "VerificationProblem",
     "VerifyCursor",
     "WebhookDelivery",

@@ -55,7 +55,7 @@ def test_importing_every_channel_registers_nothing() -> None:
 
 
 def test_the_wired_registry_holds_every_messenger_under_its_slug() -> None:
-    assert sorted(MESSENGERS) == ["email", "telegram", "webhook", "whatsapp"]
+    assert sorted(MESSENGERS) == ["email", "telegram", "webhook", "webpush", "whatsapp"]
     assert all(slug == messenger.slug for slug, messenger in MESSENGERS.items())
 
 
