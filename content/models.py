@@ -98,3 +98,39 @@ class PostVariant(SQLModel, table=True):
     platform: str = Field(max_length=20, primary_key=True)
     position: int = Field(primary_key=True)
     text: str = Field(max_length=5000)
+
+
+class CampaignRecurrence(SQLModel, table=True):
+    """A campaign that comes back: an RFC 5545 rule whose occurrences become new campaigns.
+
+    ``rule`` is the RRULE value (e.g. "FREQ=WEEKLY;BYDAY=FR"); its DTSTART is
+    ``first_at`` (UTC) read as wall time in ``timezone``, so 09:00 WITA stays 09:00 WITA.
+    Each occurrence copies the campaign and its posts as drafts (content.recurrence),
+    which still go through approval.
+    """
+
+    __tablename__ = "campaign_recurrence"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", unique=True)
+    rule: str = Field(max_length=300)
+    first_at: datetime
+    timezone: str = Field(max_length=40)
+    active: bool = Field(default=True, index=True)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RecurrenceOccurrence(SQLModel, table=True):
+    """One occurrence of a rule that was made (once: the primary key), and its campaign.
+
+    ``campaign_id`` has no foreign key: deleting the campaign made for an occurrence
+    leaves the row, so that occurrence is not made again.
+    """
+
+    __tablename__ = "recurrence_occurrence"
+    recurrence_id: int = Field(foreign_key="campaign_recurrence.id", primary_key=True)
+    # The occurrence's moment in UTC, RFC 5545 form ("20261211T010000Z").
+    occurrence: str = Field(primary_key=True, max_length=20)
+    campaign_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)

@@ -27,6 +27,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from content import recurrence
 from content import variants as post_variants
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus, PostVariant
 from content.reminder_hours import normalise_hours
@@ -402,6 +403,8 @@ def delete_campaign(session: Session, actor: User, campaign: Campaign) -> None:
         session.execute(delete(PostVariant).where(col(PostVariant.post_id).in_(posts)))
         session.execute(delete(Post).where(col(Post.campaign_id) == campaign.id))
         session.execute(delete(CampaignUnit).where(col(CampaignUnit.campaign_id) == campaign.id))
+        assert campaign.id is not None
+        recurrence.forget(session, campaign.id)
         session.delete(campaign)
         session.flush()
     except IntegrityError:
@@ -715,6 +718,40 @@ def update_post(
     post.updated_at = utcnow()
     detail = "rejected -> draft" if was == PostStatus.REJECTED else ""
     _audit(session, actor, "post.updated", "post", post.id, campaign=campaign, detail=detail)
+    session.commit()
+    return post
+
+
+# Statuses a post can be moved to another time in (the calendar); approved or dispatched
+# posts are fixed: withdraw an approved one first.
+MOVABLE = (PostStatus.DRAFT, PostStatus.REJECTED)
+
+
+def move_post(session: Session, actor: User, post: Post, scheduled_at: datetime) -> Post:
+    """Give a draft (or rejected) post another send time, e.g. from the calendar; audited.
+
+    Only the time changes, and the post keeps its status; the time may not be in the past.
+    """
+    _require_role(actor, WRITERS)
+    campaign = _campaign_of(session, actor, post)
+    _require_author_or_admin(actor, post, "Only the author or an admin may move this post.")
+    _lock(session, post)
+    if post.status not in MOVABLE:
+        raise GaungError(
+            N_(
+                "Only a draft or a rejected post can be moved; this one is waiting for "
+                "approval, approved or sent out (withdraw an approved post to change it)."
+            ),
+            field="scheduled_at",
+        )
+    new_time = _not_past(scheduled_at, "scheduled_at")
+    old_time = post.scheduled_at
+    post.scheduled_at = new_time
+    post.updated_at = utcnow()
+    session.add(post)
+    was = _aware(old_time).isoformat() if old_time else "none"
+    detail = f"{was} -> {new_time.isoformat()}"
+    _audit(session, actor, "post.moved", "post", post.id, campaign=campaign, detail=detail)
     session.commit()
     return post
 

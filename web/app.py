@@ -30,6 +30,7 @@ from web import (
     api,
     audit_console,
     auth,
+    calendar_console,
     channels_console,
     channels_status,
     console,
@@ -316,6 +317,7 @@ def create_app() -> FastAPI:
     for admin in (two_factor, account, staff_console, agency_console, audit_console):
         app.include_router(admin.router)
     app.include_router(webhooks_console.router)  # /console/webhooks: outbound webhooks
+    app.include_router(calendar_console.router)  # /console/calendar, campaigns' repeat rules
     app.include_router(metrics_router)  # /metrics (Prometheus)
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from scheduler import (
     ownership,
     push,
     reach_snapshots,
+    recurring_campaigns,
     reminders,
     staff_mail,
     telegram_poll,
@@ -95,6 +96,11 @@ def _wire_jobs() -> None:
     recurring.register("expire_sweep", expiry.expire_sweep_job, expiry.SWEEP_EVERY, expiry.SWEEP_AT)
     recurring.register("reach_refresh", reach_snapshots.reach_refresh_job, reach_snapshots.EVERY)
     recurring.register("login_failure.purge", throttle.purge_job, throttle.PURGE_EVERY)
+    recurring.register(
+        recurring_campaigns.JOB_KIND,
+        recurring_campaigns.recurring_campaigns_job,
+        recurring_campaigns.EVERY,
+    )
     recurring.register("idempotency.purge", idempotency.purge_job, idempotency.PURGE_EVERY)
     recurring.register(
         "webhook_purge",

@@ -12,7 +12,15 @@ from channels.credentials import ChannelCredential
 from channels.instagram_private import ChannelSession
 from channels.telegram_updates import TelegramCursor
 from channels.webpush import PushSubscription, VapidKey
-from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
+from content.models import (
+    Campaign,
+    CampaignKind,
+    CampaignRecurrence,
+    CampaignUnit,
+    Post,
+    PostStatus,
+    RecurrenceOccurrence,
+)
 from kernel.audit import AuditLog
 from kernel.idempotency import IdempotencyKey
 from kernel.models import WorkItem, WorkStatus
@@ -51,6 +59,7 @@ __all__ = [
     "AuditLog",
     "Campaign",
     "CampaignKind",
+    "CampaignRecurrence",
     "CampaignUnit",
     "ChannelCredential",
     "ChannelSession",
@@ -72,6 +81,7 @@ __all__ = [
     "PostStatus",
     "PushSubscription",
     "RateWindow",
+    "RecurrenceOccurrence",
     "ReachSnapshot",
     "RepostMetrics",
     "Role",
