@@ -96,6 +96,9 @@ def not_acted_page(
         "campaign": campaign,
         "units": units,
         "total": sum(len(u.people) for u in units),
+        # People in the units that can be reminded by hand now ("all" skips the others).
+        "ready_total": sum(len(u.people) for u in units if u.next_manual_at is None),
+        "all_ready": all(u.next_manual_at is None for u in units),
         "shown_per_unit": SHOWN_PER_UNIT,
         "interval_hours": int(interval.total_seconds() // 3600),
         "recent_hours": int(recent.total_seconds() // 3600),

@@ -194,6 +194,9 @@ def test_a_second_click_is_refused_saying_when_it_is_possible_again(
     assert "Biro Utara sudah diingatkan secara manual kurang dari 3 jam yang lalu" in flash
     assert flash.endswith("WITA.")
     assert len(setup.messages()) == 1
+    # "All" now means the units that can be reminded: Biro Selatan's one person.
+    page = client.get(setup.page).text
+    assert "Kirim pengingat ke setiap unit yang dapat diingatkan sekarang (1 orang)" in page
 
 
 def test_a_double_submit_sends_once(client: TestClient, setup: Setup) -> None:
