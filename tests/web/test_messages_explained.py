@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from assignments import problems
+from assignments.problems import ProblemKind
 from content.models import PostStatus
 from gaung.settings import TelegramSettings, get_settings
 from kernel import ratelimit
@@ -134,3 +136,26 @@ def test_the_asn_is_told_in_their_settings_how_to_fix_a_failed_message(
     world.dispatch_and_deliver()
 
     assert "tidak dapat dikirim" not in _text(client.get("/inbox/settings"))
+
+
+def test_a_verification_problem_keeps_the_platform_words_folded_away(
+    client: TestClient, db: Engine, session: Session
+) -> None:
+    world = World(session, db)
+    admin = make_user(session, world.agency, Role.ADMIN)
+    campaign = make_campaign(session, world.agency, world.editor)
+    post = make_post(session, campaign, world.editor, status=PostStatus.APPROVED)
+    problems.record(
+        session, post, "x", ProblemKind.AUTH, "X 401: Unauthorized (title: Unauthorized)"
+    )
+    session.commit()
+    login_staff(client, admin)
+
+    page = client.get("/console/channels")
+
+    assert page.status_code == 200
+    folded = re.findall(r"<details class=\"technical\">(.*?)</details>", page.text, re.S)
+    assert any("X 401: Unauthorized" in part for part in folded)
+    outside = re.sub(r"<details.*?</details>", "", page.text, flags=re.S)
+    assert "X 401" not in outside
+    assert "Rincian teknis" in page.text
