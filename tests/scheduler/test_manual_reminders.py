@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -22,7 +24,15 @@ from scheduler import manual_reminders
 from scheduler.dispatch import dispatch_post
 from scheduler.manual_reminders import ManualReminder, Result, not_acted, remind
 from scheduler.reminders import send_reminders
-from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
+from tests.factories import (
+    make_agency,
+    make_asn,
+    make_assignment,
+    make_campaign,
+    make_post,
+    make_unit,
+    make_user,
+)
 
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
 
@@ -395,3 +405,48 @@ def test_nobody_left_in_a_unit_sends_nothing(world: World) -> None:
 
     assert outcome.result == Result.NOBODY
     assert world.manual_messages() == []
+
+
+# One person: for each platform, None (not assigned) or the status of their assignment; muted.
+_PERSON = st.tuples(
+    st.lists(st.none() | st.sampled_from(list(AssignmentStatus)), min_size=3, max_size=3),
+    st.booleans(),
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(people=st.lists(_PERSON, min_size=1, max_size=5))
+def test_exactly_the_people_with_an_open_assignment_are_listed_and_reminded(
+    session: Session, people: list[tuple[list[AssignmentStatus | None], bool]]
+) -> None:
+    agency = make_agency(session)
+    unit = make_unit(session, agency)
+    editor = make_user(session, agency)
+    campaign = make_campaign(session, agency, editor)
+    post = make_post(session, campaign, editor, status=PostStatus.DISPATCHED)
+    open_ids, muted_ids = set(), set()
+    for statuses, muted in people:
+        asn = make_asn(session, unit)
+        asn.mute_reminders = muted
+        session.add(asn)
+        for platform, status in zip(("x", "facebook", "instagram"), statuses, strict=True):
+            if status is not None:
+                assignment = make_assignment(session, post, asn, platform)
+                assignment.status = status
+                session.add(assignment)
+        session.commit()
+        if any(s in (AssignmentStatus.PENDING, AssignmentStatus.REJECTED) for s in statuses):
+            open_ids.add(asn.id)
+            if muted:
+                muted_ids.add(asn.id)
+
+    listed = {p.asn_id for u in not_acted(session, campaign) for p in u.people}
+    outcomes = remind(session, editor, campaign, "p" * 20, unit.id)
+
+    assert listed == open_ids
+    query = select(OutboxMessage.asn_id).where(OutboxMessage.campaign_id == campaign.id)
+    assert set(session.exec(query)) == open_ids - muted_ids
+    (outcome,) = outcomes
+    assert (outcome.queued, outcome.skipped_muted) == (len(open_ids - muted_ids), len(muted_ids))
