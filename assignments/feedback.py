@@ -300,6 +300,19 @@ def reply(
         agency_id=campaign.agency_id,
         detail=f"campaign {campaign.id}, reply {new_id}",
     )
+    webhooks.emit(
+        session,
+        campaign.agency_id,
+        EventType.FEEDBACK_REPLIED,
+        {
+            "feedback_id": feedback.id,
+            "reply_id": new_id,
+            "assignment_id": feedback.assignment_id,
+            "campaign_id": feedback.campaign_id,
+            "text": stored.text,
+            "created_at": stored.created_at,
+        },
+    )
     for hook in after_reply:
         hook(session, feedback, stored)
     session.commit()

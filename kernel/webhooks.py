@@ -2,12 +2,13 @@
 
 An agency points one or more *endpoints* (an https URL of its own system) at Gaung and
 chooses the event types each receives. When something happens (a post approved,
-dispatched or withdrawn; an assignment reported or verified; feedback received) the code
-that made the change calls :func:`emit` **in its own transaction**: one ``webhook_event``
-row (the exact JSON body that will be sent) and one ``webhook_delivery`` row per active
-endpoint of the agency that subscribes to the type. So an event exists iff its change
-was committed, and each event is delivered at most once per endpoint by construction
-(``uq_webhook_delivery_event_endpoint``). An event no endpoint wants is not stored.
+dispatched or withdrawn; an assignment reported or verified; feedback received or
+answered) the code that made the change calls :func:`emit` **in its own transaction**:
+one ``webhook_event`` row (the exact JSON body that will be sent) and one
+``webhook_delivery`` row per active endpoint of the agency that subscribes to the type.
+So an event exists iff its change was committed, and each event is delivered at most once
+per endpoint by construction (``uq_webhook_delivery_event_endpoint``). An event no
+endpoint wants is not stored.
 
 Requests follow the Standard Webhooks spec (https://www.standardwebhooks.com/): headers
 ``webhook-id`` (the event id, stable across retries), ``webhook-timestamp`` and
@@ -55,6 +56,7 @@ class EventType(StrEnum):
     ASSIGNMENT_REPORTED = "assignment.reported"
     ASSIGNMENT_VERIFIED = "assignment.verified"
     FEEDBACK_RECEIVED = "feedback.received"
+    FEEDBACK_REPLIED = "feedback.replied"
 
 
 # Sent by the console's "send test event" to one endpoint, whatever it subscribes to.
@@ -67,6 +69,7 @@ EVENT_LABELS: dict[str, str] = {
     EventType.ASSIGNMENT_REPORTED: N_("An ASN reported a repost link"),
     EventType.ASSIGNMENT_VERIFIED: N_("A repost was verified"),
     EventType.FEEDBACK_RECEIVED: N_("Feedback from the public arrived"),
+    EventType.FEEDBACK_REPLIED: N_("Humas answered feedback from the public"),
     TEST_EVENT: N_("Test event"),
 }
 

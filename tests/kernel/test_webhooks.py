@@ -53,7 +53,7 @@ def test_events_must_be_known_and_chosen() -> None:
     for bad in ([], ["post.deleted"], ["webhook.test"]):
         with pytest.raises(GaungError):
             webhooks.check_events(bad)
-    assert len(set(EventType)) == 6
+    assert len(set(EventType)) == 7
 
 
 def test_ids_sort_by_time_and_secrets_have_the_spec_form() -> None:

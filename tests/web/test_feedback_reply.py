@@ -4,6 +4,7 @@ it through their messenger, once."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -19,8 +20,10 @@ from assignments.feedback import REPLY_MAX, Feedback, FeedbackReply
 from assignments.models import Assignment
 from content.models import Campaign, Post, PostStatus
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
+from kernel import webhooks
 from kernel.audit import AuditLog
 from kernel.outbox import OutboxKind, OutboxMessage, OutboxStatus
+from kernel.webhooks import EventType, WebhookEvent
 from roster import privacy
 from roster.models import Agency, Asn, Role, Unit, User
 from scheduler.feedback_reply import message_key
@@ -159,6 +162,27 @@ def test_a_double_submitted_answer_is_stored_and_sent_once(
     assert (
         len(session.exec(select(AuditLog).where(AuditLog.action == "feedback.replied")).all()) == 1
     )
+
+
+def test_an_answer_is_a_webhook_event_for_subscribed_endpoints(
+    session: Session, post: Post
+) -> None:
+    agency = _agency(session, post)
+    assert agency.id is not None
+    webhooks.create_endpoint(
+        session, agency.id, url="https://humas.example.go.id/hook", events=["feedback.replied"]
+    )
+    session.commit()
+    item = _asked(session, post)
+    answer = service.reply(session, make_user(session, agency), item.id or 0, "Ya, gratis.", "k")
+    service.reply(session, make_user(session, agency), item.id or 0, "Ya, gratis.", "k")  # again
+
+    (event,) = session.exec(select(WebhookEvent)).all()
+    assert event.type == EventType.FEEDBACK_REPLIED
+    data = json.loads(event.payload)["data"]
+    assert data["feedback_id"] == item.id
+    assert data["reply_id"] == answer.id
+    assert (data["campaign_id"], data["text"]) == (post.campaign_id, "Ya, gratis.")
 
 
 def test_a_second_answer_makes_a_thread_and_a_second_message(
