@@ -226,6 +226,7 @@ def calendar_page(
         by_day.setdefault(i18n.local_time(entry.moment, zone).date(), []).append(entry)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     previous, following = _neighbours(view, anchor)
+    short_names = get_day_names("abbreviated", locale=i18n.get_locale())
     if view == "week":
         heading = _("Week of %(day)s") % {"day": i18n.format_date(first, "long")}
     else:
@@ -240,7 +241,7 @@ def calendar_page(
         "heading": heading,
         "previous": previous.isoformat(),
         "following": following.isoformat(),
-        "day_names": list(get_day_names("abbreviated", locale=i18n.get_locale()).values()),
+        "day_names": [short_names[n] for n in range(7)],  # Monday first, like the grid
         "zone_label": i18n.zone_label(zone),
         "error": error.render(_) if error else None,
         "error_field": None,

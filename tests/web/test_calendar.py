@@ -89,6 +89,9 @@ def test_the_week_view_lists_seven_days_and_navigates(client: TestClient, sessio
     assert "day=2026-12-16" in page.text  # a week later
     month = client.get("/console/calendar?view=month&day=2026-12-09", headers=EN)
     assert "December 2026" in month.text
+    headers = re.findall(r'<th scope="col">(\w+)</th>', month.text)
+    assert headers == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert month.text.index('data-day="2026-11-30"') < month.text.index('data-day="2026-12-01"')
     assert "day=2026-11-01" in month.text
     assert "day=2027-01-01" in month.text
     # A broken day falls back to today rather than failing.
