@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from channels.webpush import ensure_vapid_key
 from cli import admin as admin_commands
 from cli import sso as sso_commands
 from cli import tokens as token_commands
@@ -141,6 +142,7 @@ def _admin_password(password: str | None) -> str:
 
 def _init(email: str | None, password: str | None, slug: str | None, name: str | None) -> None:
     upgrade(get_engine())
+    ensure_vapid_key(get_engine())  # Web Push: the key pair browsers bind subscriptions to
     with session_scope() as session:
         admins = select(User).where(User.role == Role.ADMIN)
         if slug:  # that agency's admin: another agency may be set up on a running install

@@ -39,6 +39,7 @@ from web import (
     evidence,
     feedback,
     inbox,
+    inbox_push,
     inbox_settings,
     leaderboard,
     messages_console,
@@ -302,7 +303,7 @@ def create_app() -> FastAPI:
     for extra in (enrol, privacy, registry, roster_console, leaderboard):
         app.include_router(extra.router)
     # Delivery: /inbox/settings before inbox's /inbox/{assignment_id}.
-    for delivery in (inbox_settings, feedback, messages_console, telegram_webhook):
+    for delivery in (inbox_settings, inbox_push, feedback, messages_console, telegram_webhook):
         app.include_router(delivery.router)
     app.include_router(sso.router)  # single sign-on: /login/sso/…, /console/sso
     app.include_router(tokens_console.router)  # /console/tokens: API tokens

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from channels import telegram_updates
+from channels import telegram_updates, webpush
 from channels.messaging import MESSENGERS
 from gaung import i18n
 from gaung.db import get_session, utcnow
@@ -162,6 +162,8 @@ def _page(
         # The last message did not arrive for a reason the ASN can fix here: say so, and how.
         "undelivered": _undelivered(session, asn),
         "leaderboard": settings_state(session, asn),  # its own form, web.leaderboard
+        # Devices getting notifications (web.inbox_push, web/static/push.js).
+        "push_devices": webpush.devices(session, asn.id) if asn.id is not None else [],
     }
     return render(request, "inbox/settings.html", context, status_code=400 if error else 200)
 

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse
 from channels.sandbox.graph_api import GraphApi
 from channels.sandbox.messengers_api import MessengersApi
 from channels.sandbox.page import SandboxPage
+from channels.sandbox.push import PUSH, PushService
 from channels.sandbox.state import World
 from channels.sandbox.x_api import XApi
 from channels.sandbox.x_shapes import problem
@@ -24,6 +25,7 @@ def create_app(world: World) -> Starlette:
         *SandboxPage(world).routes(),
         *XApi(world).routes(),
         *MessengersApi(world).routes(),
+        *PushService(PUSH).routes(),  # Web Push (RFC 8030): /push/...
         *GraphApi(world).routes(),
     ]
     return Starlette(routes=routes, exception_handlers={404: _not_found})
