@@ -219,6 +219,8 @@ class OwnStanding:
 def own_standing(session: Session, asn: Asn, month: Month) -> OwnStanding | None:
     """The ASN's ranks, or None when they are not on the board (not opted in, not active,
     or the agency turned it off)."""
+    if asn.status != AsnStatus.ACTIVE or session.get(LeaderboardOptIn, asn.id) is None:
+        return None  # not on it: no need to rank the agency
     board = agency_board(session, asn.agency_id, month)
     mine = board.of(asn.id) if board is not None else None
     if board is None or mine is None:
