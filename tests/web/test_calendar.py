@@ -299,3 +299,40 @@ def test_coming_occurrences_show_on_the_calendar_before_their_drafts_exist(
     assert "Repeats, not made yet" in page.text
     assert f'href="/console/campaigns/{campaign.id}/repeat"' in page.text
     assert "09:00 WITA" in page.text
+
+
+def test_a_monthly_rule_is_shown_again_as_it_was_entered(
+    client: TestClient, session: Session
+) -> None:
+    agency = _agency(session)
+    editor = make_user(session, agency, Role.EDITOR)
+    campaign = make_campaign(session, agency, editor)
+    login_staff(client, editor)
+    path = f"/console/campaigns/{campaign.id}/repeat"
+    token = csrf_from(client, path)
+    saved = client.post(
+        path,
+        data=_repeat_form(
+            token,
+            frequency="monthly",
+            weekdays=[],
+            monthly_by="weekday",
+            nth="-1",
+            nth_weekday="FR",
+            at="14:45",
+            end="count",
+            count="6",
+        ),
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    rule = session.exec(select(CampaignRecurrence)).one()
+    assert rule.rule == "FREQ=MONTHLY;BYDAY=-1FR;COUNT=6"
+    form = client.get(path, headers=EN).text
+    assert re.search(r'name="frequency" value="monthly" checked', form)
+    assert re.search(r'name="monthly_by" value="weekday" checked', form)
+    assert re.search(r'<option value="-1" selected>Last</option>', form)
+    assert re.search(r'<option value="FR" selected>Friday</option>', form)
+    assert re.search(r'name="end" value="count" checked', form)
+    assert 'name="count" type="number" min="1" max="520" value="6"' in form
+    assert 'value="14:45"' in form
