@@ -7,6 +7,15 @@ the platforms returned in the latest metrics snapshot, ``None`` ("not returned")
 
 Pages show a big campaign from a snapshot of these figures taken in the background instead
 (``assignments.reach_snapshot``).
+
+Verification rate: only reposts Gaung can check automatically count. X always can (the repost
+search and the link check); Instagram only where the account could be read (a professional
+account: business discovery): a report whose link check recorded ``unverifiable`` evidence
+(personal account, platform not connected) cannot be, unless a later check did reach a verdict;
+Facebook never (Graph cannot read personal profiles). Reports that cannot be checked are
+counted apart as "reported, not verifiable" and stay out of the rate's denominator. The
+headline figures (``Headline``, ``headline``) are what the dashboard, ``gaung report`` and the
+weekly report show.
 """
 
 from __future__ import annotations
@@ -17,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Index, and_, case, func, text
+from sqlalchemy import Index, and_, case, exists, func, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from assignments.evidence import VerifyCursor
+from assignments.evidence import Evidence, Outcome, VerifyCursor
 from assignments.metrics import SPANS, ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.reposters import MISSING, REPOSTED, Reposter, iter_reposters
@@ -30,8 +39,10 @@ from assignments.tracking import visitor_counts
 from assignments.variant_figures import VariantFigures, compared, variant_figures
 from content.models import Campaign
 from gaung.errors import N_, NotFoundError
+from gaung.i18n import format_number, format_ratio
+from gaung.i18n import gettext as _
 from gaung.settings import PLATFORMS
-from roster.models import Unit
+from roster.models import Asn, Unit
 
 # Clicks are counted per assignment by an index-only scan of this (the aggregate's biggest
 # input: millions of rows for a big campaign). Declared here, next to the query that needs it.
@@ -57,6 +68,10 @@ class ReachFigures:
     engagement: int | None = None  # likes + reposts + replies; None: none returned
     median_repost_seconds: float | None = None  # dispatch → repost; per scope, not additive
     withdrawn: int = 0  # still open when their post was withdrawn: nothing left to do
+    # Verification rate over automatically verifiable reposts only (module docstring):
+    checkable: int = 0  # reported, verified or rejected where Gaung can check
+    checkable_verified: int = 0  # of those, verified
+    unverifiable: int = 0  # reported where Gaung cannot check: "reported, not verifiable"
 
     @property
     def expected(self) -> int:
@@ -69,9 +84,12 @@ class ReachFigures:
 
     @property
     def verification_rate(self) -> float | None:
-        """Verified among the reposts someone claimed or Gaung saw (reported+verified+rejected)."""
-        checked = self.reported + self.rejected
-        return self.verified / checked if checked else None
+        """Verified among the automatically verifiable reposts (reported, verified, rejected).
+
+        None when there is none: Facebook alone, or nothing reported yet. Reports that cannot
+        be checked (``unverifiable``) are not in the denominator.
+        """
+        return self.checkable_verified / self.checkable if self.checkable else None
 
     @property
     def verified_rate(self) -> float:
@@ -98,11 +116,95 @@ _ADDITIVE = (
     "deleted_after_verification",
     "measured",
     "withdrawn",
+    "checkable",
+    "checkable_verified",
+    "unverifiable",
 )
 
 
 def _plus(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else a + b
+
+
+# Platforms whose reposts Gaung checks itself, and those it can check only for some accounts
+# (those whose link check recorded no "unverifiable" evidence). Any other: never (Facebook).
+ALWAYS_VERIFIABLE = ("x",)
+VERIFIABLE_BY_ACCOUNT = ("instagram",)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The figures a campaign is summed up by, wherever it is summed up.
+
+    The dashboard's tiles, ``gaung report`` and the weekly report all show ``items()`` of the
+    same ``headline(figures)``, so they cannot disagree. Build one with ``headline`` from a
+    ``ReachFigures`` (a campaign's ``total``, or any scope), or for a campaign with
+    ``assignments.reach_snapshot.campaign_headline`` (snapshot-aware, as the dashboard).
+    """
+
+    assignments: int
+    reported: int
+    verified: int
+    checkable: int  # automatically verifiable reposts: the verification rate's denominator
+    checkable_verified: int  # of those, verified: its numerator
+    unverifiable: int  # reported where no automatic check is possible
+    completion_rate: float
+    verified_reach: int
+    potential_reach: int
+    clicks: int
+
+    @property
+    def verification_rate(self) -> float | None:
+        return self.checkable_verified / self.checkable if self.checkable else None
+
+    def items(self) -> list[tuple[str, str, str]]:
+        """(key, label, value) of each figure, label and value in the current locale."""
+        rate = self.verification_rate
+        rate_text = (
+            "—"
+            if rate is None
+            else _("%(rate)s (%(verified)s of %(checked)s)")
+            % {
+                "rate": format_ratio(rate),
+                "verified": format_number(self.checkable_verified),
+                "checked": format_number(self.checkable),
+            }
+        )
+        return [
+            ("assignments", _("Assignments"), format_number(self.assignments)),
+            ("reported", _("Reported reposts"), format_number(self.reported)),
+            ("verified", _("Verified"), format_number(self.verified)),
+            ("verification_rate", _("Verification rate (verifiable reposts)"), rate_text),
+            ("unverifiable", _("Reported, not verifiable"), format_number(self.unverifiable)),
+            ("completion", _("Completion"), format_ratio(self.completion_rate)),
+            (
+                "verified_reach",
+                _("Potential reach, verified reposts"),
+                format_number(self.verified_reach),
+            ),
+            (
+                "potential_reach",
+                _("Potential reach, all reported reposts"),
+                format_number(self.potential_reach),
+            ),
+            ("clicks", _("Clicks"), format_number(self.clicks)),
+        ]
+
+
+def headline(figures: ReachFigures) -> Headline:
+    """The headline figures of a scope (usually a campaign's ``total``)."""
+    return Headline(
+        assignments=figures.assignments,
+        reported=figures.reported,
+        verified=figures.verified,
+        checkable=figures.checkable,
+        checkable_verified=figures.checkable_verified,
+        unverifiable=figures.unverifiable,
+        completion_rate=figures.completion_rate,
+        verified_reach=figures.verified_reach,
+        potential_reach=figures.potential_reach,
+        clicks=figures.clicks,
+    )
 
 
 class TimelinePoint(NamedTuple):
@@ -157,6 +259,8 @@ class CampaignReach:
     unique_clickers: int = 0  # once per link and day (assignments.tracking)
     bot_fetches: int = 0  # link previews and other bots, not clicks
     variants: list[VariantFigures] = field(default_factory=list)  # where there were several
+    by_post: dict[int, ReachFigures] = field(default_factory=dict)  # keyed by post id
+    unit_ids: dict[str, int] = field(default_factory=dict)  # unit name → id (drill-down links)
     as_of: datetime | None = None  # when a snapshot was taken; None: computed just now
 
     @property
@@ -171,14 +275,10 @@ def campaign_reach(
     if session.get(Campaign, campaign_id) is None:
         raise NotFoundError(N_("Campaign not found."))
     reach = CampaignReach(campaign_id=campaign_id)
-    groups = _group_figures(session, campaign_id)
-    units: dict[int, str] = {}
-    for (platform, unit_id, unit_name), figures in sorted(groups.items(), key=_group_order):
-        units[unit_id] = unit_name
-        reach.total.add(figures)
-        reach.by_platform.setdefault(platform, ReachFigures()).add(figures)
-        reach.by_unit.setdefault(unit_name, ReachFigures()).add(figures)
-    reach.by_unit = dict(sorted(reach.by_unit.items()))
+    scope = drill_down(session, campaign_id)
+    reach.total, reach.by_platform, reach.by_unit = scope.total, scope.by_platform, scope.by_unit
+    reach.by_post, reach.unit_ids = scope.by_post, scope.unit_ids
+    units = {unit_id: name for name, unit_id in scope.unit_ids.items()}
     _apply_medians(reach, _medians(session, campaign_id), units)
     reach.timeline = _timeline(session, campaign_id)
     reach.reposters = list(iter_reposters(session, campaign_id, limit=reposters_limit))
@@ -190,13 +290,88 @@ def campaign_reach(
     return reach
 
 
-_Group = tuple[str, int, str]  # (platform, unit id, unit name)
+_Group = tuple[str, int, int, str]  # (platform, unit id, post id, unit name)
 
 
-def _group_order(item: tuple[_Group, ReachFigures]) -> tuple[int, str]:
-    platform = item[0][0]
+def _group_order(item: tuple[_Group, ReachFigures]) -> tuple[int, str, int]:
+    platform, _unit_id, post_id, _name = item[0]
     rank = PLATFORMS.index(platform) if platform in PLATFORMS else len(PLATFORMS)
-    return rank, platform
+    return rank, platform, post_id
+
+
+@dataclass
+class DrillDown:
+    """Figures of part of a campaign (one post, one unit, or all of it), folded several ways.
+
+    No medians (``campaign_reach`` adds them for the whole campaign): these are the
+    additive figures only.
+    """
+
+    total: ReachFigures = field(default_factory=ReachFigures)
+    by_platform: dict[str, ReachFigures] = field(default_factory=dict)
+    by_unit: dict[str, ReachFigures] = field(default_factory=dict)  # by unit name, sorted
+    unit_ids: dict[str, int] = field(default_factory=dict)  # unit name → id
+    by_post: dict[int, ReachFigures] = field(default_factory=dict)  # by post id, ascending
+    by_post_platform: dict[tuple[int, str], ReachFigures] = field(default_factory=dict)
+
+
+def drill_down(
+    session: Session, campaign_id: int, *, post_id: int | None = None, unit_id: int | None = None
+) -> DrillDown:
+    """The campaign's figures, only one post's or one unit's when given (live, exact).
+
+    One aggregate pass grouped by (platform, unit, post); Python folds the groups.
+    """
+    where: list[ColumnElement[bool]] = []
+    if post_id is not None:
+        where.append(col(Assignment.post_id) == post_id)
+    if unit_id is not None:
+        where.append(col(Assignment.unit_id) == unit_id)
+    scope = DrillDown()
+    for (platform, unit, post, name), figures in sorted(
+        _group_figures(session, campaign_id, where).items(), key=_group_order
+    ):
+        scope.unit_ids[name] = unit
+        scope.total.add(figures)
+        scope.by_platform.setdefault(platform, ReachFigures()).add(figures)
+        scope.by_unit.setdefault(name, ReachFigures()).add(figures)
+        scope.by_post.setdefault(post, ReachFigures()).add(figures)
+        scope.by_post_platform.setdefault((post, platform), ReachFigures()).add(figures)
+    scope.by_unit = dict(sorted(scope.by_unit.items()))
+    scope.by_post = dict(sorted(scope.by_post.items()))
+    scope.by_post_platform = dict(
+        sorted(scope.by_post_platform.items(), key=lambda i: (i[0][0], _platform_rank(i[0][1])))
+    )
+    return scope
+
+
+@dataclass
+class Person:
+    """One ASN's figures in a scope; ``asn_id`` None for assignments of those who left."""
+
+    asn_id: int | None
+    name: str
+    figures: ReachFigures
+
+
+def unit_people(session: Session, campaign_id: int, unit_id: int) -> list[Person]:
+    """Everyone in the unit who was assigned something in the campaign, by name."""
+    where = [col(Assignment.unit_id) == unit_id]
+    cells = _grouped(session, campaign_id, (col(Assignment.asn_id),), where)
+    ids = sorted(int(key[0]) for key in cells if key[0] is not None)
+    names: dict[int, str] = {}
+    if ids:
+        query = select(Asn.id, Asn.name).where(col(Asn.id).in_(ids))
+        names = {int(i or 0): name for i, name in session.exec(query)}
+    people = [
+        Person(
+            asn_id=None if asn_id is None else int(asn_id),
+            name=MISSING if asn_id is None else names.get(int(asn_id), MISSING),
+            figures=figures,
+        )
+        for (asn_id,), figures in cells.items()
+    ]
+    return sorted(people, key=lambda p: (p.asn_id is None, p.name.casefold(), p.asn_id or 0))
 
 
 def _count_if(condition: ColumnElement[bool]) -> Any:
@@ -214,6 +389,8 @@ def _figure_columns() -> list[Any]:
     verified = status == AssignmentStatus.VERIFIED
     followers = col(Assignment.followers_at_report)
     gone = and_(verified, col(Assignment.flagged_gone_at).is_not(None))
+    auto = _automatically_verifiable()
+    claimed = status.in_((*REPOSTED, AssignmentStatus.REJECTED))
     return [
         func.count(col(Assignment.id)).label("assignments"),
         _count_if(reposted).label("reported"),
@@ -225,7 +402,30 @@ def _figure_columns() -> list[Any]:
         _sum_if(verified, followers).label("verified_reach"),
         _count_if(gone).label("deleted_after_verification"),
         _count_if(status == AssignmentStatus.WITHDRAWN).label("withdrawn"),
+        _count_if(and_(auto, claimed)).label("checkable"),
+        _count_if(and_(auto, verified)).label("checkable_verified"),
+        _count_if(and_(~auto, status == AssignmentStatus.REPORTED)).label("unverifiable"),
     ]
+
+
+def _automatically_verifiable() -> ColumnElement[bool]:
+    """Whether Gaung can check the assignment's repost itself (see the module docstring).
+
+    Per account platforms: a report is out once a link check found it ``unverifiable``, unless
+    it has a verdict since (verified or rejected: then it could be checked after all).
+    """
+    platform = col(Assignment.platform)
+    seen_unverifiable = exists().where(
+        col(Evidence.assignment_id) == col(Assignment.id),
+        col(Evidence.outcome) == Outcome.UNVERIFIABLE,
+    )
+    return or_(
+        platform.in_(ALWAYS_VERIFIABLE),
+        and_(
+            platform.in_(VERIFIABLE_BY_ACCOUNT),
+            or_(col(Assignment.status) != AssignmentStatus.REPORTED, ~seen_unverifiable),
+        ),
+    )
 
 
 _FIGURE_NAMES = (
@@ -239,6 +439,9 @@ _FIGURE_NAMES = (
     "verified_reach",
     "deleted_after_verification",
     "withdrawn",
+    "checkable",
+    "checkable_verified",
+    "unverifiable",
 )
 
 
@@ -269,12 +472,33 @@ def live_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, Reac
     return totals
 
 
-def _group_figures(session: Session, campaign_id: int) -> dict[_Group, ReachFigures]:
-    """Assignment, click and metrics figures per (platform, unit).
+def _group_figures(
+    session: Session, campaign_id: int, where: Sequence[ColumnElement[bool]] = ()
+) -> dict[_Group, ReachFigures]:
+    """Assignment, click and metrics figures per (platform, unit, post); unit names added."""
+    cells = _grouped(session, campaign_id, _cell_columns(), where)
+    names = _unit_names(session, {int(key[1]) for key in cells})
+    return {
+        (str(p), int(u), int(post), names.get(int(u), MISSING)): figures
+        for (p, u, post), figures in cells.items()
+    }
+
+
+def _cell_columns() -> tuple[Any, ...]:
+    return (col(Assignment.platform), col(Assignment.unit_id), col(Assignment.post_id))
+
+
+def _grouped(
+    session: Session,
+    campaign_id: int,
+    group: Sequence[Any],
+    where: Sequence[ColumnElement[bool]] = (),
+) -> dict[tuple[Any, ...], ReachFigures]:
+    """Assignment, click and metrics figures per value of the ``group`` columns.
 
     One pass over the campaign's assignments, each joined to its click count (clicks are
     counted per assignment first, so the join meets one row per assignment, not per click),
-    and one over the latest metrics snapshots; unit names are looked up afterwards.
+    and one over the latest metrics snapshots.
     """
     clicks = (
         sa_select(col(Click.assignment_id), func.count().label("n"))
@@ -282,22 +506,21 @@ def _group_figures(session: Session, campaign_id: int) -> dict[_Group, ReachFigu
         .group_by(col(Click.assignment_id))
         .subquery("clicks")
     )
-    group = (col(Assignment.platform), col(Assignment.unit_id))
     counts = (
         sa_select(
             *group, *_figure_columns(), func.coalesce(func.sum(clicks.c.n), 0).label("clicks")
         )
         .outerjoin(clicks, clicks.c.assignment_id == col(Assignment.id))
-        .where(col(Assignment.campaign_id) == campaign_id)
+        .where(col(Assignment.campaign_id) == campaign_id, *where)
         .group_by(*group)
     )
-    cells: dict[tuple[str, int], ReachFigures] = {}
-    for row in session.connection().execute(counts).mappings():
-        figures = cells[(row["platform"], row["unit_id"])] = _figures(row)
-        figures.clicks = int(row["clicks"])
-    _add_measured(session, campaign_id, cells)
-    names = _unit_names(session, {unit_id for _platform, unit_id in cells})
-    return {(p, u, names.get(u, MISSING)): figures for (p, u), figures in cells.items()}
+    cells: dict[tuple[Any, ...], ReachFigures] = {}
+    width = len(group)
+    for row in session.connection().execute(counts):
+        figures = cells[tuple(row[:width])] = _figures(row._mapping)
+        figures.clicks = int(row._mapping["clicks"])
+    _add_measured(session, campaign_id, cells, group, where)
+    return cells
 
 
 def _unit_names(session: Session, unit_ids: set[int]) -> dict[int, str]:
@@ -349,20 +572,24 @@ def _measured(values: Sequence[Any]) -> tuple[int, int | None, int | None]:
 
 
 def _add_measured(
-    session: Session, campaign_id: int, cells: dict[tuple[str, int], ReachFigures]
+    session: Session,
+    campaign_id: int,
+    cells: dict[tuple[Any, ...], ReachFigures],
+    group: Sequence[Any],
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> None:
     latest = _latest_metrics(campaign_id)
-    group = (col(Assignment.platform), col(Assignment.unit_id))
     query = (
         sa_select(*group, *_engagement_columns(latest))
         .select_from(latest)
         .join(Assignment, col(Assignment.id) == latest.c.assignment_id)
-        .where(latest.c.rn == 1)
+        .where(latest.c.rn == 1, *where)
         .group_by(*group)
     )
-    for platform, unit_id, *values in session.connection().execute(query):
-        figures = cells.setdefault((platform, unit_id), ReachFigures())
-        figures.measured, figures.impressions, figures.engagement = _measured(values)
+    width = len(group)
+    for row in session.connection().execute(query):
+        figures = cells.setdefault(tuple(row[:width]), ReachFigures())
+        figures.measured, figures.impressions, figures.engagement = _measured(row[width:])
 
 
 # --- median time from dispatch to repost --------------------------------------------------

@@ -19,12 +19,14 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from assignments.reach import (
     ApiCalls,
     CampaignReach,
+    Headline,
     OfficialFigures,
     ReachFigures,
     TimelinePoint,
     WindowPoint,
     as_utc,
     campaign_reach,
+    headline,
     live_totals,
 )
 from assignments.reposters import Reposter
@@ -69,6 +71,15 @@ def dashboard_reach(session: Session, campaign_id: int) -> CampaignReach:
     if snapshot is not None:
         return snapshot
     return campaign_reach(session, campaign_id, reposters_limit=REPOSTERS_SHOWN)
+
+
+def campaign_headline(session: Session, campaign_id: int) -> Headline:
+    """The campaign's headline figures exactly as its dashboard page shows them.
+
+    The same source as the page (a big campaign's snapshot, else live figures), so the
+    dashboard, ``gaung report`` and the weekly report agree. NotFoundError for no campaign.
+    """
+    return headline(dashboard_reach(session, campaign_id).total)
 
 
 def campaign_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
@@ -155,5 +166,8 @@ def from_payload(payload: str, as_of: datetime | None = None) -> CampaignReach:
         unique_clickers=int(data.get("unique_clickers", 0)),
         bot_fetches=int(data.get("bot_fetches", 0)),
         variants=[VariantFigures(**_known(VariantFigures, v)) for v in data.get("variants", [])],
+        # JSON object keys are text: post ids come back as strings.
+        by_post={int(k): _figures_from(v) for k, v in data.get("by_post", {}).items()},
+        unit_ids={k: int(v) for k, v in data.get("unit_ids", {}).items()},
         as_of=as_of,
     )

@@ -1,7 +1,9 @@
 """Supervisor dashboard: reach per campaign, per platform and per unit, who reposted, CSV, XLSX.
 
 Staff read only their own agency's campaigns; another agency's campaign answers
-404, like a missing one. The figures come from assignments.reach_snapshot (live,
+404, like a missing one. Each post and each unit of a campaign has its own page (drill-down),
+scoped the same way. The headline figures are ``assignments.reach.Headline`` (as in
+``gaung report``). The figures come from assignments.reach_snapshot (live,
 or a big campaign's snapshot, which the page dates); this module only lays them
 out, including server-rendered SVG charts (no external scripts, nothing inline).
 """
@@ -23,6 +25,9 @@ from assignments.reach import (
     ReachFigures,
     TimelinePoint,
     WindowPoint,
+    drill_down,
+    headline,
+    unit_people,
 )
 from assignments.reach_export import assignments_csv_lines, reach_xlsx, summary_csv
 from assignments.reach_snapshot import campaign_totals, dashboard_reach
@@ -32,11 +37,12 @@ from content import variants, workflow
 from content.models import Campaign, Post
 from content.rendering import platform_texts
 from gaung.db import get_engine, get_session
+from gaung.errors import N_, NotFoundError
 from gaung.i18n import format_number
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORM_NAMES
 from roster.agencies import zone_label, zone_of
-from roster.models import Agency, Role, User
+from roster.models import Agency, Role, Unit, User
 from scheduler import reach_snapshots
 from web.deps import render, require_role
 from web.inbox import status_label
@@ -51,6 +57,7 @@ BAR_ROW, BAR_LABEL = 26, 110  # verification chart: row height, room for the pla
 COLOURS = {
     "verified": "#17703a",
     "unverified": "#1f5fa8",
+    "unverifiable": "#8fb3dc",
     "rejected": "#b3261e",
     "open": "#c5cad1",
     "impressions": "#1f5fa8",
@@ -136,12 +143,18 @@ class BarChart:
 
 
 def _segments(figures: ReachFigures) -> list[tuple[str, int, str]]:
-    """(colour key, count, legend) of one platform's assignments, summing to all of them."""
-    unverified = figures.reported - figures.verified
+    """(colour key, count, legend) of one platform's assignments, summing to all of them.
+
+    Reports still open are split: those awaiting a check, and those no check can reach
+    (Facebook, personal Instagram accounts).
+    """
+    unverifiable = min(figures.unverifiable, figures.reported - figures.verified)
+    unverified = figures.reported - figures.verified - unverifiable
     rest = figures.assignments - figures.reported - figures.rejected
     return [
         ("verified", figures.verified, _("Verified")),
         ("unverified", unverified, _("Reported, not verified")),
+        ("unverifiable", unverifiable, _("Reported, not verifiable")),
         ("rejected", figures.rejected, _("Rejected by verification")),
         ("open", rest, _("Pending, declined, expired or withdrawn")),
     ]
@@ -351,5 +364,71 @@ def campaign_page(
         "visitors": (reach.unique_clickers, reach.bot_fetches),
         # Each approved text per post and platform: assignments, reposts, clicks
         "variant_rows": variant_rows(session, reach.variants),
+        "headline": headline(reach.total).items(),
+        "post_labels": post_labels(session, list(reach.by_post)),
     }
     return render(request, "dashboard/campaign.html", context)
+
+
+def post_labels(session: Session, post_ids: list[int]) -> dict[int, str]:
+    """A short name per post ("#12 Hari Pahlawan: …"): posts have no title of their own."""
+    if not post_ids:
+        return {}
+    rows = session.exec(select(Post.id, Post.master_text).where(col(Post.id).in_(post_ids)))
+    labels: dict[int, str] = {}
+    for post_id, text in rows:
+        first = " ".join(text.split())
+        excerpt = first if len(first) <= 60 else first[:59].rstrip() + "…"
+        labels[int(post_id or 0)] = f"#{post_id} {excerpt}"
+    return labels
+
+
+@router.get("/campaigns/{campaign_id:int}/posts/{post_id:int}")
+def post_page(
+    request: Request,
+    campaign_id: int,
+    post_id: int,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+) -> Response:
+    """One post of the campaign: its figures per platform and per unit (live)."""
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    post = session.get(Post, post_id)
+    if post is None or post.campaign_id != campaign_id:
+        raise NotFoundError(N_("Post not found."))
+    scope = drill_down(session, campaign_id, post_id=post_id)
+    context = {
+        "campaign": campaign,
+        "post": post,
+        "label": post_labels(session, [post_id]).get(post_id, f"#{post_id}"),
+        "scope": scope,
+        "headline": headline(scope.total).items(),
+        "platform_names": PLATFORM_NAMES,
+    }
+    return render(request, "dashboard/post.html", context)
+
+
+@router.get("/campaigns/{campaign_id:int}/units/{unit_id:int}")
+def unit_page(
+    request: Request,
+    campaign_id: int,
+    unit_id: int,
+    user: User = Depends(reader),
+    session: Session = Depends(get_session),
+) -> Response:
+    """One unit in the campaign: its figures per post and platform, and its people (live)."""
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.agency_id != campaign.agency_id:
+        raise NotFoundError(N_("Unit not found."))
+    scope = drill_down(session, campaign_id, unit_id=unit_id)
+    context = {
+        "campaign": campaign,
+        "unit": unit,
+        "scope": scope,
+        "headline": headline(scope.total).items(),
+        "people": unit_people(session, campaign_id, unit_id),
+        "post_labels": post_labels(session, list(scope.by_post)),
+        "platform_names": PLATFORM_NAMES,
+    }
+    return render(request, "dashboard/unit.html", context)

@@ -116,7 +116,8 @@ def test_the_summary_csv_is_for_excel_id_with_percentages_and_empty_cells(
         ("Platform", "Facebook"),
         ("Platform", "Instagram"),
     ]
-    assert rows[0]["Tingkat verifikasi (%)"] == "40,00"  # decimal comma: Excel-ID's number
+    # decimal comma: Excel-ID's number; 1 of the 3 verifiable (X) reposts, Facebook left out
+    assert rows[0]["Tingkat verifikasi (%)"] == "33,33"
     assert rows[0]["Tingkat penyelesaian (%)"] == "57,14"
     assert rows[0]["Jangkauan potensial terverifikasi"] == "6500"
     assert rows[0]["Tayangan"] == ""  # not returned: empty, neither 0 nor a word
@@ -157,7 +158,7 @@ def test_the_xlsx_has_typed_cells_formats_and_every_assignment(
 
     header = [c.value for c in totals[1]]
     rate = totals.cell(2, header.index("Tingkat verifikasi") + 1)
-    assert rate.value == pytest.approx(0.4)
+    assert rate.value == pytest.approx(1 / 3)  # X only: Facebook is never verifiable
     assert rate.number_format == "0.00%"
     assert totals.cell(2, header.index("Tayangan") + 1).value is None  # not returned: empty
     assert totals.freeze_panes == "A2"

@@ -382,16 +382,18 @@ def test_the_summary_csv_has_one_row_per_scope(
 
 @given(
     st.lists(
-        st.tuples(st.integers(1, 5000), st.integers(0, 5000), st.integers(0, 5000)),
+        st.tuples(
+            st.integers(1, 5000), st.integers(0, 5000), st.integers(0, 5000), st.integers(0, 50)
+        ),
         min_size=1,
         max_size=3,
     )
 )
 def test_verification_bars_fill_each_row_within_the_frame(
-    raw: list[tuple[int, int, int]],
+    raw: list[tuple[int, int, int, int]],
 ) -> None:
     by_platform = {}
-    for (assigned, reported, verified), platform in zip(
+    for (assigned, reported, verified, unverifiable), platform in zip(
         raw, ("x", "facebook", "instagram"), strict=False
     ):
         reported = min(reported, assigned)
@@ -399,6 +401,7 @@ def test_verification_bars_fill_each_row_within_the_frame(
         by_platform[platform] = ReachFigures(
             assignments=assigned, reported=reported, verified=verified,
             rejected=min(1, assigned - reported),
+            unverifiable=min(unverifiable, reported - verified),  # reported, never checkable
         )  # fmt: skip
 
     chart = verification_chart(by_platform)

@@ -70,9 +70,9 @@ def test_the_dashboard_compares_each_text_of_a_platform(
     rows = re.findall(r'<tr data-post="\d+" data-platform="(\w+)" data-variant="(\d)">', page.text)
     # Facebook had one text only: nothing to compare there.
     assert rows == [("x", "0"), ("x", "1")]
-    table = page.text.split('<table class="variants">', 1)[1].split("</table>", 1)[0]
+    table = page.text.split('<table class="variants cards">', 1)[1].split("</table>", 1)[0]
     assert 'Alternative 1 <span class="muted">Alternatif X.</span>' in table
-    cells = re.findall(r'<td class="num">(\d+)</td>', table)
+    cells = re.findall(r'<td class="num" data-label="[^"]+">(\d+)</td>', table)
     assert cells == ["2", "1", "0", "1", "2", "2", "1", "3"]
 
 
