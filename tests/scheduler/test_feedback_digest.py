@@ -131,7 +131,7 @@ def test_each_humas_staff_member_gets_one_mail_per_period(
     keys = {m.idempotency_key for m in mailbox.sent}
     assert len(keys) == 3  # the repeats carry the same keys
     message = next(m for m in mailbox.sent if m.to == author.email)
-    assert message.subject == "Masukan dari publik: 2 baru"
+    assert message.subject == "Tanggapan masyarakat: 2 baru"
     assert "Vaksinasi Anak: 2 baru, 2 belum ditangani" in message.text
     assert "“Di mana lokasi vaksinasi?”" in message.text
     assert "“Apakah gratis?”" in message.text
@@ -194,7 +194,7 @@ def test_many_campaigns_are_listed_up_to_a_limit_and_the_rest_counted(
     _run_mails(db, session)
     (message,) = mailbox.sent
     total = (feedback_digest.MAX_LISTED + 2) * (feedback_digest.EXCERPTS + 1)
-    assert message.subject == f"Masukan dari publik: {total} baru"
+    assert message.subject == f"Tanggapan masyarakat: {total} baru"
     assert message.text.count("/console/campaigns/") == feedback_digest.MAX_LISTED
     assert "Dan 8 lagi di 2 kampanye lain." in message.text
 

@@ -14,7 +14,7 @@ from tests.factories import PASSWORD, make_agency, make_asn, make_unit, make_use
 from tests.web.conftest import csrf_from, login_asn, login_staff
 from web.auth import safe_next
 
-GENERIC = "Email atau kata sandi salah."
+GENERIC = "Surel atau kata sandi salah."
 
 
 def _post_login(client: TestClient, email: str, password: str, next_: str = "/") -> Response:

@@ -238,7 +238,7 @@ def test_an_unverified_email_is_refused(
 
     response = _sign_in(client, idp, "siti")
     assert response.status_code == 403
-    assert "belum memverifikasi alamat email" in response.text
+    assert "belum memverifikasi alamat surel" in response.text
     assert not _signed_in(client)
     [entry] = _audit(session, "login.sso.refused")
     assert "(email_not_verified)" in entry.detail
