@@ -135,3 +135,39 @@ def test_a_draft_dragged_to_another_day_keeps_its_time_of_day(
     page.goto(f"/console/calendar?view=month&day={day.isoformat()}")
     page.screenshot(path=str(_shots(tmp_path) / "calendar-month-desktop.png"), full_page=True)
     assert page.locator("table.cal-month thead th").count() == 7
+
+
+def test_an_editor_sets_a_weekly_rule_in_the_browser_and_sees_its_next_times(
+    session: Session,
+    server: str,  # noqa: F811
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    agency = make_agency(session)
+    agency.timezone = WITA
+    session.add(agency)
+    editor = make_user(session, agency, Role.EDITOR)
+    campaign = make_campaign(session, agency, editor)
+    session.commit()
+
+    page = browser.new_page(base_url=server, locale="id-ID", viewport=DESKTOP)
+    page.goto("/login")
+    page.fill("#email", editor.email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"/console/campaigns/{campaign.id}")
+    page.click(f"a[href='/console/campaigns/{campaign.id}/repeat']")
+    page.check("input[name=frequency][value=weekly]")
+    for box in page.locator("input[name=weekdays]").all():
+        box.uncheck()
+    page.check("input[name=weekdays][value=FR]")
+    page.fill("#at", "09:00")
+    page.fill("#starts_on", f"{utcnow() + timedelta(days=1):%Y-%m-%d}")
+    page.click("form[action$='/repeat'] button[type=submit]")
+    page.wait_for_selector(".flash")
+    page.screenshot(path=str(_shots(tmp_path) / "repeat-desktop.png"), full_page=True)
+    coming = page.locator("section.card li").all_inner_texts()
+    assert len(coming) == 5
+    assert all(text.startswith("Jumat") and "09.00 WITA" in text for text in coming), coming
+    assert "RRULE:FREQ=WEEKLY;BYDAY=FR" in page.locator("pre").inner_text()
