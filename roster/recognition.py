@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col
 
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError
@@ -62,16 +63,27 @@ def join(session: Session, asn: Asn) -> datetime:
     row = LeaderboardOptIn(asn_id=asn.id)
     session.add(row)
     _audit(session, asn, "asn.leaderboard_joined")
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # a second tap of "Join" got there first: that consent stands
+        session.rollback()
+        earlier = session.get(LeaderboardOptIn, asn.id)
+        if earlier is None:
+            raise
+        return earlier.opted_in_at
     return row.opted_in_at
 
 
 def leave(session: Session, asn: Asn) -> bool:
     """Revoke the ASN's opt-in; commits. False when they had not opted in."""
-    existing = session.get(LeaderboardOptIn, asn.id)
-    if existing is None:
+    table = LeaderboardOptIn.__table__  # type: ignore[attr-defined]
+    deleted = session.execute(
+        delete(table).where(table.c.asn_id == asn.id).returning(table.c.asn_id)
+    ).first()
+    if deleted is None:  # not opted in (or a second tap of "Leave")
+        session.rollback()
         return False
-    session.delete(existing)
+    session.expire_all()
     _audit(session, asn, "asn.leaderboard_left")
     session.commit()
     return True
@@ -123,6 +135,6 @@ def export_personal_data(session: Session, asn: Asn) -> dict[str, Any]:
 def erase_personal_data(session: Session, asn: Asn) -> None:
     """Leaving Gaung removes the opt-in (in the caller's transaction; no commit)."""
     session.execute(
-        delete(LeaderboardOptIn).where(LeaderboardOptIn.asn_id == asn.id),  # type: ignore[arg-type]
+        delete(LeaderboardOptIn).where(col(LeaderboardOptIn.asn_id) == asn.id),
         execution_options={"synchronize_session": False},
     )

@@ -3,13 +3,15 @@ admin switches the leaderboard off and on."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlmodel import Session, select
 
 from gaung.errors import ForbiddenError, GaungError
 from kernel.audit import AuditLog
 from roster import privacy, recognition
-from roster.models import AsnStatus, Role
+from roster.models import Asn, AsnStatus, Role
 from roster.recognition import LeaderboardOptIn
 from tests.factories import make_agency, make_asn, make_unit, make_user
 
@@ -89,3 +91,32 @@ def test_leaving_gaung_erases_the_consent(session: Session) -> None:
 
     assert recognition.joined_at(session, leaver) is None
     assert recognition.joined_at(session, stayer) is not None
+
+
+def test_a_second_join_racing_the_first_keeps_the_first_consent(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asn = make_asn(session, make_unit(session, make_agency(session)))
+    first = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    audit_row = recognition._audit
+
+    def other_tap_first(s: Session, person: Asn, action: str) -> None:
+        # The other request commits its consent between this one's check and its commit.
+        with Session(session.get_bind()) as other:
+            other.add(LeaderboardOptIn(asn_id=person.id or 0, opted_in_at=first))
+            other.commit()
+        audit_row(s, person, action)
+
+    monkeypatch.setattr(recognition, "_audit", other_tap_first)
+
+    assert recognition.join(session, asn) == first
+    assert recognition.joined_at(session, asn) == first
+
+
+def test_leaving_twice_is_harmless(session: Session) -> None:
+    asn = make_asn(session, make_unit(session, make_agency(session)))
+    recognition.join(session, asn)
+    with Session(session.get_bind()) as other:
+        assert recognition.leave(other, other.get_one(Asn, asn.id)) is True
+    assert recognition.leave(session, asn) is False
+    assert recognition.joined_at(session, asn) is None
