@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from assignments.leaderboard import (
+    FIRST_YEAR,
     Board,
     Month,
     OwnStanding,
@@ -55,7 +56,7 @@ class MonthChoice:
 
     month: Month
     label: str
-    previous: Month
+    previous: Month | None
     next: Month | None
     current: Month
 
@@ -71,11 +72,11 @@ def choose_month(agency: Agency | None, typed: str | None) -> MonthChoice:
         raise GaungError(
             N_("Choose %(month)s or an earlier month."), field="month", month=month_label(current)
         )
-    following = month.next()
+    following, before = month.next(), month.previous()
     return MonthChoice(
         month,
         month_label(month),
-        month.previous(),
+        before if before.year >= FIRST_YEAR else None,
         following if following <= current else None,
         current,
     )

@@ -250,3 +250,18 @@ def test_the_personal_data_download_holds_the_leaderboard_consent(
     data = client.get("/inbox/privacy.json").json()
 
     assert data["leaderboard"]["opted_in_at"] is not None
+
+
+def test_months_step_back_to_the_first_one_shown_and_never_past_the_current_one(
+    client: TestClient, session: Session
+) -> None:
+    agency, _unit, leader, _runner_up, _shy = _people(session)
+    login_asn(client, leader)
+    this_month = current_month(agency)
+
+    page = client.get("/inbox/leaderboard", headers=EN).text
+    assert f"month={this_month.previous()}" in page
+    assert f"month={this_month.next()}" not in page
+    first = client.get("/inbox/leaderboard?month=2000-01", headers=EN).text
+    assert "month=1999-12" not in first
+    assert "month=2000-02" in first
