@@ -13,6 +13,11 @@ State rules applied by ``record``:
   assignment stays VERIFIED and gets ``flagged_gone_at``, because the repost did happen and its
   potential reach was real when it was counted, but supervisors must see that it disappeared.
 - ``unverifiable`` / ``error``: evidence only, the state is left alone.
+
+Which reposts Gaung can check automatically at all (``automatically_verifiable``): X always;
+Instagram unless a link check of a still reported repost found it ``unverifiable`` (a personal
+account, the platform not connected); Facebook never. The dashboard's verification rate counts
+only those; the rest are "reported, not verifiable".
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import and_, exists, or_, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, Session, SQLModel, col
 
 from assignments.models import Assignment, AssignmentStatus
@@ -62,6 +68,11 @@ REASON_LABELS = {
     Reason.NOT_A_REPOST: N_("Not a repost of the campaign post"),
     Reason.DELETED: N_("The repost was deleted"),
 }
+
+# Platforms whose reposts Gaung checks itself, and those it can check only for some accounts
+# (those whose link check recorded no "unverifiable" evidence). Any other: never (Facebook).
+ALWAYS_VERIFIABLE = ("x",)
+VERIFIABLE_BY_ACCOUNT = ("instagram",)
 
 _VERIFIABLE = {AssignmentStatus.PENDING, AssignmentStatus.REPORTED, AssignmentStatus.REJECTED}
 MAX_DETAIL = 1000
@@ -168,4 +179,25 @@ def forget_search(session: Session, post_id: int, platforms: list[str]) -> None:
         .where(col(VerifyCursor.post_id) == post_id, col(VerifyCursor.platform).in_(platforms))
         .values(since_id=None),
         execution_options={"synchronize_session": False},
+    )
+
+
+def automatically_verifiable() -> ColumnElement[bool]:
+    """Whether Gaung can check an assignment's repost itself (see the module docstring).
+
+    A SQL condition on ``assignment`` rows. Per account platforms: a report is out once a link
+    check found it ``unverifiable``, unless it has a verdict since (verified or rejected: then
+    it could be checked after all).
+    """
+    platform = col(Assignment.platform)
+    seen_unverifiable = exists().where(
+        col(Evidence.assignment_id) == col(Assignment.id),
+        col(Evidence.outcome) == Outcome.UNVERIFIABLE,
+    )
+    return or_(
+        platform.in_(ALWAYS_VERIFIABLE),
+        and_(
+            platform.in_(VERIFIABLE_BY_ACCOUNT),
+            or_(col(Assignment.status) != AssignmentStatus.REPORTED, ~seen_unverifiable),
+        ),
     )

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Index, and_, case, exists, func, or_, text
+from sqlalchemy import Index, and_, case, func, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from assignments.evidence import Evidence, Outcome, VerifyCursor
+from assignments.evidence import VerifyCursor, automatically_verifiable
 from assignments.metrics import SPANS, ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.reposters import MISSING, REPOSTED, Reposter, iter_reposters
@@ -124,12 +124,6 @@ _ADDITIVE = (
 
 def _plus(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else a + b
-
-
-# Platforms whose reposts Gaung checks itself, and those it can check only for some accounts
-# (those whose link check recorded no "unverifiable" evidence). Any other: never (Facebook).
-ALWAYS_VERIFIABLE = ("x",)
-VERIFIABLE_BY_ACCOUNT = ("instagram",)
 
 
 @dataclass(frozen=True)
@@ -389,7 +383,7 @@ def _figure_columns() -> list[Any]:
     verified = status == AssignmentStatus.VERIFIED
     followers = col(Assignment.followers_at_report)
     gone = and_(verified, col(Assignment.flagged_gone_at).is_not(None))
-    auto = _automatically_verifiable()
+    auto = automatically_verifiable()
     claimed = status.in_((*REPOSTED, AssignmentStatus.REJECTED))
     return [
         func.count(col(Assignment.id)).label("assignments"),
@@ -406,26 +400,6 @@ def _figure_columns() -> list[Any]:
         _count_if(and_(auto, verified)).label("checkable_verified"),
         _count_if(and_(~auto, status == AssignmentStatus.REPORTED)).label("unverifiable"),
     ]
-
-
-def _automatically_verifiable() -> ColumnElement[bool]:
-    """Whether Gaung can check the assignment's repost itself (see the module docstring).
-
-    Per account platforms: a report is out once a link check found it ``unverifiable``, unless
-    it has a verdict since (verified or rejected: then it could be checked after all).
-    """
-    platform = col(Assignment.platform)
-    seen_unverifiable = exists().where(
-        col(Evidence.assignment_id) == col(Assignment.id),
-        col(Evidence.outcome) == Outcome.UNVERIFIABLE,
-    )
-    return or_(
-        platform.in_(ALWAYS_VERIFIABLE),
-        and_(
-            platform.in_(VERIFIABLE_BY_ACCOUNT),
-            or_(col(Assignment.status) != AssignmentStatus.REPORTED, ~seen_unverifiable),
-        ),
-    )
 
 
 _FIGURE_NAMES = (

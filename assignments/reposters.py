@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from assignments.evidence import automatically_verifiable
 from assignments.metrics import RepostMetrics
 from assignments.models import Assignment, AssignmentStatus
 from roster.models import Asn, SocialAccount, Unit
@@ -37,6 +38,7 @@ class Reposter:
     status: str
     verified_at: datetime | None = None
     flagged_gone_at: datetime | None = None
+    verifiable: bool = True  # Gaung can check it (evidence.automatically_verifiable)
     impressions: int | None = None
     likes: int | None = None
     reposts: int | None = None
@@ -58,7 +60,7 @@ def iter_reposters(
             col(Assignment.account_id), col(Assignment.platform),
             col(Assignment.followers_at_report), col(Assignment.repost_url),
             col(Assignment.reported_at), col(Assignment.status), col(Assignment.verified_at),
-            col(Assignment.flagged_gone_at),
+            col(Assignment.flagged_gone_at), automatically_verifiable().label("verifiable"),
         )
         .where(col(Assignment.campaign_id) == campaign_id, col(Assignment.status).in_(REPOSTED))
         .order_by(col(Assignment.reported_at), col(Assignment.id))
@@ -109,6 +111,7 @@ def _reposter(row: Any, metrics: RepostMetrics | None) -> Reposter:
         status=row["status"],
         verified_at=row["verified_at"],
         flagged_gone_at=row["flagged_gone_at"],
+        verifiable=bool(row["verifiable"]),
         impressions=metrics.impressions if metrics else None,
         likes=metrics.likes if metrics else None,
         reposts=metrics.reposts if metrics else None,

@@ -26,9 +26,10 @@ from assignments.reach_snapshot import (
     store_snapshot,
     to_payload,
 )
+from assignments.reposters import iter_reposters
 from content.models import Campaign, Post, PostStatus
 from gaung.i18n import use_locale
-from roster.models import Agency, Unit
+from roster.models import Agency, SocialAccount, Unit
 from tests.factories import (
     make_agency,
     make_asn,
@@ -248,3 +249,26 @@ def test_drill_downs_add_up_to_the_campaign(session: Session) -> None:
     for person in people:
         total.add(person.figures)
     assert total == one_unit.total
+
+
+def test_each_repost_says_whether_it_can_be_verified(session: Session) -> None:
+    world = _world(session)
+    x = _assign(session, world, "x", "reported")
+    facebook = _assign(session, world, "facebook", "reported")
+    professional = _assign(session, world, "instagram", "reported")
+    personal = _assign(session, world, "instagram", "reported", unverifiable=True)
+
+    reposters = iter_reposters(session, world.campaign.id or 0)
+    verifiable = {r.handle: r.verifiable for r in reposters}
+
+    handles = {a.id: _handle(session, a) for a in (x, facebook, professional, personal)}
+    assert verifiable == {
+        handles[x.id]: True,
+        handles[facebook.id]: False,
+        handles[professional.id]: True,  # its link check has not found it unreadable
+        handles[personal.id]: False,
+    }
+
+
+def _handle(session: Session, assignment: Assignment) -> str:
+    return session.get_one(SocialAccount, assignment.account_id).handle

@@ -96,6 +96,8 @@ def test_the_campaign_page_links_each_post_and_unit_to_its_page(
     # The headline: X 1 of 1; Facebook and the personal Instagram account apart.
     assert "100,0% (1 dari 1)" in page
     assert "Dilaporkan, tidak dapat diverifikasi" in page
+    # Who reposted: the Facebook and the personal Instagram report carry the badge.
+    assert page.count("tidak dapat diverifikasi otomatis</span>") == 2
 
 
 def test_a_post_page_shows_its_figures_per_platform_and_unit(
