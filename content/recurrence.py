@@ -314,6 +314,20 @@ def stop_recurrence(session: Session, actor: User, campaign: Campaign) -> None:
     session.commit()
 
 
+def origin(session: Session, campaign: Campaign) -> Campaign | None:
+    """The repeating campaign this one was made from as an occurrence, if any."""
+    query = (
+        select(Campaign)
+        .join(CampaignRecurrence, col(CampaignRecurrence.campaign_id) == col(Campaign.id))
+        .join(
+            RecurrenceOccurrence,
+            col(RecurrenceOccurrence.recurrence_id) == col(CampaignRecurrence.id),
+        )
+        .where(RecurrenceOccurrence.campaign_id == campaign.id)
+    )
+    return session.exec(query).first()
+
+
 def forget(session: Session, campaign_id: int) -> None:
     """Delete a campaign's rule and its made-occurrence rows (the campaign is being deleted)."""
     ids = select(CampaignRecurrence.id).where(CampaignRecurrence.campaign_id == campaign_id)

@@ -6,9 +6,11 @@ import re
 from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from content.models import CampaignRecurrence, Post, PostStatus
+from content import recurrence
+from content.models import Campaign, CampaignRecurrence, Post, PostStatus
 from gaung import i18n
 from gaung.db import utcnow
 from kernel.audit import AuditLog
@@ -336,3 +338,29 @@ def test_a_monthly_rule_is_shown_again_as_it_was_entered(
     assert re.search(r'name="end" value="count" checked', form)
     assert 'name="count" type="number" min="1" max="520" value="6"' in form
     assert 'value="14:45"' in form
+
+
+def test_the_campaign_page_says_it_repeats_and_a_copy_where_it_came_from(
+    client: TestClient, session: Session, db: Engine
+) -> None:
+    agency = _agency(session)
+    editor = make_user(session, agency, Role.EDITOR)
+    campaign = make_campaign(session, agency, editor)
+    make_post(session, campaign, editor)
+    login_staff(client, editor)
+    path = f"/console/campaigns/{campaign.id}/repeat"
+    token = csrf_from(client, path)
+    start = utcnow() + timedelta(days=2)
+    weekday = recurrence.WEEKDAYS[start.astimezone(i18n.zone(WITA)).weekday()]
+    client.post(path, data=_repeat_form(token, weekdays=[weekday], starts_on=_week_day(start)))
+    page = client.get(f"/console/campaigns/{campaign.id}", headers=EN)
+    assert "Repeats" in page.text
+    assert re.search(r"next on \w+, .*9:00\sAM WITA", page.text)
+    assert recurrence.make_due(db) == 1
+    copy = session.exec(
+        select(Campaign).where(Campaign.agency_id == agency.id, Campaign.id != campaign.id)
+    ).one()
+    made = client.get(f"/console/campaigns/{copy.id}", headers=EN)
+    assert "Made from" in made.text
+    assert f'href="/console/campaigns/{campaign.id}"' in made.text
+    assert "Repeats" not in made.text
