@@ -27,6 +27,7 @@ from kernel.limits import LIMITS
 from roster.models import Asn
 from web import eligibility_notice
 from web.deps import current_asn, render, verify_csrf
+from web.inbox_settings import undelivered_notice
 from web.leaderboard import inbox_card
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
@@ -104,6 +105,7 @@ def inbox(
         "actionable": _ACTIONABLE,
         "eligibility": eligibility_notice.for_asn(session, asn),  # inbox/_eligibility.html
         "leaderboard": inbox_card(session, asn),  # inbox/_standing.html
+        "undelivered": undelivered_notice(session, asn),  # fixed in the message settings
     }
     return render(request, "inbox/list.html", context)
 

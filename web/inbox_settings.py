@@ -160,7 +160,7 @@ def _page(
         "error_field": error.field if error else None,
         "flash": request.session.pop(_FLASH_KEY, None),
         # The last message did not arrive for a reason the ASN can fix here: say so, and how.
-        "undelivered": _undelivered(session, asn),
+        "undelivered": undelivered_notice(session, asn),
         "leaderboard": settings_state(session, asn),  # its own form, web.leaderboard
         # Devices getting notifications (web.inbox_push, web/static/push.js).
         "push_devices": webpush.devices(session, asn.id) if asn.id is not None else [],
@@ -168,7 +168,8 @@ def _page(
     return render(request, "inbox/settings.html", context, status_code=400 if error else 200)
 
 
-def _undelivered(session: Session, asn: Asn) -> dict[str, Any] | None:
+def undelivered_notice(session: Session, asn: Asn) -> dict[str, Any] | None:
+    """Why the ASN's last message did not arrive and how they fix it (None: it did)."""
     assert asn.id is not None
     notice = latest_undelivered(session.connection(), asn.id)
     if notice is None:

@@ -122,12 +122,15 @@ def test_the_asn_is_told_in_their_settings_how_to_fix_a_failed_message(
 
     settings = _text(client.get("/inbox/settings"))
 
-    assert "tidak dapat dikirim" in settings
+    assert "Pesan terakhir dari Gaung untuk Anda" in settings
     assert "lewat Telegram" in settings
     assert (
         "Buka blokir bot Gaung di Telegram, lalu tekan lagi tautan Telegram di bawah." in settings
     )
     assert BLOCKED not in settings  # no raw technical text for the ASN
+    inbox = _text(client.get("/inbox"))  # where the ASN looks first: a pointer to the fix
+    assert "Pesan terakhir dari Gaung untuk Anda" in inbox
+    assert "Perbaiki di Pengaturan pesan" in inbox
 
     blocked = session.get_one(Asn, blocked.id)
     blocked.telegram_chat_id = "1002"  # linked again: the next message arrives
@@ -135,7 +138,8 @@ def test_the_asn_is_told_in_their_settings_how_to_fix_a_failed_message(
     session.commit()
     world.dispatch_and_deliver()
 
-    assert "tidak dapat dikirim" not in _text(client.get("/inbox/settings"))
+    assert "Pesan terakhir dari Gaung untuk Anda" not in _text(client.get("/inbox/settings"))
+    assert "Pesan terakhir dari Gaung untuk Anda" not in _text(client.get("/inbox"))
 
 
 def test_a_verification_problem_keeps_the_platform_words_folded_away(
