@@ -208,8 +208,18 @@ class FiguresOut(BaseModel):
     engagement: int | None = Field(description="Likes + reposts + replies; null: none returned")
     median_repost_seconds: float | None = Field(description="Dispatch to repost, median")
     withdrawn: int = Field(description="Still open when their post was withdrawn")
+    checkable: int = Field(
+        description="Reported, verified or rejected reposts Gaung can check automatically "
+        "(X; Instagram accounts that could be read): the verification rate's denominator"
+    )
+    checkable_verified: int = Field(description="Of those, verified: the rate's numerator")
+    unverifiable: int = Field(
+        description="Reported, not verifiable: Facebook and personal Instagram accounts"
+    )
     completion_rate: float
-    verification_rate: float | None = Field(description="Verified among the checked reposts")
+    verification_rate: float | None = Field(
+        description="checkable_verified / checkable; null when nothing can be checked"
+    )
     verified_rate: float
 
 

@@ -130,6 +130,8 @@ def test_reach_counts_reported_reposts(client: TestClient, session: Session) -> 
     # The dashboard's other figures too; nothing measured is null, never 0.
     assert reach["total"]["verified"] == 0
     assert reach["total"]["verification_rate"] == 0.0
+    # The rate's denominator: X reports only; nothing reported where no check can reach.
+    assert (reach["total"]["checkable"], reach["total"]["unverifiable"]) == (1, 0)
     assert reach["total"]["impressions"] is None
     assert reach["as_of"] is None  # computed for this request
 
