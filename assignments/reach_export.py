@@ -130,6 +130,7 @@ SUMMARY_FIGURES: tuple[_Figure, ...] = (
     ("Kedaluwarsa", "int", lambda f: f.expired),
     ("Tingkat penyelesaian", "rate", lambda f: f.completion_rate),
     ("Tingkat verifikasi", "rate", lambda f: f.verification_rate),
+    ("Dilaporkan, tidak dapat diverifikasi", "int", lambda f: f.unverifiable),
     ("Terverifikasi dari penugasan", "rate", lambda f: f.verified_rate),
     ("Jangkauan potensial terverifikasi", "int", lambda f: f.verified_reach),
     ("Jangkauan potensial dilaporkan", "int", lambda f: f.potential_reach),

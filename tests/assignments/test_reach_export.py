@@ -13,6 +13,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import Session
 
+from assignments.models import AssignmentStatus
 from assignments.reach import CampaignReach, ReachFigures, campaign_reach
 from assignments.reach_export import (
     ASSIGNMENTS_SHEET,
@@ -24,12 +25,21 @@ from assignments.reach_export import (
     summary_rows,
 )
 from assignments.reposters import AssignmentRow, iter_assignments
-from content.models import Campaign
+from content.models import Campaign, PostStatus
 from gaung.i18n import use_locale
 from gaung.settings import PLATFORM_NAMES
 from gaung.spreadsheet import BOM
 from roster.agencies import zone_label, zone_of
 from roster.models import Agency, Asn
+from tests.factories import (
+    make_agency,
+    make_asn,
+    make_assignment,
+    make_campaign,
+    make_post,
+    make_unit,
+    make_user,
+)
 
 WITA = ZoneInfo("Asia/Makassar")
 
@@ -187,3 +197,23 @@ def test_xlsx_text_is_never_a_formula() -> None:
     cell = openpyxl.load_workbook(io.BytesIO(body))[ASSIGNMENTS_SHEET]["A2"]
     assert cell.data_type == "s"
     assert cell.value == '=HYPERLINK("http://evil")'
+
+
+def test_the_summary_counts_reports_that_cannot_be_verified_apart(session: Session) -> None:
+    agency = make_agency(session)
+    author = make_user(session, agency)
+    campaign = make_campaign(session, agency)
+    post = make_post(session, campaign, author, status=PostStatus.DISPATCHED)
+    unit = make_unit(session, agency)
+    for platform in ("x", "facebook", "facebook"):
+        assignment = make_assignment(session, post, make_asn(session, unit), platform)
+        assignment.status = AssignmentStatus.REPORTED
+        session.add(assignment)
+    session.commit()
+
+    rows = _read_csv(summary_csv(campaign_reach(session, campaign.id or 0)))
+
+    by_name = {r["Nama"]: r for r in rows}
+    assert rows[0]["Dilaporkan, tidak dapat diverifikasi"] == "2"
+    assert rows[0]["Tingkat verifikasi (%)"] == "0,00"  # 0 of the 1 X report, not of 3
+    assert by_name["Facebook"]["Tingkat verifikasi (%)"] == ""  # nothing to check
