@@ -12,7 +12,7 @@ dashboard (the CampaignReach it shows). The CLI table speaks the reader's langua
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -180,10 +180,11 @@ FORMATS = {
 }
 
 
-def reach_xlsx(
-    reach: CampaignReach, rows: Iterable[AssignmentRow], zone: ZoneInfo, zone_label: str
-) -> bytes:
-    """A workbook of the totals (as the dashboard) and every assignment, built row by row.
+_Sheet = tuple[str, list[tuple[str, Kind]], Iterable[list[object]]]  # name, columns, rows
+
+
+def _workbook(sheets: Iterable[_Sheet], zone: ZoneInfo) -> bytes:
+    """Typed sheets with a bold wrapped header, frozen header row and filters, built row by row.
 
     constant_memory keeps only the current row in memory (the rest goes to a temporary
     file), so a campaign of 100,000 assignments costs the file, not its cells.
@@ -198,8 +199,7 @@ def reach_xlsx(
     with xlsxwriter.Workbook(out, options) as book:
         header = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
         formats = {kind: book.add_format({"num_format": code}) for kind, code in FORMATS.items()}
-
-        def sheet(name: str, columns: list[tuple[str, Kind]], rows: Iterable[list[object]]) -> None:
+        for name, columns, rows in sheets:
             ws = book.add_worksheet(name)
             for index, (_title, kind) in enumerate(columns):
                 ws.set_column(index, index, 18 if kind in ("time", "text") else 12)
@@ -211,19 +211,69 @@ def reach_xlsx(
                 for index, (value, (_t, kind)) in enumerate(zip(values, columns, strict=True)):
                     _write(ws, count, index, value, kind, formats, zone)
             ws.autofilter(0, 0, count, len(columns) - 1)
-
-        totals: list[tuple[str, Kind]] = [("Lingkup", "text"), ("Nama", "text")]
-        totals += [(name, kind) for name, kind, _get in SUMMARY_FIGURES]
-        sheet(
-            SUMMARY_SHEET,
-            totals,
-            (
-                [scope, name, *(get(f) for _n, _k, get in SUMMARY_FIGURES)]
-                for scope, name, f in summary_scopes(reach)
-            ),
-        )
-        sheet(ASSIGNMENTS_SHEET, assignment_columns(zone_label), map(_assignment_values, rows))
     return out.getvalue()
+
+
+def _totals_columns() -> list[tuple[str, Kind]]:
+    totals: list[tuple[str, Kind]] = [("Lingkup", "text"), ("Nama", "text")]
+    return totals + [(name, kind) for name, kind, _get in SUMMARY_FIGURES]
+
+
+def _totals_rows(reach: CampaignReach) -> Iterator[list[object]]:
+    for scope, name, f in summary_scopes(reach):
+        yield [scope, name, *(get(f) for _n, _k, get in SUMMARY_FIGURES)]
+
+
+def reach_xlsx(
+    reach: CampaignReach, rows: Iterable[AssignmentRow], zone: ZoneInfo, zone_label: str
+) -> bytes:
+    """A workbook of the totals (as the dashboard) and every assignment, built row by row."""
+    return _workbook(
+        [
+            (SUMMARY_SHEET, _totals_columns(), _totals_rows(reach)),
+            (ASSIGNMENTS_SHEET, assignment_columns(zone_label), map(_assignment_values, rows)),
+        ],
+        zone,
+    )
+
+
+ALL_CAMPAIGNS = "Semua kampanye"
+
+
+def reach_xlsx_many(
+    campaigns: Sequence[tuple[str, CampaignReach, Iterable[AssignmentRow]]],
+    total: ReachFigures,
+    zone: ZoneInfo,
+    zone_label: str,
+) -> bytes:
+    """The same workbook over several campaigns (title, figures, assignments), a *Kampanye*
+    column first: the totals of all of them (``total``), then each campaign's totals; then
+    every assignment of each."""
+    first: list[tuple[str, Kind]] = [("Kampanye", "text")]
+
+    def totals() -> Iterator[list[object]]:
+        yield [
+            ALL_CAMPAIGNS,
+            SCOPES["campaign"],
+            "",
+            *(get(total) for _n, _k, get in SUMMARY_FIGURES),
+        ]
+        for title, reach, _rows in campaigns:
+            for values in _totals_rows(reach):
+                yield [title, *values]
+
+    def assignments() -> Iterator[list[object]]:
+        for title, _reach, rows in campaigns:
+            for row in rows:
+                yield [title, *_assignment_values(row)]
+
+    return _workbook(
+        [
+            (SUMMARY_SHEET, first + _totals_columns(), totals()),
+            (ASSIGNMENTS_SHEET, first + assignment_columns(zone_label), assignments()),
+        ],
+        zone,
+    )
 
 
 def _write(

@@ -1,7 +1,8 @@
 """Every staff member's own account (/console/account) and the one-time password links.
 
 /console/account: change one's password (the current one is asked; every other session
-ends) and set up or turn off the second factor. /account/set-password/{token}: the page an
+ends), set up or turn off the second factor, and turn the weekly report e-mail on or off
+(roster.weekly_report). /account/set-password/{token}: the page an
 invitation or reset link opens (roster.staff); it needs no sign-in.
 """
 
@@ -15,8 +16,8 @@ from sqlmodel import Session
 
 from gaung import i18n
 from gaung.db import get_session
-from gaung.errors import GaungError
-from roster import passwords, staff, two_factor
+from gaung.errors import N_, GaungError
+from roster import passwords, staff, two_factor, weekly_report
 from roster.models import Agency, Role, User
 from web.deps import begin_session, current_user, render, verify_csrf
 
@@ -41,6 +42,8 @@ def _page(
         "two_factor_required": two_factor.required(user, agency),
         "min_length": passwords.MIN_LENGTH,
         "flash": request.session.pop("flash", None),
+        "weekly_report_offered": weekly_report.may_subscribe(user),
+        "weekly_report_since": weekly_report.subscribed_since(session, user),
     }
     if not context["two_factor_on"] and user.totp_secret:
         context["qr"] = two_factor.qr_svg(two_factor.provisioning_uri(user, agency))
@@ -134,6 +137,26 @@ async def two_factor_disable(
     except GaungError as exc:
         return _failed(request, session, user, exc)
     return _done(request, _("Two-step sign-in is off."))
+
+
+@router.post(f"{HOME}/weekly-report")
+async def weekly_report_setting(
+    request: Request,
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    choice = str((await request.form()).get("weekly_report") or "")
+    if choice not in ("on", "off"):
+        error = GaungError(N_("Choose on or off for the weekly report."), field="weekly_report")
+        return _failed(request, session, user, error)
+    try:
+        weekly_report.set_subscription(session, user, choice == "on")
+    except GaungError as exc:
+        return _failed(request, session, user, exc)
+    if choice == "on":
+        return _done(request, _("The weekly report is on: it arrives by e-mail every Monday."))
+    return _done(request, _("The weekly report is off."))
 
 
 # --- one-time links (no sign-in) ------------------------------------------------------------

@@ -60,6 +60,7 @@ from scheduler import (
     telegram_poll,
     verify,
     webhook_deliver,
+    weekly_report,
     withdrawal,
 )
 
@@ -86,6 +87,7 @@ def _wire_jobs() -> None:
     jobs.register("expire", expiry.expire_job)
     jobs.register("reach_snapshot", reach_snapshots.reach_snapshot_job)
     jobs.register("staff_mail", staff_mail.staff_mail_job)
+    jobs.register(weekly_report.MAIL_JOB, weekly_report.weekly_report_mail_job)
     jobs.register(feedback_digest.MAIL_JOB, feedback_digest.feedback_digest_mail_job)
     recurring.register(
         feedback_digest.JOB, feedback_digest.feedback_digest_job, feedback_digest.EVERY
@@ -96,6 +98,9 @@ def _wire_jobs() -> None:
     recurring.register("expire_sweep", expiry.expire_sweep_job, expiry.SWEEP_EVERY, expiry.SWEEP_AT)
     recurring.register("reach_refresh", reach_snapshots.reach_refresh_job, reach_snapshots.EVERY)
     recurring.register("login_failure.purge", throttle.purge_job, throttle.PURGE_EVERY)
+    recurring.register(
+        weekly_report.JOB, weekly_report.weekly_report_job, weekly_report.EVERY, weekly_report.AT
+    )
     recurring.register(
         recurring_campaigns.JOB_KIND,
         recurring_campaigns.recurring_campaigns_job,

@@ -43,6 +43,7 @@ from roster.models import (
 )
 from roster.oidc import AgencySso
 from roster.recognition import LeaderboardOptIn
+from roster.weekly_report import WeeklyReportMail, WeeklyReportSubscription
 from scheduler.manual_reminders import ManualReminder
 
 metadata = SQLModel.metadata
@@ -95,6 +96,8 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "WeeklyReportMail",
+    "WeeklyReportSubscription",
     "WorkItem",
     "WorkStatus",
     "metadata",
