@@ -123,6 +123,13 @@ class WhatsAppSettings(BaseModel):
     api_base_url: str = "https://graph.facebook.com"
     api_version: str = "v24.0"
     template_language: str = "id"
+    # What Meta charges per delivered template message, in Rupiah, per category (the
+    # approval page's cost estimate; check your rate card: prices change and volume tiers
+    # lower them). Assignment notices and reminders are utility templates.
+    prices: dict[str, float] = Field(
+        default_factory=lambda: {"utility": 356.65, "marketing": 586.33, "authentication": 356.65}
+    )
+    notice_category: str = "utility"
 
 
 class WebhookSettings(BaseModel):
@@ -141,6 +148,9 @@ class WebPushSettings(BaseModel):
     ttl_seconds: int = Field(default=86400, ge=0, le=2419200)  # push service keeps it this long
     concurrency: int = Field(default=8, ge=1, le=256)  # requests in flight per push service
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # Pushes per second one worker gets accepted (bench/push.py measures it); the approval
+    # page's time-to-notify estimate for devices with notifications on.
+    estimated_rate: float = Field(default=200.0, gt=0)
 
 
 class MetricsSettings(BaseModel):

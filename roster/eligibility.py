@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal, not_, or_
+from sqlalchemy import ColumnElement, and_, case, exists, literal, not_, or_, union
 from sqlmodel import Session, col, select
 
 from gaung.settings import PLATFORMS
@@ -103,6 +103,30 @@ def eligible_accounts(
         query = query.where(col(Asn.unit_id).in_(list(unit_ids)))
     rows: list[tuple[int, int, int]] = [tuple(row) for row in session.exec(query)]  # type: ignore[misc]
     return rows
+
+
+def eligible_asn_ids(
+    session: Session, *, agency_id: int, unit_ids: Sequence[int], platforms: Sequence[str]
+) -> Any:
+    """A SELECT of the distinct ids of ASN who would get an assignment on any of
+    ``platforms``: the same rules as :func:`eligible_accounts`, as SQL to build on (the
+    approval page's time-to-notify estimate counts them per messenger without loading them).
+    """
+    agency = session.get(Agency, agency_id)
+    accounts: list[Any] = [
+        select(col(Asn.id).label("asn_id"))
+        .join(SocialAccount, col(SocialAccount.asn_id) == col(Asn.id))
+        .where(
+            col(Asn.agency_id) == agency_id,
+            col(SocialAccount.platform) == platform,
+            *(rule for _, rule in _rules(min_followers(agency, platform))),
+            *([col(Asn.unit_id).in_(list(unit_ids))] if unit_ids else []),
+        )
+        for platform in platforms
+    ]
+    if not accounts:
+        return select(col(Asn.id).label("asn_id")).where(literal(False))
+    return accounts[0] if len(accounts) == 1 else union(*accounts)
 
 
 @dataclass(frozen=True)

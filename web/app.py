@@ -45,6 +45,7 @@ from web import (
     messages_console,
     not_acted,
     not_acted_api,
+    notify_api,
     privacy,
     registry,
     roster_console,
@@ -314,6 +315,7 @@ def create_app() -> FastAPI:
     # Who has not acted yet, and reminding them: the page and the JSON API.
     for waiting in (not_acted, not_acted_api):
         app.include_router(waiting.router)
+    app.include_router(notify_api.router)  # time to notify: estimate, measured times
     # Staff administration: second sign-in step, own account, staff, agency, audit log.
     for admin in (two_factor, account, staff_console, agency_console, audit_console):
         app.include_router(admin.router)

@@ -28,6 +28,7 @@ from gaung.settings import PLATFORM_NAMES, PLATFORMS, get_settings
 from kernel.audit import AuditLog
 from roster import agencies
 from roster.models import Agency, Role, Unit, User
+from web import notify_view
 from web.deps import render, require_role, verify_csrf
 from web.messages_console import campaign_delivery
 from web.uploads import store_image
@@ -652,6 +653,9 @@ def post_page(
         "problems": problems.for_post(session, post),
         "error": error.render(_) if error else None,
         "error_field": None,
+        # Before it goes out: the estimate; after: the measured time to notify.
+        "estimate_view": notify_view.estimate_view(session, post, campaign),
+        "times_view": notify_view.times_view(session.connection(), post),
     }
     return page(request, "post.html", context, status_code=status_code)
 
@@ -796,7 +800,13 @@ def approval_queue(
     posts = workflow.list_posts(session, user, status=PostStatus.SUBMITTED)
     campaigns = {c.id: c for c in workflow.list_campaigns(session, user)}
     authors = {u.id: u for u in session.exec(select(User).where(User.agency_id == user.agency_id))}
-    context = {"posts": posts, "campaigns": campaigns, "authors": authors}
+    # How long until everyone is notified, per messenger, and what WhatsApp would cost.
+    estimates = {
+        p.id: notify_view.estimate_view(session, p, campaigns[p.campaign_id])
+        for p in posts
+        if p.campaign_id in campaigns
+    }
+    context = {"posts": posts, "campaigns": campaigns, "authors": authors, "estimates": estimates}
     return page(request, "approvals.html", context)
 
 
