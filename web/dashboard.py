@@ -51,6 +51,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 reader = require_role(Role.SUPERVISOR, Role.APPROVER, Role.EDITOR)  # admin is always allowed
 
 PAGE_SIZE = 20
+PEOPLE_SHOWN = 500  # rows of a unit's people on its page; the assignments CSV has everyone
 # SVG geometry, in viewBox units; the charts scale to the page width.
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 160, 10
 BAR_ROW, BAR_LABEL = 26, 110  # verification chart: row height, room for the platform name
@@ -427,7 +428,8 @@ def unit_page(
         "unit": unit,
         "scope": scope,
         "headline": headline(scope.total).items(),
-        "people": unit_people(session, campaign_id, unit_id),
+        "people": (people := unit_people(session, campaign_id, unit_id))[:PEOPLE_SHOWN],
+        "people_total": len(people),
         "post_labels": post_labels(session, list(scope.by_post)),
         "platform_names": PLATFORM_NAMES,
     }

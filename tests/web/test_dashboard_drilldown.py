@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -27,6 +28,7 @@ from tests.factories import (
     make_user,
 )
 from tests.web.conftest import login_staff
+from web import dashboard
 
 LONG_UNIT = "Direktorat Jenderal Pengendalian Pos dan Informatika Sekretariat Direktorat"
 
@@ -189,3 +191,17 @@ def test_drill_downs_are_scoped_to_the_readers_agency_and_campaign(
     assert theirs == [404, 404]
     assert mixed == [404, 404, 404, 404, 404]
     assert ours == 200
+
+
+def test_a_big_units_people_are_capped_and_the_page_says_so(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene = _scene(session)
+    monkeypatch.setattr(dashboard, "PEOPLE_SHOWN", 1)
+    login_staff(client, make_user(session, scene.agency, role=Role.SUPERVISOR))
+
+    page = client.get(f"/dashboard/campaigns/{scene.campaign.id}/units/{scene.units[0].id}").text
+
+    assert "Menampilkan 1 pertama dari 2 pegawai" in page
+    shown = [p.name for p in scene.people[:2] if p.name in page]
+    assert len(shown) == 1
