@@ -44,6 +44,7 @@ from gaung.settings import PLATFORM_NAMES
 from roster.agencies import zone_label, zone_of
 from roster.models import Agency, Role, Unit, User
 from scheduler import reach_snapshots
+from web import notify_view
 from web.deps import render, require_role
 from web.inbox import status_label
 
@@ -367,6 +368,8 @@ def campaign_page(
         "variant_rows": variant_rows(session, reach.variants),
         "headline": headline(reach.total).items(),
         "post_labels": post_labels(session, list(reach.by_post)),
+        # Per post that went out: approval to 50%, 90% and the last message accepted.
+        "notify_times": notify_view.campaign_times(session, campaign_id),
     }
     return render(request, "dashboard/campaign.html", context)
 
@@ -405,6 +408,7 @@ def post_page(
         "scope": scope,
         "headline": headline(scope.total).items(),
         "platform_names": PLATFORM_NAMES,
+        "times_view": notify_view.times_view(session.connection(), post),
     }
     return render(request, "dashboard/post.html", context)
 

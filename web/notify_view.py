@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from assignments.notify_times import NotifyTimes, notify_times
 from channels import webpush
@@ -155,3 +155,18 @@ def times_view(conn: Connection, post: Post) -> TimesView | None:
         p90=_words(times.p90),
         rows=rows,
     )
+
+
+def campaign_times(session: Session, campaign_id: int) -> list[tuple[int, TimesView]]:
+    """(post id, measured times) of every post of the campaign that went out, oldest first."""
+    posts = session.exec(
+        select(Post)
+        .where(Post.campaign_id == campaign_id, col(Post.dispatched_at).is_not(None))
+        .order_by(col(Post.dispatched_at), col(Post.id))
+    ).all()
+    found = []
+    for post in posts:
+        view = times_view(session.connection(), post)
+        if view is not None and post.id is not None:
+            found.append((post.id, view))
+    return found

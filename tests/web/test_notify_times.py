@@ -161,6 +161,42 @@ def test_measured_times_show_on_the_post_page_and_in_the_api_unknown_as_such(
     assert times["done"] is True
 
 
+def test_the_campaign_dashboard_shows_each_posts_time_to_notify(
+    client: TestClient, session: Session, db: Engine
+) -> None:
+    post, approver, agency = _waiting_post(session)
+    login_staff(client, approver)
+    token = csrf_from(client, f"/console/posts/{post.id}")
+    client.post(f"/console/posts/{post.id}/approve", data={"csrf_token": token})
+    assert dispatch_post(db, post.id or 0) == 7
+    session.refresh(post)
+    assert post.reviewed_at is not None
+    with db.begin() as conn:
+        ids = list(conn.scalars(select(_outbox.c.id).order_by(_outbox.c.id)))
+        for n, message in enumerate(ids[:6]):
+            sent = post.reviewed_at + timedelta(hours=n + 1)
+            conn.execute(
+                update(_outbox)
+                .where(_outbox.c.id == message)
+                .values(status=OutboxStatus.SENT, sent_at=sent)
+            )
+        conn.execute(
+            update(_outbox).where(_outbox.c.id == ids[6]).values(status=OutboxStatus.UNKNOWN)
+        )
+    client.cookies.clear()
+    login_staff(client, make_user(session, agency, role=Role.SUPERVISOR))
+
+    campaign = _text(client.get(f"/dashboard/campaigns/{post.campaign_id}").text)
+    detail = _text(client.get(f"/dashboard/campaigns/{post.campaign_id}/posts/{post.id}").text)
+
+    assert "Waktu pemberitahuan" in campaign
+    # 50%: the 4th of 7 after 4 hours; 90%: the 7th never came; the last after 6 hours.
+    assert "4 jam Belum 6 jam" in campaign
+    assert "Hasil tidak diketahui" in campaign
+    assert "Hasil tidak diketahui" in detail
+    assert "6 jam" in detail
+
+
 def test_another_agencys_post_is_not_found(client: TestClient, session: Session) -> None:
     post, _approver, _agency = _waiting_post(session)
     stranger = make_user(session, make_agency(session), role=Role.APPROVER)
