@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from playwright.sync_api import Browser, ViewportSize
 from sqlmodel import Session, col, select
 
 from kernel.audit import AuditLog
 from roster import weekly_report
 from roster.models import Agency, Role
-from tests.factories import make_agency, make_user
+from tests.factories import PASSWORD, make_agency, make_user
+from tests.test_e2e_browser import browser, server  # noqa: F401 - the shared fixtures
 from tests.web.conftest import csrf_from, login_staff
 
 PAGE = "/console/account"
 SETTING = "/console/account/weekly-report"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+def _shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GAUNG_SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _choose(client: TestClient, value: str) -> Response:
@@ -106,3 +119,37 @@ def test_the_setting_needs_the_forms_csrf_token_and_a_sign_in(
 
     assert forged.status_code in (400, 403)
     assert weekly_report.subscribed_since(session, supervisor) is None
+
+
+@pytest.mark.slow
+def test_on_a_phone_the_weekly_report_is_turned_on_with_one_tap(
+    session: Session,
+    server: str,  # noqa: F811
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    supervisor = make_user(session, make_agency(session), Role.SUPERVISOR)
+    page = browser.new_page(base_url=server, locale="id-ID", viewport=PHONE)
+    page.goto("/login")
+    page.fill("#email", supervisor.email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_load_state()
+
+    page.goto(PAGE)
+    card = page.locator("#weekly-report")
+    card.get_by_role("button", name="Kirimi saya laporan mingguan").click()
+    page.wait_for_load_state()
+
+    assert page.url.endswith(PAGE)
+    status = page.get_by_role("status")
+    assert "Laporan mingguan aktif" in status.inner_text()
+    assert "Aktif" in card.inner_text()
+    box = card.get_by_role("button", name="Matikan laporan mingguan").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"]  # nothing runs off a phone's screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    card.screenshot(path=str(_shots(tmp_path) / "account-weekly-report-phone.png"))
+    session.expire_all()
+    assert weekly_report.subscribed_since(session, supervisor) is not None
