@@ -5,7 +5,8 @@ mail (scheduler.weekly_report attaches it inline). Pillow is already a dependenc
 uploads) and a handful of bars and labels need no plotting library. The bars split each
 campaign's assignments the way the dashboard's verification chart does: verified, reported
 but not verified, rejected by verification, and the rest (pending, declined, expired,
-withdrawn). Drawn at twice the size it is shown, so it stays sharp on phones.
+withdrawn). Each campaign's title sits above its bar, so the chart stays narrow enough to
+read on a phone; it is drawn at twice the size it is shown, so it stays sharp there too.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from assignments.reach import ReachFigures
 from gaung.i18n import gettext as _
 
 SCALE = 2
-WIDTH = 640  # as shown (CSS pixels); the image is SCALE times that
-ROW, LABEL, PAD = 34, 210, 12
+WIDTH = 480  # as shown (CSS pixels); the image is SCALE times that
+PAD, TITLE, BAR, GAP, LEGEND_ROW, TEXT = 12, 20, 18, 12, 22, 14
+ROW = TITLE + BAR + GAP
 MAX_BARS = 10
 INK = "#1c1f24"
 COLOURS = {
@@ -77,30 +79,28 @@ def chart_png(bars: list[tuple[str, ReachFigures]]) -> bytes:
     shown = sorted((bar for bar in bars if bar[1].assignments), key=lambda b: -b[1].assignments)
     shown = shown[:MAX_BARS]
     s = SCALE
-    font = ImageFont.load_default(size=13 * s)
+    font = ImageFont.load_default(size=TEXT * s)
     legend = _legend_layout(ImageDraw.Draw(Image.new("RGB", (1, 1))), font)
-    top = PAD * 2 + max(len(shown), 1) * ROW  # where the legend begins
-    height = top + (legend[-1][1] + 1) * 22 + PAD
+    top = PAD + max(len(shown), 1) * ROW  # where the legend begins
+    height = top + (legend[-1][1] + 1) * LEGEND_ROW + PAD
     image = Image.new("RGB", (WIDTH * s, height * s), "white")
     draw = ImageDraw.Draw(image)
-    inner = WIDTH - LABEL - PAD
+    inner = WIDTH - 2 * PAD
     for index, (title, figures) in enumerate(shown):
         y = PAD + index * ROW
-        label = _fit(draw, title, font, (LABEL - PAD * 2) * s)
-        draw.text((PAD * s, (y + 8) * s), label, fill=INK, font=font)
-        x = float(LABEL)
+        draw.text((PAD * s, y * s), _fit(draw, title, font, inner * s), fill=INK, font=font)
+        y += TITLE
+        x = float(PAD)
         for key, count, _text in segments(figures):
             if count <= 0:
                 continue
             width = count / figures.assignments * inner
-            draw.rectangle(
-                (x * s, y * s, (x + width) * s - 1, (y + ROW - 8) * s), fill=COLOURS[key]
-            )
+            draw.rectangle((x * s, y * s, (x + width) * s - 1, (y + BAR) * s), fill=COLOURS[key])
             x += width
     if not shown:
-        draw.text((PAD * s, (PAD + 8) * s), _("No assignments this week."), fill=INK, font=font)
+        draw.text((PAD * s, PAD * s), _("No assignments this week."), fill=INK, font=font)
     for x, row, key, text in legend:
-        y = top + row * 22
+        y = top + row * LEGEND_ROW
         draw.rectangle((x * s, (y + 2) * s, (x + 14) * s, (y + 16) * s), fill=COLOURS[key])
         draw.text(((x + 20) * s, (y + 1) * s), text, fill=INK, font=font)
     out = io.BytesIO()
