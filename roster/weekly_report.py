@@ -90,7 +90,7 @@ def set_subscription(session: Session, user: User, on: bool) -> bool:
     audit.record(
         session,
         actor=user,
-        action="staff.weekly_report_on" if on else "staff.weekly_report_off",
+        action="user.weekly_report_on" if on else "user.weekly_report_off",
         entity="user",
         entity_id=user.id,
         agency_id=user.agency_id,

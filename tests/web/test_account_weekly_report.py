@@ -75,8 +75,8 @@ def test_a_supervisor_turns_the_weekly_report_on_then_off(
     actions = session.exec(
         select(AuditLog.action).where(col(AuditLog.entity_id) == supervisor.id)
     ).all()
-    assert actions.count("staff.weekly_report_on") == 1
-    assert actions.count("staff.weekly_report_off") == 1
+    assert actions.count("user.weekly_report_on") == 1
+    assert actions.count("user.weekly_report_off") == 1
 
 
 def test_an_editor_is_not_offered_the_report_and_cannot_turn_it_on(
