@@ -1,7 +1,7 @@
 # Two entry points (see README): `make demo` and `make test`.
 # Both bootstrap .venv from pyproject.toml; nothing is installed by hand.
 PY ?= python3
-# `make demo PORT=8200`: the web port; links and the sandbox follow it (README, "Demo").
+# `make demo PORT=8200`: the web port; links and the sandbox follow it (README, "A tour of the demo").
 PORT ?= 8000
 # `make demo RESET=1`: start the demo over from an empty database (else the data is kept).
 RESET ?=
