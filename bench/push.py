@@ -57,20 +57,39 @@ UNITS = 10
 CHUNK = 10_000
 
 
-def _serve(port_queue: Any, sample_every: int) -> None:
+def _serve(port_queue: Any, sample_every: int, http2: bool) -> None:
+    """The push service: its ASGI app (subscriptions, counts) and, with ``http2``, the
+    HTTP/2 server taking the pushes, both on one event loop and one PushState."""
+    import asyncio
     import socket
 
     import uvicorn
 
+    from channels.sandbox import push_h2
     from channels.sandbox.push import PushState, create_app
 
+    def listener() -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        return sock
+
     state = PushState(sample_every=sample_every, keep_messages=False)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port_queue.put(listener.getsockname()[1])
+    app_socket, push_socket = listener(), listener()
+    if http2:
+        state.endpoint_base = f"http://127.0.0.1:{push_socket.getsockname()[1]}"
+    port_queue.put(app_socket.getsockname()[1])
     config = uvicorn.Config(create_app(state), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[listener])
+
+    async def run() -> None:
+        server = uvicorn.Server(config)
+        tasks = [asyncio.create_task(server.serve(sockets=[app_socket]))]
+        if http2:
+            tasks.append(asyncio.create_task(push_h2.serve(state, push_socket)))
+        await asyncio.gather(*tasks)
+
+    asyncio.run(run())
 
 
 def _call(url: str, body: dict[str, Any] | None = None) -> Any:
@@ -190,16 +209,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--sample-every", type=int, default=100, help="decrypt every n-th body")
     parser.add_argument("--database-url", help="an existing, empty, migrated database instead")
+    parser.add_argument(
+        "--http1", action="store_true", help="push over HTTP/1.1 (the sandbox app) instead of h2"
+    )
     args = parser.parse_args()
     wire()  # dispatch hooks (notices, push routing), messengers, the batch sender
 
     ports: Any = multiprocessing.Queue()
-    service = multiprocessing.Process(target=_serve, args=(ports, args.sample_every), daemon=True)
+    service = multiprocessing.Process(
+        target=_serve, args=(ports, args.sample_every, not args.http1), daemon=True
+    )
     service.start()
     url = f"http://127.0.0.1:{ports.get(timeout=60)}"
     settings = get_settings()
     settings.sandbox.enabled = True
     settings.webpush.concurrency = args.concurrency
+    settings.webpush.cleartext_http2 = not args.http1
     try:
         with tempfile.TemporaryDirectory(prefix="gaung-bench-") as tmp:
             engine = make_engine(args.database_url or f"sqlite:///{tmp}/push.db")
@@ -248,6 +273,7 @@ def main() -> None:
         "ratio": round(rate / ceiling, 3) if ceiling else 0.0,
         "batch": args.batch,
         "concurrency": args.concurrency,
+        "http": "1.1" if args.http1 else "2",
     }
     print(json.dumps(result))
 

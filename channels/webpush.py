@@ -476,28 +476,43 @@ class Answer:
 
 
 class _CoalescedStream(httpcore.AsyncNetworkStream):
-    """Holds what httpcore writes until it next reads, then sends it in one call.
+    """Holds what httpcore writes and sends it in one call: when httpcore next reads, or at
+    the event loop's next turn, whichever comes first.
 
-    httpcore writes a request's head and body separately, two packets and two system calls
-    per push; the client always reads after writing a request (HTTP/1.1 and HTTP/2 alike),
-    so sending both at that read changes nothing else and halves the sends.
+    httpcore writes a request's head and body separately (two packets, two system calls per
+    push); over HTTP/2, every stream writes its own frames. Sending at the next turn of the
+    loop gathers all the frames written meanwhile, from any stream, into one write, and a
+    read never waits on something still held.
     """
 
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
         self._pending: list[bytes] = []
+        self._lock = asyncio.Lock()
+        self._scheduled: asyncio.Task[None] | None = None
         # The pool asks "is_readable" of every idle connection for every request; anyio
         # rebuilds its table of extra attributes each time it is asked, so keep the socket.
         self._socket = stream.get_extra_info("socket")
 
     async def _flush(self, timeout: float | None) -> None:
-        if self._pending:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            await self._stream.write(data, timeout)
+        async with self._lock:  # one write at a time on the socket
+            if self._pending:
+                data = b"".join(self._pending)
+                self._pending.clear()
+                await self._stream.write(data, timeout)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(0)  # let the other streams of this turn write first
+        self._scheduled = None
+        try:
+            await self._flush(None)
+        except Exception:  # the next read or write meets it again
+            return
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._pending.append(buffer)
+        if self._scheduled is None:
+            self._scheduled = asyncio.get_running_loop().create_task(self._flush_soon())
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         await self._flush(timeout)
@@ -505,6 +520,8 @@ class _CoalescedStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         self._pending.clear()
+        if self._scheduled is not None:
+            self._scheduled.cancel()
         await self._stream.aclose()
 
     async def start_tls(
@@ -556,12 +573,16 @@ class _CoalescingBackend(httpcore.AsyncNetworkBackend):
         await self._backend.sleep(seconds)
 
 
-def _transport(concurrency: int) -> httpx.AsyncBaseTransport:
-    """httpx's pooled transport (HTTP/2 where the push service offers it), sends coalesced."""
+def _transport(concurrency: int, cleartext_http2: bool = False) -> httpx.AsyncBaseTransport:
+    """httpx's pooled transport (HTTP/2 where the push service offers it), sends coalesced.
+
+    ``cleartext_http2``: HTTP/2 to ``http://`` push services too, without asking first
+    (prior knowledge): the benchmark's local push service (channels/sandbox/push_h2.py).
+    """
     # As many connections as requests in flight per push service: the pool looks at each
     # of them for every request, so spares only cost.
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    transport = httpx.AsyncHTTPTransport(http2=True, limits=limits)
+    transport = httpx.AsyncHTTPTransport(http1=not cleartext_http2, http2=True, limits=limits)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.AsyncNetworkBackend):  # else httpx changed: plain sends
@@ -586,6 +607,7 @@ class Sender:
     timeout: float = 10.0
     ttl: int = 24 * 3600
     transport: httpx.AsyncBaseTransport | None = None
+    cleartext_http2: bool = False
     _client: httpx.AsyncClient | None = None
     _origins: dict[str, _Origin] = field(default_factory=dict)
     _public: str = ""
@@ -597,7 +619,7 @@ class Sender:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 http2=True,
-                transport=self.transport or _transport(self.concurrency),
+                transport=self.transport or _transport(self.concurrency, self.cleartext_http2),
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
             )
         return self._client
@@ -716,6 +738,7 @@ def _runtime(engine: Engine) -> tuple[_Loop, Sender]:
                 timeout=settings.timeout_seconds,
                 ttl=settings.ttl_seconds,
                 transport=_state.get("transport"),
+                cleartext_http2=settings.cleartext_http2,
             )
             _state["engine"] = engine
         return loop, sender

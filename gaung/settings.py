@@ -148,6 +148,9 @@ class WebPushSettings(BaseModel):
     ttl_seconds: int = Field(default=86400, ge=0, le=2419200)  # push service keeps it this long
     concurrency: int = Field(default=8, ge=1, le=256)  # requests in flight per push service
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # HTTP/2 without TLS to http:// push services (only the sandbox's may be one): for
+    # bench/push.py, whose local push service speaks it (channels/sandbox/push_h2.py).
+    cleartext_http2: bool = False
     # Pushes per second one worker gets accepted (bench/push.py measures it); the approval
     # page's time-to-notify estimate for devices with notifications on.
     estimated_rate: float = Field(default=200.0, gt=0)

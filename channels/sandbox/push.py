@@ -19,6 +19,7 @@ import asyncio
 import json
 import secrets
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,8 @@ class PushState:
     received: Counter[str] = field(default_factory=Counter)  # accepted pushes per subscription
     messages: dict[str, list[Any]] = field(default_factory=dict)  # decrypted notices
     sample_every: int = 1
+    # Where endpoints point when pushes go to another server than this app (push_h2).
+    endpoint_base: str = ""
     keep_messages: bool = True
     throttle: int = 0  # the next n pushes get 429
     retry_after: int = 30
@@ -74,7 +77,7 @@ class PushState:
         auth = secrets.token_bytes(16)
         self.subscriptions[sid] = _Subscription(private, p256dh, auth)
         return {
-            "endpoint": f"{base_url.rstrip('/')}/push/send/{sid}",
+            "endpoint": f"{(self.endpoint_base or base_url).rstrip('/')}/push/send/{sid}",
             "expirationTime": None,
             "keys": {"p256dh": p256dh, "auth": b64url(auth)},
         }
@@ -90,10 +93,67 @@ class PushState:
             "errors": self.errors[-10:],
         }
 
-    def reject(self, status: int, why: str) -> Response:
+    def reject(self, status: int, why: str) -> tuple[int, dict[str, str]]:
         self.rejected += 1
         self.errors.append(why)
-        return JSONResponse({"code": status, "errno": 0, "message": why}, status)
+        return status, {}
+
+    async def hold(self) -> None:
+        """No answer for ``hang_seconds``, when asked to (``hang``)."""
+        if self.hang > 0:
+            self.hang -= 1
+            self.hanging += 1
+            try:
+                await asyncio.sleep(self.hang_seconds)
+            finally:
+                self.hanging -= 1
+
+    def receive(
+        self, sid: str, headers: Mapping[str, str], body: bytes, origin: str
+    ) -> tuple[int, dict[str, str]]:
+        """One push to subscription ``sid`` (``headers`` with lower-case names): the status
+        and headers to answer, whatever the HTTP version it came over."""
+        if self.throttle > 0:
+            self.throttle -= 1
+            return 429, {"Retry-After": str(self.retry_after)}
+        if self.fail > 0:
+            self.fail -= 1
+            return 500, {}
+        sub = self.subscriptions.get(sid)
+        if sub is None:
+            return self.reject(404, f"{sid}: no such subscription")
+        if sub.answer:
+            return sub.answer, {}
+        problem = self._check(sub, sid, headers, body, origin)
+        if problem:
+            return problem
+        self.received[sid] += 1
+        return 201, {"Location": f"/push/message/{sid}-{self.received[sid]}"}
+
+    def _check(
+        self, sub: _Subscription, sid: str, headers: Mapping[str, str], body: bytes, origin: str
+    ) -> tuple[int, dict[str, str]] | None:
+        if "ttl" not in headers:
+            return self.reject(400, f"{sid}: no TTL header")
+        if headers.get("content-encoding", "").lower() != "aes128gcm":
+            return self.reject(415, f"{sid}: Content-Encoding is not aes128gcm")
+        authorization = headers.get("authorization", "")
+        if authorization not in self._tokens:
+            try:
+                verify_vapid(authorization, origin)
+            except ValueError as exc:
+                return self.reject(401, f"{sid}: {exc}")
+            self._tokens.add(authorization)
+        self._seen += 1
+        if self._seen % max(self.sample_every, 1) == 0 or self.keep_messages:
+            try:
+                notice = json.loads(decrypt(body, sub.private, sub.auth))
+            except ValueError as exc:
+                return self.reject(400, f"{sid}: body does not decrypt: {exc}")
+            self.checked += 1
+            if self.keep_messages:
+                self.messages.setdefault(sid, []).append(notice)
+        return None
 
 
 class PushService:
@@ -154,61 +214,10 @@ class PushService:
     async def push(self, request: Request) -> Response:
         state = self.state
         body = await request.body()
-        if state.hang > 0:
-            state.hang -= 1
-            state.hanging += 1
-            try:
-                await asyncio.sleep(state.hang_seconds)
-            finally:
-                state.hanging -= 1
-        if state.throttle > 0:
-            state.throttle -= 1
-            return Response(status_code=429, headers={"Retry-After": str(state.retry_after)})
-        if state.fail > 0:
-            state.fail -= 1
-            return Response("push service unavailable", status_code=500)
-        sid = request.path_params["sid"]
-        sub = state.subscriptions.get(sid)
-        if sub is None:
-            return state.reject(404, f"{sid}: no such subscription")
-        if sub.answer:
-            return Response(status_code=sub.answer)
-        problem = self._check(request, sub, sid, body)
-        if problem:
-            return problem
-        state.received[sid] += 1
-        return Response(
-            status_code=201, headers={"Location": f"/push/message/{sid}-{state.received[sid]}"}
-        )
-
-    def _check(
-        self, request: Request, sub: _Subscription, sid: str, body: bytes
-    ) -> Response | None:
-        state = self.state
-        headers = request.headers
-        if "ttl" not in headers:
-            return state.reject(400, f"{sid}: no TTL header")
-        if headers.get("content-encoding", "").lower() != "aes128gcm":
-            return state.reject(415, f"{sid}: Content-Encoding is not aes128gcm")
-        authorization = headers.get("authorization", "")
-        if authorization not in state._tokens:
-            origin = f"{request.url.scheme}://{request.url.netloc}"
-            try:
-                verify_vapid(authorization, origin)
-            except ValueError as exc:
-                return state.reject(401, f"{sid}: {exc}")
-            state._tokens.add(authorization)
-        state._seen += 1
-        if state._seen % max(state.sample_every, 1) == 0 or state.keep_messages:
-            try:
-                plain = decrypt(body, sub.private, sub.auth)
-                notice = json.loads(plain)
-            except ValueError as exc:
-                return state.reject(400, f"{sid}: body does not decrypt: {exc}")
-            state.checked += 1
-            if state.keep_messages:
-                state.messages.setdefault(sid, []).append(notice)
-        return None
+        await state.hold()
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        status, headers = state.receive(request.path_params["sid"], request.headers, body, origin)
+        return Response(status_code=status, headers=headers)
 
 
 PUSH = PushState()
