@@ -9,11 +9,12 @@ unique (person, week) row is written and committed first, so however many worker
 job, or however often a worker retries it, one send is ever attempted. A claim whose send
 never came back (the worker died mid-send) is marked ``unknown`` and not sent again: SMTP
 cannot tell whether the first one arrived, and a duplicate report is worse than a missing one.
+A claim younger than a work item's lease is a send under way elsewhere, and is left alone.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint, delete, update
@@ -23,6 +24,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
+from gaung.settings import get_settings
 from kernel import audit
 from roster.models import Role, User
 
@@ -116,9 +118,12 @@ def subscribers(session: Session) -> list[User]:
 def claim(engine: Engine, user_id: int, week: str) -> bool:
     """Take the right to send ``user_id`` the report of ``week``; False if it was taken before.
 
-    A claim left ``sending`` by an earlier attempt means that attempt's outcome is unknown: it is
-    marked so and not sent again. Commits before returning, so the claim exists before the send.
+    A claim still ``sending`` after a work item's lease (its worker is taken for dead) means
+    that attempt's outcome is unknown: it is marked so and not sent again; a younger one is
+    another worker's send under way. Commits before returning, so the claim exists before the
+    send.
     """
+    stale = utcnow() - timedelta(seconds=get_settings().scheduler.lease_seconds)
     with Session(engine) as session:
         found = session.exec(
             select(WeeklyReportMail).where(
@@ -126,7 +131,7 @@ def claim(engine: Engine, user_id: int, week: str) -> bool:
             )
         ).first()
         if found is not None:
-            if found.status == MailStatus.SENDING:
+            if found.status == MailStatus.SENDING and found.claimed_at < stale:
                 found.status = MailStatus.UNKNOWN
                 found.error = "the previous attempt never finished; not sent again"
                 session.add(found)

@@ -211,6 +211,11 @@ def test_a_send_whose_worker_died_is_not_repeated(
     assert supervisor.id is not None
     week = week_before(period, WITA).iso
     assert subscriptions.claim(db, supervisor.id, week)  # claimed, then the worker vanished
+    (claimed,) = session.exec(select(subscriptions.WeeklyReportMail)).all()
+    lease = timedelta(seconds=get_settings().scheduler.lease_seconds)
+    claimed.claimed_at -= lease + timedelta(seconds=1)  # its item's lease has run out since
+    session.add(claimed)
+    session.commit()
 
     weekly_report.weekly_report_mail_job(
         db, {"user_id": supervisor.id, "period": period.isoformat()}
