@@ -47,6 +47,7 @@ from web import (
     not_acted_api,
     notify_api,
     privacy,
+    pwa,
     registry,
     roster_console,
     sso,
@@ -58,7 +59,7 @@ from web import (
     webhooks_console,
 )
 from web.auth import asn_home, safe_next
-from web.deps import LoginRequired, optional_user, render, verify_csrf
+from web.deps import LoginRequired, optional_user, render, templates, verify_csrf
 from web.guards import guard_input
 from web.headers import SecurityHeadersMiddleware
 from web.metrics import MetricsMiddleware
@@ -303,6 +304,9 @@ def create_app() -> FastAPI:
     # Leaderboard: /inbox/leaderboard before inbox's /inbox/{assignment_id} too.
     for extra in (enrol, privacy, registry, roster_console, leaderboard):
         app.include_router(extra.router)
+    # The installable inbox: /manifest.webmanifest, /inbox/app (before /inbox/{assignment_id}).
+    app.include_router(pwa.router)
+    pwa.install(templates.env)
     # Delivery: /inbox/settings before inbox's /inbox/{assignment_id}.
     for delivery in (inbox_settings, inbox_push, feedback, messages_console, telegram_webhook):
         app.include_router(delivery.router)

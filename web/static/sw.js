@@ -70,3 +70,61 @@ self.addEventListener("notificationclick", function (event) {
     })
   );
 });
+
+// --- The offline assignment list (web/pwa.py, web/static/pwa.js) --------------------------
+// The list page (/inbox) is fetched from the network first; each good answer is kept, and
+// when the network is gone the last list seen is shown. Only that page: never an
+// assignment page, a form answer or anything of another site. The copy belongs to the person
+// signed in: pwa.js deletes it on sign-out and when another person signs in, and a list
+// request the server answers with a redirect (signed out) deletes it here.
+var LIST_CACHE = "gaung-inbox-list";
+var STATIC_CACHE = "gaung-static-v1";
+var SHELL_ASSETS = ["/static/gaung.css", "/static/inbox.js", "/static/pwa.js", "/static/push.js",
+  "/static/icons/icon-192.png"];
+
+function isList(url) {
+  return url.origin === self.location.origin && (url.pathname === "/inbox" || url.pathname === "/inbox/");
+}
+
+function listFirstFromNetwork(request) {
+  return fetch(request).then(function (response) {
+    if (response.type === "opaqueredirect" || response.redirected) {
+      // Sent to sign in: whoever owned the copy is signed out.
+      return caches.delete(LIST_CACHE).then(function () { return response; });
+    }
+    if (response.ok && response.type === "basic") {
+      var copy = response.clone();
+      return caches.open(LIST_CACHE)
+        .then(function (cache) { return cache.put("/inbox", copy); })
+        .then(function () { return response; }, function () { return response; });
+    }
+    return response;
+  }).catch(function () {
+    return caches.open(LIST_CACHE).then(function (cache) { return cache.match("/inbox"); }).then(function (kept) {
+      return kept || Response.error();
+    });
+  });
+}
+
+function assetFromNetworkFirst(request) {
+  return fetch(request).then(function (response) {
+    if (response.ok) {
+      var copy = response.clone();
+      caches.open(STATIC_CACHE).then(function (cache) { return cache.put(request, copy); });
+    }
+    return response;
+  }).catch(function () {
+    return caches.match(request, { cacheName: STATIC_CACHE }).then(function (kept) { return kept || Response.error(); });
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") { return; }
+  var url = new URL(request.url);
+  if (request.mode === "navigate" && isList(url) && !url.search) {
+    event.respondWith(listFirstFromNetwork(request));
+  } else if (url.origin === self.location.origin && SHELL_ASSETS.indexOf(url.pathname) !== -1) {
+    event.respondWith(assetFromNetworkFirst(request));
+  }
+});
