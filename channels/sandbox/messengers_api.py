@@ -40,6 +40,9 @@ class MessengersApi:
             chat, text = str(body.get("chat_id", "")), str(body.get("text", ""))
             if not chat or not text:
                 return _telegram_error(400, "Bad Request: message text is empty or no chat_id")
+            if not self._knows("telegram", chat):
+                # As Telegram: a bot can only write to chats that started it.
+                return _telegram_error(400, "Bad Request: chat not found")
             sent = self.world.record_message("telegram", chat, text)
             result: Any = {
                 "message_id": len(self.world.messages),
@@ -60,6 +63,13 @@ class MessengersApi:
         else:
             return _telegram_error(404, "Not Found")
         return JSONResponse({"ok": True, "result": result})
+
+    def _knows(self, channel: str, address: str) -> bool:
+        """Following a database, only its linked chats exist; standalone, any chat does."""
+        if self.world.source is None or self.world.contact(channel, address):
+            return True
+        self.world.refresh(miss=True)
+        return self.world.contact(channel, address) is not None
 
     async def whatsapp(self, request: Request) -> Response:
         if not request.headers.get("authorization", "").startswith("Bearer "):

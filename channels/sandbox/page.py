@@ -130,6 +130,10 @@ class SandboxPage:
     def _mail(self, request: Request) -> CaughtMail | None:
         return self.world.caught_mail(int(request.path_params["mail_id"]))
 
+    def _to(self, channel: str, address: str) -> str:
+        name = self.world.contact(channel, address)
+        return f"{escape(name)} ({escape(address)})" if name else escape(address)
+
     def _counts(self) -> str:
         counts = self.world.snapshot_state()
         return (
@@ -158,7 +162,7 @@ class SandboxPage:
 
     def _messages(self) -> str:
         rows = [
-            f"<tr><td>{m.at:%H:%M:%S}</td><td>{m.channel}</td><td>{escape(m.to)}</td>"
+            f"<tr><td>{m.at:%H:%M:%S}</td><td>{m.channel}</td><td>{self._to(m.channel, m.to)}</td>"
             f"<td>{linked(m.text[:400])}</td></tr>"
             for m in reversed(self.world.messages[-50:])
         ]

@@ -1,9 +1,10 @@
 """Keeps the sandbox's world in step with the demo database.
 
 Read on demand (at most every second, or at once when an endpoint meets an unknown id):
-enrolled accounts with their followers, dispatched posts with their official links, and the
-links ASN reported. Each dispatched post is played out once (``behaviour.play_out``); each
-reported link becomes a post once (``behaviour.materialise``). Only reads: the sandbox never
+enrolled accounts with their followers, dispatched posts with their official links, the
+links ASN reported, and who the linked Telegram chats and WhatsApp numbers belong to.
+Each dispatched post is played out once (``behaviour.play_out``); each reported link
+becomes a post once (``behaviour.materialise``). Only reads: the sandbox never
 writes to Gaung's database.
 """
 
@@ -44,6 +45,7 @@ def source(engine: Engine, settings: SeedSettings) -> Callable[[World], None]:
 def sync(world: World, engine: Engine, settings: SeedSettings) -> None:
     with Session(engine) as session:
         _accounts(world, session)
+        _contacts(world, session)
         for post, agency in session.exec(
             select(Post, Agency)
             .join(Campaign, col(Campaign.id) == col(Post.campaign_id))
@@ -54,6 +56,18 @@ def sync(world: World, engine: Engine, settings: SeedSettings) -> None:
                 official = _official(post, agency, platform)
                 if official is not None:
                     _play(world, session, post, official, settings)
+
+
+def _contacts(world: World, session: Session) -> None:
+    """The sandbox's Telegram knows the chats ASN linked; its WhatsApp knows their numbers."""
+    rows = session.exec(select(Asn.name, Asn.telegram_chat_id, Asn.phone))
+    contacts: dict[tuple[str, str], str] = {}
+    for name, chat, phone in rows:
+        if chat:
+            contacts[("telegram", chat)] = name
+        if phone:
+            contacts[("whatsapp", phone.lstrip("+"))] = name
+    world.set_contacts(contacts)
 
 
 def _accounts(world: World, session: Session) -> None:

@@ -148,6 +148,8 @@ class World:
         self.posts: dict[tuple[str, str], Post] = {}
         self.messages: list[SentMessage] = []
         self.mails: list[CaughtMail] = []
+        # (channel, address) -> the ASN's name: Telegram chats linked, WhatsApp numbers.
+        self.contacts: dict[tuple[str, str], str] = {}
         # What the seeder already turned into posts (official posts, reported links).
         self.done: set[tuple[str, ...]] = set()
         self._handles: dict[tuple[str, str], str] = {}
@@ -319,6 +321,15 @@ class World:
             self.messages.append(message)
             del self.messages[:-500]  # a demo needs the latest few, not a mailbox
         return message
+
+    def set_contacts(self, contacts: dict[tuple[str, str], str]) -> None:
+        with self._lock:
+            self.contacts = dict(contacts)
+
+    def contact(self, channel: str, address: str) -> str | None:
+        """Whose chat (Telegram) or number (WhatsApp, with or without "+") this is."""
+        with self._lock:
+            return self.contacts.get((channel, address.lstrip("+")))
 
     def record_mail(
         self, sender: str, recipients: tuple[str, ...], subject: str, text: str, html: str | None

@@ -131,7 +131,8 @@ def test_every_demo_message_is_delivered_to_the_sandbox_and_e_mail_to_its_mailbo
     opened = httpx.get(f"{sandboxed.url}/sandbox/mail/1")
     assert "/inbox/login/" in opened.text  # the notice's sign-in link, clickable
     page = httpx.get(f"{sandboxed.url}/sandbox").text  # Telegram and WhatsApp sends
-    assert any(f"<td>{asn.telegram_chat_id}</td>" in page for asn in telegram)
+    # The sandbox's Telegram knows whose chat it is.
+    assert any(f"<td>{asn.name} ({asn.telegram_chat_id})</td>" in page for asn in telegram)
 
 
 @pytest.mark.slow
