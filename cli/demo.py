@@ -22,7 +22,7 @@ import math
 import random
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from PIL import Image, ImageDraw
 from sqlalchemy import update
@@ -32,14 +32,15 @@ from sqlmodel import Session, col, select
 from assignments.models import Assignment, Click
 from assignments.reporting import decline, report_repost
 from assignments.tracking import record_click
-from content import workflow
+from content import recurrence, workflow
 from content.media import save_image
-from content.models import CampaignKind, Post
+from content.models import Campaign, CampaignKind, Post
+from gaung import i18n
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError
 from gaung.settings import get_settings
 from kernel import queue
-from roster import enrolment, invitations
+from roster import enrolment, invitations, recognition, weekly_report
 from roster.importer import COLUMNS, import_roster
 from roster.models import Agency, Asn, AsnStatus, Invitation, Role, SocialAccount, Unit, User
 from roster.security import hash_password, magic_link_url
@@ -441,7 +442,7 @@ def _content(session: Session, agency: Agency, users: dict[str, User], rng: rand
     query = select(Unit.id).where(Unit.agency_id == agency.id).order_by(col(Unit.id))
     unit_ids = [u for u in session.exec(query) if u is not None]
     editor, editor2, approver = users["editor"], users["editor2"], users["approver"]
-    _campaign(session, editor, PLANS["draft"], unit_ids)
+    _repeat_weekly(session, editor, _campaign(session, editor, PLANS["draft"], unit_ids))
     workflow.submit(session, editor2, _campaign(session, editor2, PLANS["submitted"], unit_ids))
     rejected = _campaign(session, editor, PLANS["rejected"], unit_ids)
     workflow.submit(session, editor, rejected)
@@ -463,6 +464,28 @@ def _content(session: Session, agency: Agency, users: dict[str, User], rng: rand
     workflow.submit(session, editor, withdrawn)
     workflow.approve(session, approver, withdrawn)
     workflow.withdraw(session, approver, withdrawn)
+
+
+def _repeat_weekly(session: Session, editor: User, post: Post) -> None:
+    """The draft campaign repeats every Monday 09:00 in the agency's zone (calendar, drafts)."""
+    campaign = session.get(Campaign, post.campaign_id)
+    assert campaign is not None
+    zone = get_settings().timezone
+    today = utcnow().astimezone(i18n.zone(zone)).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    rule = recurrence.build_rule(frequency="weekly", weekdays=["MO"], starts_on=monday)
+    first_at = recurrence.first_moment(monday, time(9, 0), zone)
+    recurrence.set_recurrence(
+        session, editor, campaign, rule=rule, first_at=first_at, timezone=zone
+    )
+
+
+def _recognition(session: Session, users: dict[str, User], people: list[Asn]) -> None:
+    """Every third active ASN joined the leaderboard; the supervisor gets the weekly report."""
+    for asn in people[::3]:
+        if asn.status == AsnStatus.ACTIVE:
+            recognition.join(session, asn)
+    weekly_report.set_subscription(session, users["supervisor"], True)
 
 
 # --- self-enrolment ------------------------------------------------------------------------
@@ -543,6 +566,7 @@ def seed(session: Session) -> DemoLogins:
     users = _staff(session, agency)
     people = _asn(session, agency, rng)
     _content(session, agency, users, rng)
+    _recognition(session, users, people)
     enrol_url = _enrolments(session, users["editor"], people)
     found = _logins(session, agency)
     found.enrol_url = enrol_url
