@@ -71,7 +71,7 @@ def estimate_view(session: Session, post: Post, campaign: Campaign) -> EstimateV
         for m in found.messengers
     ]
     notes = []
-    if found.urgent:
+    if found.urgent and found.skipped:
         notes.append(
             _(
                 "Urgent: its notices go before the %(count)s normal messages already "
@@ -79,6 +79,8 @@ def estimate_view(session: Session, post: Post, campaign: Campaign) -> EstimateV
             )
             % {"count": format_number(found.skipped)}
         )
+    elif found.urgent:
+        notes.append(_("Urgent: its notices go before every normal message waiting."))
     if found.starts_at is not None:
         notes.append(_("Counted from its scheduled time; the queue may differ by then."))
     if found.digest:
