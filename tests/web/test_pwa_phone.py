@@ -83,6 +83,14 @@ def test_the_inbox_installs_and_shows_the_last_list_offline_until_signing_out(
     page.wait_for_function("caches.has('gaung-inbox-list')")
     assert page.get_by_text("Klarifikasi hoaks bansos").is_visible()
 
+    # The install guide fits the phone and says where to turn notifications on.
+    page.goto("/inbox/app")
+    page.screenshot(path=str(shots / "inbox-install-guide.png"), full_page=True)
+    assert page.get_by_role("heading", name="iPhone").is_visible()
+    assert page.get_by_role("link", name="Aktifkan notifikasi").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.goto("/inbox")
+
     # A new assignment arrives while the phone is offline: the kept list is shown, without it.
     second = make_campaign(session, agency)
     second.title = "Kampanye baru saat luring"
@@ -94,12 +102,14 @@ def test_the_inbox_installs_and_shows_the_last_list_offline_until_signing_out(
     page.screenshot(path=str(shots / "inbox-offline.png"))
     assert page.get_by_text("Klarifikasi hoaks bansos").is_visible()
     assert page.get_by_text("Kampanye baru saat luring").count() == 0
+    assert page.locator("[data-offline]").is_visible()  # it says it is the kept list
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     # Back online the list is fresh; signing out deletes the copy, so offline shows nothing.
     context.set_offline(False)
     page.reload()
     assert page.get_by_text("Kampanye baru saat luring").is_visible()
+    assert not page.locator("[data-offline]").is_visible()
     page.locator("form[action='/inbox/logout'] button").click()
     page.wait_for_url("**/inbox/login")
     assert page.evaluate("caches.has('gaung-inbox-list')") is False

@@ -93,7 +93,18 @@
     }
   }
 
+  // The kept list, shown without a network, says so (templates/pages/inbox/list.html).
+  function offlineNotice() {
+    var notice = document.querySelector("[data-offline]");
+    if (!notice) { return; }
+    var update = function () { notice.hidden = navigator.onLine; };
+    window.addEventListener("online", update);
+    window.addEventListener("offline", update);
+    update();
+  }
+
   register();
+  offlineNotice();
   claimCopy();
   watchSignOut();
   installButton();
