@@ -32,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import select as io_select
 import socket
@@ -55,7 +56,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, delete, func, select, update
+from sqlalchemy import Column, String, delete, func, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -73,6 +74,8 @@ from gaung import crypto
 from gaung.db import get_engine, utcnow
 from gaung.errors import N_, GaungError
 from gaung.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 SLUG = "webpush"
 # One record: the whole notice must fit in it (RFC 8291 §4: 4096 octets, padding included).
@@ -752,14 +755,19 @@ def use_transport(transport: httpx.AsyncBaseTransport | None) -> None:
 
 
 def load_targets(engine: Engine, asn_ids: set[int]) -> dict[int, list[Target]]:
-    """Each ASN's devices, read at send time."""
+    """Each ASN's devices, read at send time.
+
+    A device whose stored endpoint or secret no configured key decrypts (a key dropped
+    before ``gaung rotate-key`` ran) is left out and logged: its ASN's other devices, and
+    everyone else in the batch, still get their notices.
+    """
     found: dict[int, list[Target]] = {}
     columns = (
         _subscriptions.c.asn_id,
         _subscriptions.c.id,
-        _subscriptions.c.endpoint,
+        type_coerce(_subscriptions.c.endpoint, String),
         _subscriptions.c.p256dh,
-        _subscriptions.c.auth,
+        type_coerce(_subscriptions.c.auth, String),
     )
     ids = sorted(asn_ids)
     with engine.connect() as conn:
@@ -768,7 +776,14 @@ def load_targets(engine: Engine, asn_ids: set[int]) -> dict[int, list[Target]]:
             for asn_id, sid, endpoint, p256dh, auth in conn.execute(
                 select(*columns).where(_subscriptions.c.asn_id.in_(chunk))
             ):
-                target = Target(sid, endpoint, b64url_decode(p256dh), b64url_decode(auth))
+                try:
+                    plain_endpoint, plain_auth = crypto.decrypt(endpoint), crypto.decrypt(auth)
+                except crypto.DecryptionError:
+                    log.warning("push subscription %s cannot be decrypted: skipped", sid)
+                    continue
+                target = Target(
+                    sid, plain_endpoint, b64url_decode(p256dh), b64url_decode(plain_auth)
+                )
                 found.setdefault(asn_id, []).append(target)
     return found
 

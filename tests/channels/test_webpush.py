@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -337,3 +339,23 @@ def test_an_asn_without_devices_gets_a_permanent_error(db: Engine, session: Sess
     (outcome,) = webpush.send_many(db, [(_asn_id(session), _notice(), "")])
     assert isinstance(outcome.error, PermanentSendError)
     assert "no device" in outcome.error.reason
+
+
+def test_a_device_no_key_decrypts_is_skipped_and_the_others_still_get_it(
+    db: Engine, session: Session, service: RunningPushService, sandbox_enabled: None
+) -> None:
+    service.reset()
+    asn_id, (lost, kept) = _subscribed(session, service, devices=2)
+    # Stored under a key that is no longer configured.
+    other = Fernet(Fernet.generate_key()).encrypt(b"https://push.example/x").decode()
+    session.connection().execute(
+        text("UPDATE push_subscription SET endpoint = :token WHERE endpoint_hash = :digest"),
+        {"token": other, "digest": webpush.endpoint_hash(str(lost["endpoint"]))},
+    )
+    session.commit()
+
+    (outcome,) = webpush.send_many(db, [(asn_id, _notice(), "")])
+
+    assert outcome.sent
+    assert service.messages(lost) == []
+    assert len(service.messages(kept)) == 1
