@@ -70,28 +70,32 @@ def deliver_due(engine: Engine, worker: str, *, limit: int = 200) -> int:
     slots: dict[str, ratelimit.Slots] = {}
     batches: list[tuple[str, list[Row[Any]]]] = []
     for messenger in _due_messengers(engine):
-        if len(claimed) >= limit:
+        count = len(claimed) + sum(len(rows) for _, rows in batches)
+        if count >= limit:
             break
         if messenger in BATCH_SENDERS:
-            taken = claim(engine, worker, messenger=messenger, limit=limit)
+            taken = claim(engine, worker, messenger=messenger, limit=limit - count)
             if taken:
                 batches.append((messenger, taken))
             continue
-        room = min(limit - len(claimed), _horizon(engine, messenger))
+        room = min(limit - count, _horizon(engine, messenger))
         taken = claim(engine, worker, messenger=messenger, limit=room) if room > 0 else []
         if taken:
             # Send slots come from the cluster-wide window only for what was claimed.
             slots[messenger] = ratelimit.reserve(engine, messenger, len(taken))
             claimed += taken
-    for messenger, rows in batches:
-        BATCH_SENDERS[messenger](engine, worker, rows)
-    batched = sum(len(rows) for _, rows in batches)
-    if not claimed:
-        return batched
-    people = _people(engine, {row.asn_id for row in claimed})
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
+    total = len(claimed) + sum(len(rows) for _, rows in batches)
+    if not total:
+        return 0
+    people = _people(engine, {row.asn_id for row in claimed}) if claimed else {}
+    threads = min(SEND_THREADS, len(claimed)) + len(batches)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        # A batch goes out beside the others' sends, not before them: their slots are now.
+        sending = [pool.submit(BATCH_SENDERS[m], engine, worker, rows) for m, rows in batches]
         list(pool.map(lambda row: _deliver_one(engine, worker, row, people, slots), claimed))
-    return len(claimed) + batched
+        for batch in sending:
+            batch.result()
+    return total
 
 
 def mark_lost(engine: Engine) -> int:

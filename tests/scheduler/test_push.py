@@ -327,3 +327,21 @@ def test_without_an_address_a_failed_push_says_so_instead_of_vanishing(
     assert message.status == OutboxStatus.FAILED
     assert message.last_error is not None
     assert message.last_error.endswith(f"telegram: {NO_ADDRESS}")
+
+
+def test_push_and_other_messengers_share_one_claims_limit_and_go_out_together(
+    db: Engine, session: Session, service: RunningPushService, telegram: respx.MockRouter
+) -> None:
+    _, _, agency = _people(session, service, 1)
+    for n in range(2):
+        other = make_asn(session, make_unit(session, agency), platforms=["x"])
+        other.messenger, other.telegram_chat_id = "telegram", f"77{n}"
+        session.add(other)
+        session.commit()
+    _dispatch(session, db, agency)
+
+    assert deliver_due(db, "w1", limit=2) == 2
+    assert deliver_due(db, "w1", limit=2) == 1
+
+    assert {m.status for m in _messages(session)} == {OutboxStatus.SENT}
+    assert service.state.stats()["received"] == 1
