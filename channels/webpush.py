@@ -88,6 +88,7 @@ MAX_DEVICES = 10  # per ASN; an eleventh subscription is refused with this numbe
 VAPID_LIFETIME = 12 * 3600
 VAPID_RENEW_BEFORE = 3600
 DEFAULT_RETRY_AFTER = 60.0
+UNREACHABLE_HOLD = 30.0  # seconds without pushes to a push service that timed out or refused
 _P256 = ec.SECP256R1()
 
 
@@ -652,8 +653,8 @@ class Sender:
         state = self.origin(name)
         async with state.semaphore:
             wait = state.held_until - time.monotonic()
-            if wait > 0:  # the push service asked for a pause: do not even try
-                return Answer(429, retry_after=wait, detail=f"{name}: held after 429")
+            if wait > 0:  # the push service asked for a pause or did not answer: not now
+                return Answer(429, retry_after=wait, detail=f"{name}: held, not sent")
             body = encrypt(payload, target.p256dh, target.auth)
             headers = {
                 "TTL": str(self.ttl),
@@ -667,11 +668,19 @@ class Sender:
             try:
                 response = await self.client().post(target.endpoint, content=body, headers=headers)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                self._unreachable(state)
                 return Answer(0, detail=f"{name}: {type(exc).__name__}")
             except httpx.TransportError as exc:
+                if isinstance(exc, httpx.TimeoutException):
+                    self._unreachable(state)
                 # The request may have gone out: whether the device got it is unknown.
                 return Answer(0, detail=f"{name}: {type(exc).__name__}", maybe_sent=True)
             return self._answer(name, state, response)
+
+    def _unreachable(self, state: _Origin) -> None:
+        """A push service that does not answer is left alone for a while: the rest of the
+        batch is queued again at once instead of each waiting out its own timeout."""
+        state.held_until = max(state.held_until, time.monotonic() + UNREACHABLE_HOLD)
 
     def _answer(self, name: str, state: _Origin, response: httpx.Response) -> Answer:
         status = response.status_code

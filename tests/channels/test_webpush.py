@@ -359,3 +359,25 @@ def test_a_device_no_key_decrypts_is_skipped_and_the_others_still_get_it(
     assert outcome.sent
     assert service.messages(lost) == []
     assert len(service.messages(kept)) == 1
+
+
+def test_after_a_timeout_the_rest_of_the_batch_waits_instead_of_timing_out_too(
+    db: Engine,
+    session: Session,
+    service: RunningPushService,
+    sandbox_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service.reset()
+    monkeypatch.setattr(get_settings().webpush, "timeout_seconds", 0.5)
+    monkeypatch.setattr(get_settings().webpush, "concurrency", 1)  # one after the other
+    people = [_subscribed(session, service)[0] for _ in range(3)]
+    service.state.hang, service.state.hang_seconds = 3, 2.0
+
+    first, *rest = webpush.send_many(db, [(asn_id, _notice(), "") for asn_id in people])
+
+    assert "ReadTimeout" in first.unknown
+    for outcome in rest:
+        assert isinstance(outcome.error, TransientSendError)
+        assert "held, not sent" in str(outcome.error)
+    assert service.state.hang == 2  # only the first request reached the push service
