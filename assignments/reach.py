@@ -6,7 +6,8 @@ account had when its repost was reported. Measured figures (impressions, engagem
 the platforms returned in the latest metrics snapshot, ``None`` ("not returned") otherwise.
 
 Pages show a big campaign from a snapshot of these figures taken in the background instead
-(``assignments.reach_snapshot``).
+(``assignments.reach_snapshot``), its additive counts from the live roll-ups
+(``assignments.rollup``, whose recount is this module's aggregate).
 
 Verification rate: only reposts Gaung can check automatically count. X always can (the repost
 search and the link check); Instagram only where the account could be read (a professional
@@ -421,6 +422,11 @@ _FIGURE_NAMES = (
 
 def _figures(mapping: Any) -> ReachFigures:
     return ReachFigures(**{name: int(mapping[name]) for name in _FIGURE_NAMES})
+
+
+# For the roll-ups' recount (assignments.rollup): the same aggregate, grouped its own way.
+figure_columns = _figure_columns
+figures_from = _figures
 
 
 def live_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:

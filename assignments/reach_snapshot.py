@@ -2,8 +2,13 @@
 
 A campaign with a million assignments takes seconds to aggregate, too slow for a page view, so
 ``scheduler.reach_snapshots`` stores the figures of big campaigns in ``reach_snapshot`` every
-few minutes and ``dashboard_reach`` / ``campaign_totals`` serve them from there (``as_of`` says
-how old they are); smaller campaigns are always computed live by ``assignments.reach``.
+few minutes. ``dashboard_reach`` serves a big campaign's snapshot with its additive figures
+(totals, per platform, per unit: assignments, reports, verification, declines, expiry,
+withdrawal, potential reach, clicks) replaced by the live roll-ups (``assignments.rollup``),
+so those are live to the second; the rest (medians, impressions and engagement, per post
+figures, the timeline, reposters, unique clickers, variants) is as of the snapshot (``as_of``).
+``campaign_totals`` reads the roll-ups for every campaign. Smaller campaigns are computed live
+by ``assignments.reach``.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from assignments.reach import (
     as_utc,
     campaign_reach,
     headline,
-    live_totals,
 )
 from assignments.reposters import Reposter
+from assignments.rollup import COUNTERS, live_figures
+from assignments.rollup import live_totals as rollup_totals
 from assignments.variant_figures import VariantFigures
 from gaung.db import utcnow
+from roster.models import Unit
 
 # Campaigns with at least this many assignments are served from their snapshot.
 LIVE_LIMIT = 20_000
@@ -69,8 +76,34 @@ def dashboard_reach(session: Session, campaign_id: int) -> CampaignReach:
     """
     snapshot = _big_snapshots(session, [campaign_id]).get(campaign_id)
     if snapshot is not None:
+        with_live_counts(session, snapshot)
         return snapshot
     return campaign_reach(session, campaign_id, reposters_limit=REPOSTERS_SHOWN)
+
+
+def _set_counts(target: ReachFigures, source: ReachFigures) -> None:
+    for name in COUNTERS:
+        setattr(target, name, getattr(source, name))
+
+
+def with_live_counts(session: Session, reach: CampaignReach) -> None:
+    """Replace the additive figures of a snapshot (total, per platform, per unit) by the live
+    roll-ups; medians, impressions, engagement and ``measured`` stay as of the snapshot."""
+    live = live_figures(session, reach.campaign_id)
+    _set_counts(reach.total, live.total)
+    for platform, figures in live.by_platform.items():
+        _set_counts(reach.by_platform.setdefault(platform, ReachFigures()), figures)
+    names = {unit_id: name for name, unit_id in reach.unit_ids.items()}
+    missing = sorted(set(live.by_unit) - set(names))
+    if missing:  # units first dispatched to after the snapshot
+        query = select(Unit.id, Unit.name).where(col(Unit.id).in_(missing))
+        for unit_id, unit_name in session.exec(query):
+            names[int(unit_id or 0)] = unit_name
+            reach.unit_ids[unit_name] = int(unit_id or 0)
+    for unit_id, figures in live.by_unit.items():
+        if unit_id in names:
+            _set_counts(reach.by_unit.setdefault(names[unit_id], ReachFigures()), figures)
+    reach.by_unit = dict(sorted(reach.by_unit.items()))
 
 
 def campaign_headline(session: Session, campaign_id: int) -> Headline:
@@ -83,16 +116,13 @@ def campaign_headline(session: Session, campaign_id: int) -> Headline:
 
 
 def campaign_totals(session: Session, campaign_ids: Sequence[int]) -> dict[int, ReachFigures]:
-    """Whole-campaign figures for many campaigns at once (lists).
+    """Whole-campaign figures for many campaigns at once (lists), live to the second.
 
-    Big campaigns come from their snapshot; the rest from two GROUP BY queries (live_totals).
+    One GROUP BY over the campaigns' roll-ups (``assignments.rollup``), whatever their size.
     """
     if not campaign_ids:
         return {}
-    totals = {cid: reach.total for cid, reach in _big_snapshots(session, campaign_ids).items()}
-    live = [cid for cid in campaign_ids if cid not in totals]
-    if live:
-        totals.update(live_totals(session, live))
+    totals = rollup_totals(session, campaign_ids)
     return {cid: totals.get(cid, ReachFigures()) for cid in campaign_ids}
 
 

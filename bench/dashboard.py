@@ -17,7 +17,15 @@ Then it times, each in a fresh session as a page view has:
   ``reach_snapshot`` job runs in the background;
 - the snapshot job once;
 - ``dashboard_reach``, what the dashboard page calls, ``--runs`` times: for a campaign this
-  big it reads the stored snapshot.
+  big it reads the stored snapshot and puts the live roll-up counts over it;
+- the live figures alone (``assignments.rollup.live_figures``: the campaign's roll-up rows
+  summed, no snapshot), ``--runs`` times: ``live_p50_ms``.
+
+The seeding bypasses the triggers, so the roll-ups are filled by one recount (``rollup.fix``,
+what ``gaung reach check --fix`` runs) after it; then a burst of activity goes through the
+triggers (1% of the pending assignments reported, 1% of the reported verified, 30,000 clicks in
+batches of 500 as the click flush writes them; timed, printed), and ``matches_recount`` says
+whether the roll-ups still equal a recount from the raw rows afterwards.
 
 The last line printed is one JSON object with the figures of the dashboard's query.
 """
@@ -38,7 +46,8 @@ import psycopg
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from assignments.reach import campaign_reach
+from assignments import rollup
+from assignments.reach import campaign_reach, headline
 from assignments.reach_snapshot import REPOSTERS_SHOWN, dashboard_reach
 from bench.seed import approved_post
 from gaung.db import make_engine
@@ -137,6 +146,52 @@ def _seed(engine: Engine, assignments: int, clicks: int) -> int:
     return campaign_id
 
 
+def _fill_rollups(engine: Engine) -> float:
+    """The roll-ups from a recount (seeding went around the triggers); seconds taken."""
+    started = time.perf_counter()
+    with Session(engine) as session:
+        rollup.fix(session)
+        session.commit()
+    return time.perf_counter() - started
+
+
+def _activity(engine: Engine, campaign_id: int, clicks: int, batch: int = 500) -> float:
+    """Reports, verifications and clicks through the triggers; seconds taken."""
+    cid = int(campaign_id)
+    started = time.perf_counter()
+    with Session(engine) as session:
+        conn = session.connection()
+        conn.exec_driver_sql(
+            "UPDATE assignment SET status = 'reported', reported_at = now(),"
+            " followers_at_report = 1234, repost_key = 'bench:' || id"
+            f" WHERE campaign_id = {cid} AND status = 'pending' AND id %% 100 = 0"
+        )
+        conn.exec_driver_sql(
+            "UPDATE assignment SET status = 'verified', verified_at = now()"
+            f" WHERE campaign_id = {cid} AND status = 'reported' AND id %% 100 = 1"
+        )
+        session.commit()
+    with Session(engine) as session:
+        ids = [
+            int(i)
+            for (i,) in session.connection().exec_driver_sql(
+                f"SELECT id FROM assignment WHERE campaign_id = {cid} ORDER BY id LIMIT {batch}"
+            )
+        ]
+    for _ in range(max(1, clicks // batch)):
+        with engine.begin() as conn:  # one click flush: one multi-row INSERT
+            values = ", ".join(f"({i}, {cid}, now(), 'x')" for i in ids)
+            conn.exec_driver_sql(
+                f"INSERT INTO click (assignment_id, campaign_id, at, source) VALUES {values}"
+            )
+    return time.perf_counter() - started
+
+
+def _matches_recount(engine: Engine, campaign_id: int) -> bool:
+    with Session(engine) as session:
+        return rollup.differences(session, campaign_id) == []
+
+
 def _counts(engine: Engine, campaign_id: int) -> tuple[int, int]:
     with Session(engine) as session:
         conn = session.connection()
@@ -179,9 +234,15 @@ def main() -> None:
         upgrade(engine)
         started = time.perf_counter()
         campaign_id = _seed(engine, args.assignments, args.clicks)
+        print(f"roll-ups filled by a recount in {_fill_rollups(engine):.1f} s")
+        burst = _activity(engine, campaign_id, 30_000)
+        print(f"activity through the triggers (1% of pending reported, 1% of reported "
+              f"verified, 30,000 clicks in flushes of 500): {burst:.1f} s")  # fmt: skip
         assignments, clicks = _counts(engine, campaign_id)
         print(f"seeded {assignments:,} assignments and {clicks:,} clicks on PostgreSQL "
               f"in {time.perf_counter() - started:.0f} s (not timed below)")  # fmt: skip
+        matches = _matches_recount(engine, campaign_id)
+        print(f"roll-ups equal a recount from the raw rows: {matches}")
 
         live = _time(
             engine,
@@ -198,8 +259,14 @@ def main() -> None:
         _time(engine, 2, lambda s: dashboard_reach(s, campaign_id))  # warm the pool
         served = _time(engine, args.runs, lambda s: dashboard_reach(s, campaign_id))
         p50, p99 = statistics.median(served), _percentile(served, 0.99)
-        print(f"dashboard reach query ({args.runs} runs, served from the snapshot): "
+        print(f"dashboard reach query ({args.runs} runs, snapshot with live counts): "
               f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+        live_runs = _time(
+            engine, args.runs, lambda s: headline(rollup.live_figures(s, campaign_id).total)
+        )
+        live_p50 = statistics.median(live_runs)
+        print(f"live figures from the roll-ups ({args.runs} runs, no snapshot): "
+              f"p50 {live_p50:.2f} ms, p99 {_percentile(live_runs, 0.99):.2f} ms")  # fmt: skip
     finally:
         engine.dispose()
         if not args.keep:
@@ -209,6 +276,8 @@ def main() -> None:
         "clicks": clicks,
         "p50_ms": round(p50, 2),
         "p99_ms": round(p99, 2),
+        "live_p50_ms": round(live_p50, 2),
+        "matches_recount": matches,
     }
     print(json.dumps(result))
 

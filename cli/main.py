@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from channels.webpush import ensure_vapid_key
 from cli import admin as admin_commands
+from cli import reach as reach_commands
 from cli import sso as sso_commands
 from cli import tokens as token_commands
 from gaung.db import get_engine, is_postgres, session_scope
@@ -581,14 +582,15 @@ def _report(campaign_id: int) -> None:
         campaign = session.get(Campaign, campaign_id)
         if campaign is None:
             raise CliError(f"No campaign with id {campaign_id}.")
-        # What the dashboard shows: a big campaign's snapshot, else live figures.
+        # What the dashboard shows: live counts, the rest of a big campaign from its snapshot.
         reach = dashboard_reach(session, campaign_id)
         zone = zone_of(session.get(Agency, campaign.agency_id))
     # The dashboard's headline tiles, one "label: value" line each.
     for _key, label, value in headline(reach.total).items():
         console.print(f"{label}: {value}", soft_wrap=True, markup=False, highlight=False)
     if reach.as_of is not None:
-        console.print(f"Figures as of {format_datetime(reach.as_of, 'short', tz=zone)} (snapshot).")
+        moment = format_datetime(reach.as_of, "short", tz=zone)
+        console.print(f"Counts live; medians, impressions and timeline as of {moment} (snapshot).")
     rows = summary_rows(reach)
     table = Table(title=f"Campaign {campaign_id}: {campaign.title}")
     for index, column in enumerate(summary_columns()):
@@ -712,6 +714,7 @@ def rotate_key() -> None:
 
 app.add_typer(sso_commands.app, name="sso")  # gaung sso set | show | remove (cli/sso.py)
 app.add_typer(token_commands.app, name="token")  # gaung token create | revoke (cli/tokens.py)
+app.add_typer(reach_commands.app, name="reach")  # gaung reach check [--fix] (cli/reach.py)
 
 
 app.add_typer(admin_commands.agency_app, name="agency")  # gaung agency add (cli/admin.py)

@@ -254,8 +254,9 @@ class ApiCallsOut(BaseModel):
 class ReachOut(BaseModel):
     campaign_id: int
     as_of: datetime | None = Field(
-        description="When the figures were computed, for a big campaign read from its "
-        "snapshot (at most a few minutes old); null: computed for this request"
+        description="For a big campaign, when its snapshot was taken (at most a few minutes "
+        "old): medians, impressions and engagement, per post figures and the timeline are as "
+        "of then, the counts are live; null: everything computed for this request"
     )
     total: FiguresOut
     by_platform: dict[str, FiguresOut]

@@ -8,6 +8,7 @@ from assignments.metrics import ApiUsage, PostMetrics, RepostMetrics
 from assignments.models import Assignment, AssignmentStatus, Click
 from assignments.problems import VerificationProblem
 from assignments.reach_snapshot import ReachSnapshot
+from assignments.rollup import ReachRollup
 from channels.credentials import ChannelCredential
 from channels.instagram_private import ChannelSession
 from channels.telegram_updates import TelegramCursor
@@ -83,6 +84,7 @@ __all__ = [
     "PushSubscription",
     "RateWindow",
     "ReachSnapshot",
+    "ReachRollup",
     "RecurrenceOccurrence",
     "RepostMetrics",
     "Role",
