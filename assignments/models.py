@@ -39,9 +39,9 @@ class Assignment(SQLModel, table=True):
     account_id: int | None = Field(default=None, foreign_key="social_account.id")
     platform: str = Field(max_length=20)
     code: str = Field(unique=True, max_length=32)  # personal tracking code (/r/{code})
-    text: str = Field(max_length=5000)
-    # Which of the post's approved texts for this platform ``text`` was rendered from:
-    # 0 its own text (or the master text), 1..5 an alternative (content.models.PostVariant).
+    # Which of the post's approved texts for this platform the ASN gets: 0 its own text
+    # (or the master text), 1..5 an alternative (content.models.PostVariant). The text is
+    # not stored (migration 0031): assignments.texts renders it from the post when read.
     variant: int = Field(default=0)
     status: str = Field(default=AssignmentStatus.PENDING, max_length=20)
     deadline: datetime
@@ -91,3 +91,41 @@ class BotFetch(SQLModel, table=True):
     day: date = Field(primary_key=True)
     campaign_id: int = Field(index=True)  # the assignment's, copied as on click
     fetches: int = Field(default=0)
+
+
+class DispatchPartStatus(StrEnum):
+    RUNNING = "running"  # created, or some chunks committed: resumes after its cursor
+    DONE = "done"  # every eligible account of every platform has its assignment
+    CANCELLED = "cancelled"  # the post was withdrawn (or deleted) while the part ran
+
+
+class DispatchPart(SQLModel, table=True):
+    """One unit of a post's dispatch: the post's assignments for one agency (optionally some
+    of its units), created in chunks by scheduler.dispatch; each part is its own work item,
+    so different workers take different parts in parallel.
+
+    The cursor (``platform_index``, ``after_asn_id``, ``platform_done``) is moved in the
+    same transaction as the chunk it describes, so a crash resumes after the last committed
+    chunk. While a post has parts and is not yet dispatched (``post.dispatched_at`` NULL),
+    its assignments are hidden from the ASN (assignments.reporting).
+    """
+
+    __tablename__ = "dispatch_part"
+    __table_args__ = (
+        UniqueConstraint("post_id", "agency_id", "unit_filter", name="uq_dispatch_part"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    agency_id: int = Field(foreign_key="agency.id")
+    # Comma-separated unit ids the part is limited to; "" = the agency's whole campaign scope.
+    unit_filter: str = Field(default="", max_length=2000)
+    status: str = Field(default=DispatchPartStatus.RUNNING, max_length=20)
+    platform_index: int = Field(default=0)  # position in post.platform_list() being created
+    after_asn_id: int = Field(default=0)  # keyset: the last ASN id done on that platform
+    platform_done: int = Field(default=0)  # assignments made on that platform so far
+    done: int = Field(default=0)  # assignments made by the part, all platforms
+    total: int = Field(default=0)  # eligible accounts counted when the part was created
+    chunks: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -6,12 +6,13 @@ exactly like a missing one, so nobody can probe other people's assignment ids.
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from assignments.evidence import enqueue_link_check
-from assignments.models import Assignment, AssignmentStatus
-from content.models import Campaign
+from assignments.models import Assignment, AssignmentStatus, DispatchPart
+from content.models import Campaign, Post
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
 from gaung.fields import handle_key
@@ -38,10 +39,23 @@ def parse_repost_url(platform: str, url: str) -> RepostRef:
     return parse_post_url(platform, url, field="repost_url")
 
 
+def _mid_dispatch() -> ColumnElement[bool]:
+    """The assignment's post is still being dispatched in chunks (scheduler.dispatch) or was
+    withdrawn before it finished: its assignments are not shown to the ASN."""
+    return exists().where(
+        col(DispatchPart.post_id) == col(Assignment.post_id),
+        col(Post.id) == col(Assignment.post_id),
+        col(Post.dispatched_at).is_(None),
+    )
+
+
 def get_for_asn(session: Session, asn: Asn, assignment_id: int) -> Assignment:
-    """The ASN's own assignment; anyone else's is reported as not found."""
+    """The ASN's own assignment; anyone else's (or one mid-dispatch) is reported as not found."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None or asn.id is None or assignment.asn_id != asn.id:
+        raise NotFoundError(N_("Assignment not found."))
+    hidden = session.exec(select(_mid_dispatch()).where(col(Assignment.id) == assignment_id))
+    if hidden.one():
         raise NotFoundError(N_("Assignment not found."))
     return assignment
 
@@ -50,7 +64,7 @@ def list_for_asn(session: Session, asn: Asn) -> list[Assignment]:
     """The ASN's assignments, newest first."""
     query = (
         select(Assignment)
-        .where(Assignment.asn_id == asn.id)
+        .where(Assignment.asn_id == asn.id, ~_mid_dispatch())
         .order_by(col(Assignment.created_at).desc(), col(Assignment.id).desc())
     )
     return list(session.exec(query))

@@ -50,9 +50,10 @@ def tracking_url(code: str) -> str:
     return f"{base}/r/{quote(code, safe='')}"
 
 
-def share_links(assignment: Assignment, post: Post) -> ShareLinks:
+def share_links(assignment: Assignment, post: Post, text: str) -> ShareLinks:
+    """``text``: the assignment's text (assignments.texts.assignment_text)."""
     personal = tracking_url(assignment.code)
-    text = _with_tracking_link(assignment.text, post.link, personal)
+    text = _with_tracking_link(text, post.link, personal)
     image = f"/media/{post.image_path}" if post.image_path else None
     if assignment.platform == "x":
         share: str | None = f"{X_INTENT}?{urlencode({'text': text})}"

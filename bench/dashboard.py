@@ -95,12 +95,10 @@ def _seed(engine: Engine, assignments: int, clicks: int) -> int:
                 500 + (a.id::bigint * 7919) % 50000, now(), now(), now()
             FROM asn a CROSS JOIN unnest(ARRAY['x', 'facebook', 'instagram']) p""",
         f"""INSERT INTO assignment (post_id, campaign_id, unit_id, asn_id, account_id, platform,
-                code, text, status, deadline, created_at, repost_url, repost_key, reported_at,
+                code, status, deadline, created_at, repost_url, repost_key, reported_at,
                 followers_at_report, verified_at, flagged_gone_at)
             SELECT {seeded.post_id}, {campaign_id}, a.unit_id, a.id, s.id, s.platform,
                 md5(s.id::text),
-                'Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha. #UMKMGoDigital '
-                    || 'http://127.0.0.1:8000/r/' || md5(s.id::text),
                 st, now() + interval '2 days', now() - interval '3 days',
                 CASE WHEN st IN ('reported', 'verified', 'rejected')
                      THEN 'https://x.com/u/status/' || s.id END,

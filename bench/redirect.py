@@ -164,7 +164,6 @@ def _seed(engine: Engine, count: int) -> list[str]:
             unit_id=seeded.unit_ids[0],
             platform=("x", "facebook", "instagram")[n % 3],
             code=code,
-            text="Program Digitalisasi UMKM",
             deadline=deadline,
         ).model_dump(exclude={"id"})
         for n, code in enumerate(codes)

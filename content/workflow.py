@@ -64,6 +64,10 @@ _IN_USE = N_("Other records refer to this, so it cannot be deleted; withdraw it 
 # to close its open assignments and tell the ASN (``wiring`` fills it; content cannot
 # import the layers that own assignments and messages).
 after_withdrawal: list[Callable[[Session, int], None]] = []
+# Called with (session, post_id) when an approved post is withdrawn, in that transaction,
+# after its queued dispatch is cancelled: a dispatch already under way stops and what it
+# made so far is withdrawn (scheduler.dispatch.abandon; ``wiring`` fills it).
+before_dispatched_withdrawal: list[Callable[[Session, int], None]] = []
 # Run with (session, post_id, platforms) when an approved post's official links change, in
 # the same transaction (e.g. verification forgets where it stopped on the old post). Filled
 # by wiring.
@@ -950,6 +954,8 @@ def withdraw(session: Session, actor: User, post: Post) -> Post:
     session.flush()
     if was == PostStatus.APPROVED:
         cancel_dispatch(session, post.id)
+        for hook in before_dispatched_withdrawal:
+            hook(session, post.id)
     else:
         for hook in after_withdrawal:
             hook(session, post.id)

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal, not_, or_, union
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, not_, or_, union
 from sqlmodel import Session, col, select
 
 from gaung.settings import PLATFORMS
@@ -77,7 +77,13 @@ def standing_of(minimum: Any) -> ColumnElement[Any]:
 
 
 def eligible_accounts(
-    session: Session, *, agency_id: int, unit_ids: Sequence[int], platform: str
+    session: Session,
+    *,
+    agency_id: int,
+    unit_ids: Sequence[int],
+    platform: str,
+    after: int = 0,
+    limit: int | None = None,
 ) -> list[tuple[int, int, int]]:
     """(asn_id, unit_id, account_id) of every eligible ASN on ``platform``, in one query
     (plus reading the agency row, once per session).
@@ -87,22 +93,42 @@ def eligible_accounts(
     whose ownership was verified (roster.ownership) and whose follower count meets
     settings.eligibility.minimum(platform), or the agency's own minimum where stricter
     (roster.agencies.min_followers).
+
+    ``after``/``limit``: a keyset page (ASN ids above ``after``, at most ``limit`` rows), as
+    the chunked dispatcher reads them; one account per ASN per platform keeps it exact.
     """
+    query = _eligible(session, agency_id, unit_ids, platform, Asn.id, Asn.unit_id, SocialAccount.id)
+    query = query.where(col(Asn.id) > after).order_by(col(Asn.id)).limit(limit)
+    rows: list[tuple[int, int, int]] = [tuple(row) for row in session.exec(query)]
+    return rows
+
+
+def _eligible(
+    session: Session, agency_id: int, unit_ids: Sequence[int], platform: str, *columns: Any
+) -> Any:
+    """SELECT ``columns`` of the eligible accounts on ``platform`` (eligible_accounts' rules)."""
     minimum = min_followers(session.get(Agency, agency_id), platform)
     query = (
-        select(Asn.id, Asn.unit_id, SocialAccount.id)
+        select(*columns)
+        .select_from(Asn)
         .join(SocialAccount, col(SocialAccount.asn_id) == col(Asn.id))
         .where(
             col(Asn.agency_id) == agency_id,
             col(SocialAccount.platform) == platform,
             *(rule for _, rule in _rules(minimum)),
         )
-        .order_by(col(Asn.id))
     )
     if unit_ids:
         query = query.where(col(Asn.unit_id).in_(list(unit_ids)))
-    rows: list[tuple[int, int, int]] = [tuple(row) for row in session.exec(query)]  # type: ignore[misc]
-    return rows
+    return query
+
+
+def count_eligible(
+    session: Session, *, agency_id: int, unit_ids: Sequence[int], platform: str
+) -> int:
+    """How many accounts eligible_accounts would return, counted in the database."""
+    query = _eligible(session, agency_id, unit_ids, platform, func.count())
+    return int(session.exec(query).one())
 
 
 def eligible_asn_ids(

@@ -181,7 +181,6 @@ def make_assignment(session: Session, post: Post, asn: Asn, platform: str = "x")
             account_id=account.id,
             platform=platform,
             code=f"code{_n():08d}",
-            text=post.master_text,
             deadline=utcnow() + timedelta(days=1),
         ),
     )

@@ -17,6 +17,7 @@ from assignments import feedback, reporting
 from assignments.evidence import Reason
 from assignments.models import Assignment, AssignmentStatus
 from assignments.sharing import share_links
+from assignments.texts import assignment_text
 from content.models import Campaign, Post
 from content.rendering import measure
 from gaung import i18n
@@ -145,7 +146,7 @@ def _render_assignment(
     # Foreign keys guarantee both rows exist.
     assert post is not None
     assert campaign is not None
-    links = share_links(assignment, post)
+    links = share_links(assignment, post, assignment_text(session, assignment, post))
     limits = LIMITS.get(assignment.platform)
     context: dict[str, Any] = {
         "assignment": assignment,

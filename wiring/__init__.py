@@ -76,6 +76,7 @@ def _instagram() -> SocialPlatform:
 
 def _wire_jobs() -> None:
     jobs.register("dispatch", dispatch.dispatch_job)
+    jobs.register(dispatch.PART_JOB, dispatch.dispatch_part_job)
     jobs.register("verify_post", verify.verify_post_job)
     jobs.on_give_up("verify_post", verify.verify_post_gave_up)
     jobs.register("verify_link", verify.verify_link_job)
@@ -128,6 +129,7 @@ def _wire_dispatch_hooks() -> None:
     ]
     dispatch.after_assignments[:] = hooks
     workflow.after_withdrawal[:] = [withdrawal.on_withdrawal]
+    workflow.before_dispatched_withdrawal[:] = [dispatch.abandon]
     workflow.after_official_urls_changed[:] = [evidence.forget_search]
     feedback.after_reply[:] = [feedback_reply.on_reply]
 

@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 from assignments.evidence import Evidence, VerifyCursor
 from assignments.feedback import Feedback, FeedbackReply
 from assignments.metrics import ApiUsage, PostMetrics, RepostMetrics
-from assignments.models import Assignment, AssignmentStatus, Click
+from assignments.models import Assignment, AssignmentStatus, Click, DispatchPart
 from assignments.problems import VerificationProblem
 from assignments.reach_snapshot import ReachSnapshot
 from assignments.rollup import ReachRollup
@@ -66,6 +66,7 @@ __all__ = [
     "ChannelCredential",
     "ChannelSession",
     "Click",
+    "DispatchPart",
     "Evidence",
     "Feedback",
     "FeedbackReply",
@@ -83,8 +84,8 @@ __all__ = [
     "PostStatus",
     "PushSubscription",
     "RateWindow",
-    "ReachSnapshot",
     "ReachRollup",
+    "ReachSnapshot",
     "RecurrenceOccurrence",
     "RepostMetrics",
     "Role",

@@ -298,7 +298,6 @@ def test_whoever_did_not_opt_in_never_appears_whatever_happened(
             asn_id=asn.id,
             platform="x",
             code=f"hyp{next(_codes)}",
-            text="t",
             deadline=at,
             status=AssignmentStatus.VERIFIED if event.kind == "verified" else "reported",
             verified_at=at if event.kind == "verified" else None,

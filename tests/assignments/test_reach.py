@@ -97,7 +97,7 @@ def _timed(session: Session, campaign_id: int, post_id: int, unit_id: int) -> No
         session.add(
             Assignment(
                 post_id=post_id, campaign_id=campaign_id, unit_id=unit_id, platform=platform,
-                code=f"timed{campaign_id}-{n}", text="t", status=status,
+                code=f"timed{campaign_id}-{n}", status=status,
                 deadline=at(23, 0), created_at=at(10, 0),
                 reported_at=at(10, minutes) if minutes is not None and minutes < 60 else
                 (at(11, 0) if minutes == 60 else None),
@@ -139,7 +139,7 @@ def test_the_database_median_is_the_median(session: Session, delays: list[int]) 
     session.add_all(
         Assignment(
             post_id=post.id or 0, campaign_id=campaign.id or 0, unit_id=unit.id or 0,
-            platform="x", code=f"m{campaign.id}-{n}", text="t", status="reported",
+            platform="x", code=f"m{campaign.id}-{n}", status="reported",
             deadline=start + timedelta(days=5), created_at=start,
             reported_at=start + timedelta(seconds=delay),
         )

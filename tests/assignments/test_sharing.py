@@ -13,7 +13,7 @@ LINK = "https://www.kominfo.go.id/berita/umkm-digital"
 TEXT = f"UMKM naik kelas & go digital! {LINK} #UMKMGoDigital #InfoResmiASN"
 
 
-def _pair(platform: str, image_path: str | None = None) -> tuple[Assignment, Post]:
+def _pair(platform: str, image_path: str | None = None) -> tuple[Assignment, Post, str]:
     assignment = Assignment(
         post_id=1,
         campaign_id=1,
@@ -21,11 +21,10 @@ def _pair(platform: str, image_path: str | None = None) -> tuple[Assignment, Pos
         asn_id=1,
         platform=platform,
         code="Ab12Cd34",
-        text=TEXT,
         deadline=datetime(2026, 8, 17, tzinfo=UTC),
     )
     post = Post(campaign_id=1, author_id=1, master_text=TEXT, link=LINK, image_path=image_path)
-    return assignment, post
+    return assignment, post, TEXT
 
 
 def test_the_tracking_url_is_personal_and_on_our_base_url() -> None:
@@ -59,9 +58,9 @@ def test_instagram_has_no_share_url_but_an_image_and_a_caption() -> None:
 
 
 def test_text_without_the_post_link_is_left_as_written() -> None:
-    assignment, post = _pair("x")
-    assignment.text = "Tanpa tautan #UMKMGoDigital"
-    assert share_links(assignment, post).text == "Tanpa tautan #UMKMGoDigital"
+    assignment, post, _ = _pair("x")
+    text = "Tanpa tautan #UMKMGoDigital"
+    assert share_links(assignment, post, text).text == "Tanpa tautan #UMKMGoDigital"
 
 
 OFFICIAL_X = "https://x.com/KemkomdigiRI/status/1790000000000000042?s=20"
@@ -69,9 +68,9 @@ OFFICIAL_FB = "https://www.facebook.com/kemkomdigi/posts/pfbid0abcdefghijkLMNOP"
 
 
 def test_x_with_an_official_post_offers_repost_and_quote_of_it() -> None:
-    assignment, post = _pair("x")
+    assignment, post, text = _pair("x")
     post.official_url_x = OFFICIAL_X
-    links = share_links(assignment, post)
+    links = share_links(assignment, post, text)
     assert links.repost_url == "https://x.com/intent/retweet?tweet_id=1790000000000000042"
     quote = urlsplit(links.quote_url or "")
     assert f"{quote.scheme}://{quote.netloc}{quote.path}" == "https://x.com/intent/post"
@@ -86,17 +85,17 @@ def test_x_without_an_official_post_offers_only_the_own_post() -> None:
 
 
 def test_an_official_x_url_that_is_no_post_link_falls_back_to_the_own_post() -> None:
-    assignment, post = _pair("x")
+    assignment, post, text = _pair("x")
     post.official_url_x = "https://x.com/KemkomdigiRI"
-    links = share_links(assignment, post)
+    links = share_links(assignment, post, text)
     assert (links.repost_url, links.quote_url, links.official_url) == (None, None, None)
     assert links.share_url is not None
 
 
 def test_facebook_with_an_official_post_shares_it_and_keeps_the_campaign_link() -> None:
-    assignment, post = _pair("facebook")
+    assignment, post, text = _pair("facebook")
     post.official_url_facebook = OFFICIAL_FB
-    links = share_links(assignment, post)
+    links = share_links(assignment, post, text)
     assert parse_qs(urlsplit(links.official_share_url or "").query) == {"u": [OFFICIAL_FB]}
     assert parse_qs(urlsplit(links.share_url or "").query) == {
         "u": ["http://testserver/r/Ab12Cd34"]
@@ -105,7 +104,7 @@ def test_facebook_with_an_official_post_shares_it_and_keeps_the_campaign_link() 
 
 
 def test_instagram_with_an_official_post_is_still_the_hand_off() -> None:
-    assignment, post = _pair("instagram")
+    assignment, post, text = _pair("instagram")
     post.official_url_instagram = "https://www.instagram.com/p/Cabcdef123/"
-    links = share_links(assignment, post)
+    links = share_links(assignment, post, text)
     assert (links.share_url, links.repost_url, links.official_share_url) == (None, None, None)

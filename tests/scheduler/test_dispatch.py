@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
+from assignments.texts import assignment_text
 from content.models import Campaign, Post, PostStatus, PostVariant
 from content.rendering import TRACKING_PLACEHOLDER
 from gaung.errors import GaungError
@@ -83,9 +84,10 @@ def test_one_assignment_per_eligible_asn_per_platform(
     campaign = session.get_one(Campaign, post.campaign_id)
     for a in rows:
         assert len(a.code) == 12
-        assert f"http://testserver/r/{a.code}" in a.text
-        assert TRACKING_PLACEHOLDER not in a.text
-        assert post.master_text in a.text
+        text = assignment_text(session, a)
+        assert f"http://testserver/r/{a.code}" in text
+        assert TRACKING_PLACEHOLDER not in text
+        assert post.master_text in text
         assert a.status == AssignmentStatus.PENDING
         assert a.deadline == campaign.deadline
         assert a.campaign_id == post.campaign_id
@@ -131,7 +133,7 @@ def test_second_dispatch_creates_nothing(db: Engine, session: Session, world: Wo
     assert {a.code for a in _assignments(session, post)} == codes
 
 
-def test_failure_mid_dispatch_leaves_nothing_behind(
+def test_a_failing_post_hook_leaves_the_post_approved_and_the_retry_adds_nothing(
     db: Engine,
     session: Session,
     world: World,
@@ -151,14 +153,17 @@ def test_failure_mid_dispatch_leaves_nothing_behind(
         dispatch_post(db, post.id or 0)
 
     assert seen == [6]
-    assert _assignments(session, post) == []
+    # The chunks stay (committed), but the post is not dispatched and nothing is announced.
+    codes = {a.code for a in _assignments(session, post)}
+    assert len(codes) == 6
     session.refresh(post)
     assert post.status == PostStatus.APPROVED
     assert post.dispatched_at is None
     assert session.scalar(select(func.count()).select_from(AuditLog)) == 0
 
-    hooks.clear()  # the retry goes through in full
+    hooks.clear()  # the retry only finishes: same assignments, no new ones
     assert dispatch_post(db, post.id or 0) == 6
+    assert {a.code for a in _assignments(session, post)} == codes
 
 
 def test_hooks_receive_the_post_inside_the_transaction(
@@ -246,10 +251,11 @@ def test_variants_are_spread_evenly_and_each_text_is_the_variants_rendition(
         ("instagram", 0): post.master_text,
     }
     for a in rows:
-        assert a.text.startswith(expected[(a.platform, a.variant)])
+        text = assignment_text(session, a)
+        assert text.startswith(expected[(a.platform, a.variant)])
         # every variant keeps the personal tracking link and the campaign hashtag
-        assert f"http://testserver/r/{a.code}" in a.text
-        assert "#UMKMGoDigital" in a.text
+        assert f"http://testserver/r/{a.code}" in text
+        assert "#UMKMGoDigital" in text
 
 
 @pytest.mark.parametrize("extra_asn", [0, 1, 7, 40])

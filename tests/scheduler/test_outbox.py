@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
+from assignments import reporting
 from assignments.models import Assignment
 from content.models import Campaign, CampaignKind, Post, PostStatus
 from kernel.outbox import (
@@ -173,25 +174,34 @@ def test_urgent_campaigns_say_so(db: Engine, session: Session) -> None:
     assert message.subject.startswith("URGENT")
 
 
-def test_a_failing_dispatch_leaves_neither_assignments_nor_messages(
+def test_a_failing_dispatch_announces_nothing_and_the_retry_sends_each_message_once(
     db: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unit, editor = _setup(session)
-    _asn(session, unit)
+    asn = _asn(session, unit)
     post = _post(session, unit, editor)
     assert post.id is not None
 
     def explode(conn: Connection, post_id: int) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(dispatch, "after_assignments", [*dispatch.after_assignments, explode])
+    hooks = list(dispatch.after_assignments)
+    monkeypatch.setattr(dispatch, "after_assignments", [*hooks, explode])
     with pytest.raises(RuntimeError):
         dispatch_post(db, post.id)
 
+    # The chunks' assignments are committed, but hidden and unannounced until the post is
+    # marked dispatched, with its messages, in one transaction.
     assert _messages(session) == []
-    assert session.exec(select(Assignment)).all() == []
+    assert len(session.exec(select(Assignment)).all()) == 3
+    assert reporting.list_for_asn(session, asn) == []
     session.expire_all()
     assert session.get_one(Post, post.id).status == PostStatus.APPROVED
+
+    monkeypatch.setattr(dispatch, "after_assignments", hooks)
+    assert dispatch_post(db, post.id) == 3
+    assert len(_messages(session)) == 1
+    assert len(reporting.list_for_asn(session, asn)) == 3
 
 
 def test_dispatching_again_writes_no_second_message(db: Engine, session: Session) -> None:

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from assignments.models import Assignment, AssignmentStatus
 from assignments.reporting import report_repost
+from assignments.texts import assignment_text
 from channels.x import XPlatform
 from content.models import PostStatus, PostVariant
 from roster.models import SocialAccount
@@ -54,7 +55,8 @@ def test_an_own_post_of_each_variant_is_verified(
     )
     assert sorted(t.variant for t in tasks) == [0, 1, 2]
     for n, task in enumerate(tasks):
-        assert task.text.startswith(texts[task.variant])
+        text = assignment_text(session, task)
+        assert text.startswith(texts[task.variant])
         assert task.id is not None
         assert task.asn_id is not None
         tweet_id = str(900 + n)
@@ -65,9 +67,7 @@ def test_an_own_post_of_each_variant_is_verified(
         # The ASN posts the variant's text as the inbox gave it (tracking link and all).
         link = f"http://testserver/r/{task.code}"
         fake_x.post(
-            fakes_x.tweet(
-                tweet_id, str(200 + people.index(asn)), task.text, unwound={link: LANDING}
-            )
+            fakes_x.tweet(tweet_id, str(200 + people.index(asn)), text, unwound={link: LANDING})
         )
         verify_link(db, task.id, platform=x)
         session.expire_all()

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from assignments.models import Assignment
 from assignments.sharing import share_links
+from assignments.texts import assignment_text
 from content.models import Post, PostStatus, PostVariant
 from content.rendering import x_weighted_length
 from scheduler.dispatch import dispatch_post
@@ -49,7 +50,8 @@ def test_the_inbox_shows_the_assigned_variant_and_a_personal_line_counter(
         login_asn(client, asn)
         page = client.get(f"/inbox/{task.id}", headers={"accept-language": "en"})
         assert page.status_code == 200
-        text = share_links(task, session.get_one(Post, post.id)).text
+        stored = session.get_one(Post, post.id)
+        text = share_links(task, stored, assignment_text(session, task, stored)).text
         assert text.startswith(TEXTS[task.variant])
         other = TEXTS[1 - task.variant]
         assert html.escape(text) in page.text
