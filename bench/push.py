@@ -1,7 +1,7 @@
 """Benchmark: 100,000 Web Push notifications, one per subscription, from one worker process.
 
     .venv/bin/python bench/push.py [--subscriptions 100000] [--batch 1000]
-                                   [--concurrency 8] [--sample-every 100] [--database-url URL]
+                                   [--concurrency 100] [--sample-every 100] [--database-url URL]
 
 The sandbox's push service (channels/sandbox/push.py) runs in a child process on
 127.0.0.1 and makes the subscriptions, as browsers would (keeping their private keys). A
@@ -206,7 +206,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000, help="notices claimed at once")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=get_settings().webpush.concurrency,
+        help="requests in flight (webpush.concurrency)",
+    )
     parser.add_argument("--sample-every", type=int, default=100, help="decrypt every n-th body")
     parser.add_argument("--database-url", help="an existing, empty, migrated database instead")
     parser.add_argument(

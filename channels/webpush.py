@@ -7,9 +7,10 @@ RFC 8291) and POSTed to the endpoint with a VAPID ``Authorization`` (RFC 8292), 
 the instance's key pair (``vapid_key``, created by ``gaung init`` or on first use, the
 private key encrypted).
 
-The sender is built for throughput: one process-wide event loop in a thread holds one
-``httpx.AsyncClient`` (HTTP/2 where the push service offers it over TLS, pooled
-connections either way), so pushes to one origin share connections; each origin gets a
+The sender is built for throughput: one process-wide event loop in a thread holds the
+connections, so pushes to one origin share them: HTTP/2 through the lean client of
+``channels.h2push`` (many streams per connection, one write per turn of the loop) where
+the push service offers it, else one pooled ``httpx.AsyncClient``; each origin gets a
 bounded number of requests in flight, one VAPID header reused until shortly before it
 expires, and a ``429``'s ``Retry-After`` holds every further push to that origin.
 
@@ -40,7 +41,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.fernet import InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -63,6 +65,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col
 from sqlmodel import select as model_select
 
+from channels import h2push
 from channels.messaging import (
     OutgoingMessage,
     PermanentSendError,
@@ -599,6 +602,7 @@ class _Origin:
     semaphore: asyncio.Semaphore
     vapid: tuple[str, float] | None = None  # (header, renew at: epoch seconds)
     held_until: float = 0.0  # monotonic: a 429 said not before then
+    http1: bool = False  # offers no HTTP/2 (ALPN): pushed to through httpx
 
 
 @dataclass
@@ -613,6 +617,7 @@ class Sender:
     transport: httpx.AsyncBaseTransport | None = None
     cleartext_http2: bool = False
     _client: httpx.AsyncClient | None = None
+    _h2: h2push.Client | None = None
     _origins: dict[str, _Origin] = field(default_factory=dict)
     _public: str = ""
 
@@ -628,7 +633,22 @@ class Sender:
             )
         return self._client
 
+    def h2_client(self) -> h2push.Client:
+        if self._h2 is None:
+            self._h2 = h2push.Client(timeout=self.timeout, connect_timeout=min(self.timeout, 5.0))
+        return self._h2
+
+    def _lean(self, name: str, state: _Origin) -> bool:
+        """Whether pushes to ``name`` take the lean HTTP/2 client (channels.h2push): not
+        with a transport given (tests), nor to a push service without HTTP/2."""
+        if self.transport is not None or state.http1:
+            return False
+        return name.startswith("https://") or (self.cleartext_http2 and name.startswith("http://"))
+
     async def aclose(self) -> None:
+        if self._h2 is not None:
+            await self._h2.aclose()
+            self._h2 = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -656,6 +676,11 @@ class Sender:
             if wait > 0:  # the push service asked for a pause or did not answer: not now
                 return Answer(429, retry_after=wait, detail=f"{name}: held, not sent")
             body = encrypt(payload, target.p256dh, target.auth)
+            if self._lean(name, state):
+                try:
+                    return await self._push_h2(name, state, target, body, urgent, topic)
+                except h2push.NoHTTP2Error:
+                    state.http1 = True  # from now on through httpx, HTTP/1.1
             headers = {
                 "TTL": str(self.ttl),
                 "Content-Encoding": "aes128gcm",
@@ -675,27 +700,52 @@ class Sender:
                     self._unreachable(state)
                 # The request may have gone out: whether the device got it is unknown.
                 return Answer(0, detail=f"{name}: {type(exc).__name__}", maybe_sent=True)
-            return self._answer(name, state, response)
+            return self._answer(name, state, response.status_code, response.headers, response.text)
+
+    async def _push_h2(
+        self, name: str, state: _Origin, target: Target, body: bytes, urgent: bool, topic: str
+    ) -> Answer:
+        headers = [
+            (b"ttl", str(self.ttl).encode()),
+            (b"content-encoding", b"aes128gcm"),
+            (b"content-type", b"application/octet-stream"),
+            (b"urgency", b"high" if urgent else b"normal"),
+            (b"authorization", self.authorization(name, state).encode()),
+        ]
+        if topic:
+            headers.append((b"topic", topic.encode()))
+        try:
+            response = await self.h2_client().post(target.endpoint, headers, body)
+        except h2push.ConnectFailedError as exc:
+            self._unreachable(state)
+            return Answer(0, detail=f"{name}: {exc}"[:200])
+        except h2push.NotProcessedError as exc:  # the push service says it did not take it
+            return Answer(0, detail=f"{name}: {exc}"[:200])
+        except h2push.NoAnswerError as exc:
+            if isinstance(exc, h2push.TimedOutError):
+                self._unreachable(state)
+            # The request may have gone out: whether the device got it is unknown.
+            return Answer(0, detail=f"{name}: {exc}"[:200], maybe_sent=True)
+        return self._answer(name, state, response.status, response.headers, response.text)
 
     def _unreachable(self, state: _Origin) -> None:
         """A push service that does not answer is left alone for a while: the rest of the
         batch is queued again at once instead of each waiting out its own timeout."""
         state.held_until = max(state.held_until, time.monotonic() + UNREACHABLE_HOLD)
 
-    def _answer(self, name: str, state: _Origin, response: httpx.Response) -> Answer:
-        status = response.status_code
+    def _answer(
+        self, name: str, state: _Origin, status: int, headers: Mapping[str, str], text: str
+    ) -> Answer:
+        """``headers``: looked up by lower-case name."""
         retry_after = None
         if status == 429 or status == 503:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = _retry_after(headers.get("retry-after"))
             if status == 429:
                 retry_after = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
                 state.held_until = max(state.held_until, time.monotonic() + retry_after)
-        detail = "" if status < 300 else f"{name} {status}: {response.text[:200]}".strip()
+        detail = "" if status < 300 else f"{name} {status}: {text[:200]}".strip()
         return Answer(
-            status,
-            retry_after=retry_after,
-            detail=detail,
-            location=response.headers.get("Location", ""),
+            status, retry_after=retry_after, detail=detail, location=headers.get("location", "")
         )
 
     async def push_all(self, items: Sequence[tuple[Target, bytes, bool, str]]) -> list[Answer]:
@@ -779,6 +829,8 @@ def load_targets(engine: Engine, asn_ids: set[int]) -> dict[int, list[Target]]:
         type_coerce(_subscriptions.c.auth, String),
     )
     ids = sorted(asn_ids)
+    # The keys once per batch: crypto.decrypt reads them for every value (~0.1 ms each).
+    box = crypto.fernet()
     with engine.connect() as conn:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
@@ -786,8 +838,9 @@ def load_targets(engine: Engine, asn_ids: set[int]) -> dict[int, list[Target]]:
                 select(*columns).where(_subscriptions.c.asn_id.in_(chunk))
             ):
                 try:
-                    plain_endpoint, plain_auth = crypto.decrypt(endpoint), crypto.decrypt(auth)
-                except crypto.DecryptionError:
+                    plain_endpoint = box.decrypt(endpoint.encode()).decode()
+                    plain_auth = box.decrypt(auth.encode()).decode()
+                except InvalidToken:
                     log.warning("push subscription %s cannot be decrypted: skipped", sid)
                     continue
                 target = Target(

@@ -146,7 +146,9 @@ class WebPushSettings(BaseModel):
     # Who sends, for push services to contact (VAPID "sub"): a mailto: or https: URL.
     subject: str = "mailto:humas@localhost"
     ttl_seconds: int = Field(default=86400, ge=0, le=2419200)  # push service keeps it this long
-    concurrency: int = Field(default=8, ge=1, le=256)  # requests in flight per push service
+    # Requests in flight per push service: HTTP/2 streams on one or two connections (push
+    # services take 100 streams per connection); over HTTP/1.1, connections.
+    concurrency: int = Field(default=100, ge=1, le=256)
     timeout_seconds: float = Field(default=10.0, gt=0)
     # HTTP/2 without TLS to http:// push services (only the sandbox's may be one): for
     # bench/push.py, whose local push service speaks it (channels/sandbox/push_h2.py).
