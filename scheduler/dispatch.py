@@ -185,8 +185,15 @@ def start(
     return open_parts
 
 
-def run_part(engine: Engine, part_id: int, *, chunk: int | None = None) -> int:
-    """Create a part's assignments chunk by chunk; returns how many this call created."""
+def run_part(
+    engine: Engine,
+    part_id: int,
+    *,
+    chunk: int | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Create a part's assignments chunk by chunk; returns how many this call created.
+    ``on_chunk`` is told how many each committed chunk made (the CLI's progress bar)."""
     size = chunk or CHUNK
     created = 0
     texts: dict[str, list[int]] = {}
@@ -197,6 +204,8 @@ def run_part(engine: Engine, part_id: int, *, chunk: int | None = None) -> int:
         if step is None:
             return created
         created += step
+        if on_chunk is not None:
+            on_chunk(step)
 
 
 def _chunk(
