@@ -28,6 +28,7 @@ from gaung.settings import PLATFORM_NAMES, PLATFORMS, get_settings
 from kernel.audit import AuditLog
 from roster import agencies
 from roster.models import Agency, Role, Unit, User
+from scheduler import dispatch
 from web import notify_view
 from web.deps import render, require_role, verify_csrf
 from web.messages_console import campaign_delivery
@@ -656,6 +657,10 @@ def post_page(
         # Before it goes out: the estimate; after: the measured time to notify.
         "estimate_view": notify_view.estimate_view(session, post, campaign),
         "times_view": notify_view.times_view(session.connection(), post),
+        # A dispatch under way (or stopped by a withdrawal): done/total over its parts.
+        "dispatch_progress": dispatch.progress(session, post.id or 0)
+        if post.dispatched_at is None
+        else None,
     }
     return page(request, "post.html", context, status_code=status_code)
 
