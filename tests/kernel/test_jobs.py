@@ -109,7 +109,8 @@ def test_a_due_dispatch_item_is_dispatched_end_to_end(db: Engine, session: Sessi
     item = schedule_dispatch(session, post)
     session.commit()
 
-    assert run_due(db, "w1") == 1
+    # The post's dispatch item, then the dispatch_part item it queued for its one agency.
+    assert run_due(db, "w1") == 2
 
     assert _row(session, item).status == WorkStatus.DONE
     session.refresh(post)
