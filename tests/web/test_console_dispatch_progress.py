@@ -40,7 +40,7 @@ def test_the_post_page_shows_the_progress_and_then_the_withdrawal(
     assert page.status_code == 200
     assert "In progress: 2 of 9 assignments made (0 of 1 parts done)" in page.text
     indonesian = client.get(f"/console/posts/{post.id}", headers={"accept-language": "id"})
-    assert "Sedang berjalan: 2 dari 9 tugas dibuat" in indonesian.text
+    assert "Sedang berjalan: 2 dari 9 penugasan dibuat" in indonesian.text
 
     workflow.withdraw(session, approver, session.get_one(Post, post.id))
     stopped = client.get(f"/console/posts/{post.id}", headers={"accept-language": "en"})
