@@ -175,8 +175,12 @@ def format_datetime(value: datetime, fmt: str = "medium", tz: Zone = None) -> st
 
 
 @jinja2.pass_context
-def _datetime_filter(context: jinja2.runtime.Context, value: datetime, fmt: str = "medium") -> str:
-    return format_datetime(value, fmt, context.get("reader_zone"))
+def _datetime_filter(
+    context: jinja2.runtime.Context, value: datetime | str, fmt: str = "medium"
+) -> str:
+    # Exports hold ISO 8601 strings (JSON); pages show them like any other time.
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_datetime(moment, fmt, context.get("reader_zone"))
 
 
 @jinja2.pass_context

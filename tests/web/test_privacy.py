@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from roster import recognition
 from roster.models import Asn, AsnStatus, SocialAccount
 from roster.security import make_magic_token
 from tests.factories import make_agency, make_asn, make_unit
@@ -26,6 +28,24 @@ def test_the_page_shows_what_gaung_holds(client: TestClient, session: Session) -
     assert asn.nip in page.text
     assert asn.name in page.text
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_the_page_shows_times_in_the_readers_zone_and_the_leaderboard_consent(
+    client: TestClient, session: Session
+) -> None:
+    asn = _asn(session)
+    asn.consent_at = datetime(2026, 12, 7, 1, 30, 59, tzinfo=UTC)
+    session.add(asn)
+    session.commit()
+    login_asn(client, asn)
+    before = client.get("/inbox/privacy").text
+    assert "7 Des 2026 08.30 WIB" in before  # consent, shown in the ASN's zone without seconds
+    assert "2026-12-07T01:30" not in before  # not the raw ISO text of the export
+    assert "Papan peringkat: Anda belum bergabung." in before
+
+    recognition.join(session, asn)
+    after = client.get("/inbox/privacy").text
+    assert "Papan peringkat: Anda bergabung pada" in after
 
 
 def test_the_download_is_json_with_everything(client: TestClient, session: Session) -> None:
