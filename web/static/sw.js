@@ -43,14 +43,15 @@ self.addEventListener("push", function (event) {
     options.tag = String(notice.tag);
     options.renotify = true; // a newer notice about the same assignment alerts again
   }
-  // Open inbox pages hear about it too (GaungPush.onNotice in push.js).
-  var told = self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (list) {
-    list.forEach(function (client) { client.postMessage({ type: "gaung-push", notice: notice }); });
-  });
-  event.waitUntil(Promise.all([
-    self.registration.showNotification(notice.title || "Gaung", options),
-    told,
-  ]));
+  // Open inbox pages hear about it too (GaungPush.onNotice in push.js), once it is shown:
+  // a page that looks at the registration's notifications then finds it there.
+  event.waitUntil(
+    self.registration.showNotification(notice.title || "Gaung", options).then(function () {
+      return self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    }).then(function (list) {
+      list.forEach(function (client) { client.postMessage({ type: "gaung-push", notice: notice }); });
+    })
+  );
 });
 
 self.addEventListener("notificationclick", function (event) {
