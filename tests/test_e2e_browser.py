@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from assignments.models import Assignment, AssignmentStatus
-from content.models import Campaign
+from content.models import Campaign, Post, PostStatus
 from roster.models import Role, SocialAccount
 from roster.security import make_magic_token
 from tests.factories import PASSWORD, make_agency, make_asn, make_unit, make_user
@@ -100,12 +100,16 @@ def _sign_in(browser: Browser, base: str, email: str) -> Page:
 
 
 def _wait_for_assignments(session: Session, campaign_id: int) -> int:
+    """The campaign's assignment count once every post of it is dispatched. Counting as soon
+    as any assignment shows raced the dispatch, which commits one platform at a time."""
+    posts = select(func.count()).where(
+        col(Post.campaign_id) == campaign_id, col(Post.status) != PostStatus.DISPATCHED
+    )
     query = select(func.count()).where(col(Assignment.campaign_id) == campaign_id)
     for _ in range(60):
         session.expire_all()
-        count = int(session.execute(query).scalar_one())
-        if count:
-            return count
+        if not session.execute(posts).scalar_one():
+            return int(session.execute(query).scalar_one())
         time.sleep(0.5)
     pytest.fail("the scheduler did not dispatch the approved post")
 
