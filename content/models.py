@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from gaung.db import utcnow
@@ -39,6 +40,9 @@ class Campaign(SQLModel, table=True):
     reminder_hours: str | None = Field(default=None, max_length=60)
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # A network member's copy of a coordinator's campaign, made when its approver accepted
+    # the offer (content.offers): the member's own people, units and deadline.
+    source_campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
 
 
 class CampaignUnit(SQLModel, table=True):
@@ -72,6 +76,9 @@ class Post(SQLModel, table=True):
     dispatched_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # In a network member's campaign copy: the coordinator's post this one repeats; it goes
+    # out with it, and is withdrawn and corrected with it (content.offers, content.workflow).
+    source_post_id: int | None = Field(default=None, foreign_key="post.id", index=True)
 
     def platform_list(self) -> list[str]:
         return [p for p in self.platforms.split(",") if p]
@@ -82,6 +89,32 @@ class Post(SQLModel, table=True):
     def official_url(self, platform: str) -> str | None:
         value: str | None = getattr(self, f"official_url_{platform}", None)
         return value
+
+
+class OfferStatus(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class CampaignOffer(SQLModel, table=True):
+    """A coordinator's campaign offered to one member agency of its network, and the
+    member's answer: accepted (``copy_id``: the member's own copy of the campaign, with its
+    units and deadline) or declined with a note. One offer per campaign and agency."""
+
+    __tablename__ = "campaign_offer"
+    __table_args__ = (UniqueConstraint("campaign_id", "agency_id", name="uq_campaign_offer"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    network_id: int = Field(foreign_key="agency_network.id")
+    status: str = Field(default=OfferStatus.OFFERED, max_length=20)
+    offered_by: int | None = Field(default=None, foreign_key="user.id")
+    offered_at: datetime = Field(default_factory=utcnow)
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+    decided_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=2000)  # why it was declined
+    copy_id: int | None = Field(default=None, foreign_key="campaign.id")
 
 
 class PostVariant(SQLModel, table=True):

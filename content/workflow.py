@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -27,21 +27,26 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from content import recurrence
+from content import offers, recurrence
 from content import variants as post_variants
+from content.checks import aware as _aware
+from content.checks import check_units as _check_units
+from content.checks import not_past as _not_past
+from content.checks import require_role as _require_role
+from content.checks import text as _text
+from content.checks import validate_for_platforms as _validate_for_platforms
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus, PostVariant
 from content.reminder_hours import normalise_hours
-from content.rendering import RenditionError, check_link, disclosure_tag_for, validate
+from content.rendering import RenditionError, check_link
 from content.schedule import cancel_dispatch, dispatch_key, schedule_dispatch
 from gaung.db import utcnow
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
 from gaung.post_links import check_official_url
-from gaung.text import clean_text
 from kernel import audit, queue, webhooks
 from kernel.audit import AuditLog
 from kernel.limits import LIMITS
 from kernel.webhooks import EventType
-from roster.models import Agency, Role, Unit, User
+from roster.models import Role, User
 
 WRITERS = frozenset({Role.EDITOR, Role.ADMIN})
 REVIEWERS = frozenset({Role.APPROVER, Role.ADMIN})
@@ -51,8 +56,6 @@ NOTE_MAX = 2000
 HASHTAGS_MAX = 500
 LINK_MAX = 2000
 OFFICIAL_URL_MAX = 500
-# A time typed as "now" is a minute or two old by the time it arrives; older is the past.
-PAST_GRACE = timedelta(minutes=5)
 _HASHTAG_NAME = re.compile(r"^\w+$")
 # Statuses a post can be deleted in (never sent for review, or sent back by a reviewer).
 DELETABLE = (PostStatus.DRAFT, PostStatus.REJECTED)
@@ -88,48 +91,6 @@ UNSET = _Unset.UNSET
 # --- checks -----------------------------------------------------------------------------
 
 
-def _require_role(actor: User, roles: frozenset[Role]) -> None:
-    if not actor.active or actor.role not in roles:
-        raise ForbiddenError("Your role does not allow this action.")
-
-
-def _aware(value: datetime) -> datetime:
-    """Stored times are UTC; a naive time from a caller is taken to be UTC already."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _text(value: str, field: str) -> str:
-    """Stripped text a database column can hold (no control characters, valid Unicode)."""
-    value = clean_text(value, field)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        message = N_("The text contains characters that cannot be stored.")
-        raise GaungError(message, field=field) from None
-    return value
-
-
-def _not_past(value: datetime, field: str, previous: datetime | None = None) -> datetime:
-    """``value`` (aware) unless it is in the past; an unchanged stored time is kept as it is.
-
-    "Unchanged" allows for the minute a datetime-local form field rounds the stored time to.
-    """
-    value = _aware(value)
-    if previous is not None and abs(value - _aware(previous)) < timedelta(minutes=1):
-        return value
-    if value < utcnow() - PAST_GRACE:
-        messages = {
-            "starts_at": N_("The start is in the past; choose a time from now on."),
-            "deadline": N_("The deadline is in the past; choose a time from now on."),
-            "scheduled_at": N_(
-                "The send time is in the past; choose a time from now on, "
-                "or leave it empty to send once approved."
-            ),
-        }
-        raise GaungError(messages.get(field, N_("This time is in the past.")), field=field)
-    return value
-
-
 def _campaign_of(session: Session, user: User, post: Post) -> Campaign:
     campaign = session.get(Campaign, post.campaign_id)
     if campaign is None or campaign.agency_id != user.agency_id:
@@ -162,18 +123,6 @@ def _has_shaped(session: Session, actor: User, post: Post) -> bool:
 def _require_other_reviewer(session: Session, actor: User, post: Post) -> None:
     if _has_shaped(session, actor, post):
         raise ForbiddenError("You wrote or edited this post, so someone else must review it.")
-
-
-def _validate_for_platforms(session: Session, post: Post, campaign: Campaign) -> None:
-    """Every text of every platform (master, own texts, alternatives) fits its limits."""
-    agency = session.get(Agency, campaign.agency_id)
-    assert agency is not None  # foreign key
-    validate(
-        post,
-        kind=campaign.kind,
-        disclosure_tag=disclosure_tag_for(agency),
-        variants=post_variants.load(session, post.id),
-    )
 
 
 def get_variants(session: Session, user: User, post: Post) -> dict[str, dict[int, str]]:
@@ -227,18 +176,6 @@ def list_posts(
 
 
 # --- campaigns --------------------------------------------------------------------------
-
-
-def _check_units(session: Session, actor: User, unit_ids: Iterable[int]) -> list[int]:
-    wanted = sorted(set(unit_ids))
-    if not wanted:
-        return []
-    found = session.exec(
-        select(Unit.id).where(col(Unit.id).in_(wanted), Unit.agency_id == actor.agency_id)
-    ).all()
-    if len(found) != len(wanted):
-        raise GaungError("One of the chosen units is not in your agency.", field="unit_ids")
-    return wanted
 
 
 def _title(title: str) -> str:
@@ -821,7 +758,10 @@ def approve(session: Session, actor: User, post: Post) -> Post:
     post.updated_at = now
     run_at = now if post.urgent or post.scheduled_at is None else post.scheduled_at
     schedule_dispatch(session, post, run_at)
+    copies = offers.copy_approved(session, post, actor)  # network members who accepted
     detail = f"dispatch at {run_at.isoformat()}"
+    if copies:
+        detail += f"; copied to {len(copies)} network agencies"
     _audit(session, actor, "post.approved", "post", post.id, campaign=campaign, detail=detail)
     webhooks.emit(
         session,
@@ -885,6 +825,8 @@ def dispatch_now(session: Session, actor: User, post: Post) -> Post:
     # Idempotent: it returns the job queued at approval, or restores a lost one.
     schedule_dispatch(session, post, now)
     queue.reschedule(session, dispatch_key(post.id), now)
+    for copy in offers.copies_of(session, post.id, [PostStatus.APPROVED]):
+        queue.reschedule(session, dispatch_key(copy.id or 0), now)  # the network goes too
     post.updated_at = now
     _audit(session, actor, "post.dispatch_now", "post", post.id, campaign=campaign)
     session.commit()
@@ -900,7 +842,7 @@ def correct_official_urls(
     only the post's platforms may be named. Commits.
     """
     _require_role(actor, WRITERS | REVIEWERS)
-    campaign = _campaign_of(session, actor, post)
+    _campaign_of(session, actor, post)
     _lock(session, post)
     if post.status not in CORRECTABLE:
         raise GaungError(
@@ -917,6 +859,20 @@ def correct_official_urls(
     changed = [f.removeprefix("official_url_") for f, v in columns.items() if getattr(post, f) != v]
     if not changed:
         return post
+    # The network's copies repost the same official posts: they follow the correction.
+    for target in [post, *offers.copies_of(session, post.id or 0)]:
+        _set_official_urls(session, actor, target, columns, changed)
+    session.commit()
+    return post
+
+
+def _set_official_urls(
+    session: Session,
+    actor: User,
+    post: Post,
+    columns: Mapping[str, str | None],
+    changed: list[str],
+) -> None:
     for name, value in columns.items():
         setattr(post, name, value)
     post.updated_at = utcnow()
@@ -924,6 +880,7 @@ def correct_official_urls(
     for hook in after_official_urls_changed:
         hook(session, post.id or 0, changed)
     detail = "official links corrected: " + ", ".join(changed)
+    campaign = session.get_one(Campaign, post.campaign_id)
     _audit(
         session,
         actor,
@@ -933,19 +890,28 @@ def correct_official_urls(
         campaign=campaign,
         detail=detail,
     )
-    session.commit()
-    return post
 
 
 def withdraw(session: Session, actor: User, post: Post) -> Post:
     """Take back an approved post: before dispatch its queued dispatch is cancelled; after
     dispatch the ``after_withdrawal`` hooks close its open assignments and tell the ASN,
-    all in this transaction."""
+    all in this transaction. A coordinator's post takes the network's copies with it."""
     _require_role(actor, REVIEWERS)
     campaign = _campaign_of(session, actor, post)
     _lock(session, post)
     if post.status not in (PostStatus.APPROVED, PostStatus.DISPATCHED):
         raise GaungError("Only an approved or dispatched post can be withdrawn.")
+    _withdraw(session, actor, post, campaign)
+    for copy in offers.copies_of(session, post.id or 0):
+        _lock(session, copy)
+        if copy.status in (PostStatus.APPROVED, PostStatus.DISPATCHED):
+            _withdraw(session, actor, copy, session.get_one(Campaign, copy.campaign_id))
+    session.commit()
+    return post
+
+
+def _withdraw(session: Session, actor: User, post: Post, campaign: Campaign) -> None:
+    """Withdraw one post (row locked, status checked) with its hooks, audit and webhook."""
     assert post.id is not None
     was = post.status
     post.status = PostStatus.WITHDRAWN
@@ -972,8 +938,6 @@ def withdraw(session: Session, actor: User, post: Post) -> Post:
             "was": str(was),
         },
     )
-    session.commit()
-    return post
 
 
 def _audit(

@@ -56,6 +56,28 @@ class Agency(SQLModel, table=True):
     leaderboard: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
 
 
+class AgencyNetwork(SQLModel, table=True):
+    """A network of agencies coordinated by one of them (e.g. Bakohumas, led by Kominfo).
+
+    Set up by the instance operator (roster.networks). The coordinator offers its campaigns
+    to the members (content.offers); each member's approver accepts or declines them.
+    """
+
+    __tablename__ = "agency_network"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    # One network per coordinator, so "offer to my network" names exactly one list.
+    coordinator_id: int = Field(foreign_key="agency.id", unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AgencyNetworkMember(SQLModel, table=True):
+    __tablename__ = "agency_network_member"
+    network_id: int = Field(foreign_key="agency_network.id", primary_key=True)
+    agency_id: int = Field(foreign_key="agency.id", primary_key=True)
+    added_at: datetime = Field(default_factory=utcnow)
+
+
 class Unit(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("agency_id", "name"),)
     id: int | None = Field(default=None, primary_key=True)

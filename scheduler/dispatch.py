@@ -1,8 +1,9 @@
 """Dispatch: turn one approved post into personal repost assignments, streamed in chunks.
 
-A post's dispatch is split into parts (assignments.models.DispatchPart): today one per post,
-its own agency; a cross-agency campaign will add one per agency. Each part is its own work
-item (job ``dispatch_part``), so different workers create different parts in parallel.
+A post's dispatch is split into parts (assignments.models.DispatchPart), one per post and
+agency. Each part is its own work item (job ``dispatch_part``), and a cross-agency campaign
+is one post per agency (each network member's copy, content.offers), so different workers
+create different agencies' assignments in parallel.
 
 1. ``start`` (job ``dispatch``): with the post row locked, create the parts (idempotent) and
    count their eligible accounts (progress total); the post stays APPROVED.
@@ -129,15 +130,9 @@ def start(
     post_id: int,
     *,
     queue_parts: bool = False,
-    agency_ids: Sequence[int] | None = None,
 ) -> list[int]:
-    """Create the post's parts (once) and return the ids of those not done yet; [] if the
-    post is already dispatched. ``queue_parts``: also queue a ``dispatch_part`` job each.
-
-    ``agency_ids``: one part per agency (default: the campaign's own). Cross-agency
-    campaigns are not built yet; this is where their accepted agencies will come in (the
-    benchmark passes them directly).
-    """
+    """Create the post's part (once) and return the ids of those not done yet; [] if the
+    post is already dispatched. ``queue_parts``: also queue a ``dispatch_part`` job each."""
     now = utcnow()
     with Session(engine, expire_on_commit=False) as session, session.begin():
         conn = session.connection()
@@ -166,7 +161,7 @@ def start(
                         for platform in post.platform_list()
                     ),
                 )
-                for agency_id in agency_ids or [campaign.agency_id]
+                for agency_id in [campaign.agency_id]
             ]
             session.add_all(existing)
             session.flush()

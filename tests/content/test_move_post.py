@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from content import workflow
+from content import checks, workflow
 from content.models import Campaign, Post, PostStatus
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError
@@ -95,7 +95,7 @@ def test_a_draft_moves_anywhere_from_now_on_but_never_into_the_past(
 ) -> None:
     editor, _campaign, post = _draft(session)
     target = utcnow() + timedelta(minutes=minutes)
-    if minutes < -workflow.PAST_GRACE.total_seconds() / 60 - 1:
+    if minutes < -checks.PAST_GRACE.total_seconds() / 60 - 1:
         with pytest.raises(GaungError) as caught:
             workflow.move_post(session, editor, post, target)
         assert caught.value.field == "scheduled_at"
