@@ -58,7 +58,7 @@ def _worker(url: str, part_id: int, mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _made(session: Session, post: Post) -> Counter[tuple[int, str]]:
+def _made(session: Session, post: Post) -> Counter[tuple[int | None, str]]:
     session.expire_all()
     rows = session.exec(select(Assignment).where(col(Assignment.post_id) == post.id)).all()
     return Counter((a.asn_id, a.platform) for a in rows)
