@@ -6,11 +6,13 @@
 Seeds a fresh migrated database (SQLite in a temporary directory by default; with a
 PostgreSQL URL a new database ``gaung_bench_<pid>`` on that server, dropped at the end):
 K agencies of ten units each, N consenting ASN spread over them with three eligible
-accounts each, and one approved post. Cross-agency campaigns (issue 14, item 1) are not
-built yet, so the "one cross-agency campaign" is that post dispatched in K parts, one per
-agency (``scheduler.dispatch.start(agency_ids=...)``), as a cross-agency campaign will be.
+accounts each, and one cross-agency campaign made the way people make it: the first agency
+coordinates a network of the others (roster.networks), offers the campaign, every member's
+approver accepts it (content.offers) and the coordinator's approver approves its post, which
+copies it into every member's campaign: K approved posts, one per agency.
 
-The dispatch (start, every part, finish) runs in a child process, timed there and measured
+The dispatch (start, every part, finish, for each of the K posts) runs in a child process,
+timed there and measured
 apart from the seeding: ``peak_rss_mb`` is that process's peak resident memory (the
 largest of the worker processes with ``--workers`` > 1). Then the very same rows go into
 an empty copy of the table (same indexes, constraints and foreign keys) the fastest plain
@@ -49,9 +51,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col
 
 from assignments.models import Assignment
+from content import offers, workflow
 from content.models import Campaign, CampaignKind, Post, PostStatus
 from gaung.db import make_engine, normalise_url, utcnow
 from gaung.migrate import upgrade
+from roster import networks
 from roster.models import Agency, AsnStatus, Role, Unit, User
 from scheduler import dispatch
 
@@ -65,8 +69,37 @@ def _seed(engine: Engine, asn_count: int) -> int:
     return _seed_agencies(engine, asn_count, 1)[0]
 
 
+def _approver(session: Session, agency_id: int) -> User:
+    user = User(
+        email=f"approver@{agency_id}.go.id",
+        name="Approver",
+        password_hash="-",  # noqa: S106 - cannot sign in
+        role=Role.APPROVER,
+        agency_id=agency_id,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _cross_agency(session: Session, agency_ids: list[int], campaign: Campaign, post: Post) -> None:
+    """The first agency offers the campaign to the others, they accept, its post is approved
+    (and copied to every member): through the services the console calls."""
+    coordinator = session.get_one(Agency, agency_ids[0])
+    approver = _approver(session, agency_ids[0])
+    if len(agency_ids) > 1:
+        network = networks.create(session, None, "Bakohumas", coordinator)
+        members = [session.get_one(Agency, a) for a in agency_ids[1:]]
+        networks.add_members(session, None, network, members)
+        session.commit()
+        for item in offers.offer(session, approver, campaign):
+            offers.accept(session, _approver(session, item.agency_id), item.id or 0)
+    workflow.approve(session, approver, post)
+
+
 def _seed_agencies(engine: Engine, asn_count: int, agencies: int) -> tuple[int, list[int]]:
-    """K agencies, ten units each, N ASN with 3 accounts; returns (post id, agency ids)."""
+    """K agencies, ten units each, N ASN with 3 accounts, one cross-agency campaign;
+    returns (the coordinator's post id, the ids of its K approved posts)."""
     now = utcnow()
     with Session(engine) as session:
         agency_rows = [
@@ -99,14 +132,17 @@ def _seed_agencies(engine: Engine, asn_count: int, agencies: int) -> tuple[int, 
             campaign_id=campaign.id or 0,
             author_id=editor.id or 0,
             hashtags="UMKMGoDigital",
-            status=PostStatus.APPROVED,
+            image_path="umkm.jpg",  # Instagram's renditions need one; never read here
+            status=PostStatus.SUBMITTED,
             master_text="Program Digitalisasi UMKM menjangkau 1 juta pelaku usaha di 34 provinsi.",
             link="https://www.kominfo.go.id/berita/umkm-digital",
             platforms=",".join(PLATFORMS),
         )
         session.add(post)
         session.commit()
+        _cross_agency(session, agency_ids, campaign, post)
         post_id = post.id or 0
+        post_ids = [post_id, *[p.id or 0 for p in offers.copies_of(session, post_id)]]
 
     stamp: Any = now if engine.dialect.name == "postgresql" else str(now.replace(tzinfo=None))
 
@@ -160,7 +196,7 @@ def _seed_agencies(engine: Engine, asn_count: int, agencies: int) -> tuple[int, 
         with engine.begin() as conn:
             conn.exec_driver_sql("SELECT setval('asn_id_seq', (SELECT max(id) FROM asn))")
             conn.exec_driver_sql("ANALYZE")
-    return post_id, agency_ids
+    return post_id, post_ids
 
 
 def _bulk(conn: Any, target: str, width: int, rows: Iterator[tuple[Any, ...]]) -> None:
@@ -181,11 +217,11 @@ def _run_parts(url: str, part_ids: list[int]) -> None:
     engine.dispose()
 
 
-def _dispatch_child(url: str, post_id: int, agency_ids: list[int], workers: int) -> None:
-    """The measured process: start, the parts (in ``workers`` processes), finish."""
+def _dispatch_child(url: str, post_ids: list[int], workers: int) -> None:
+    """The measured process: start each post, the parts (in ``workers`` processes), finish."""
     engine = make_engine(url)
     begin = time.perf_counter()
-    part_ids = dispatch.start(engine, post_id, agency_ids=agency_ids)
+    part_ids = [part for post_id in post_ids for part in dispatch.start(engine, post_id)]
     if workers <= 1:
         for part_id in part_ids:
             dispatch.run_part(engine, part_id)
@@ -200,7 +236,7 @@ def _dispatch_child(url: str, post_id: int, agency_ids: list[int], workers: int)
             process.join()
             if process.exitcode:
                 raise SystemExit(f"a worker failed: {process.exitcode}")
-    created = dispatch.finish(engine, post_id)
+    created = sum(dispatch.finish(engine, post_id) for post_id in post_ids)
     seconds = time.perf_counter() - begin
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -286,30 +322,29 @@ def _raw_sqlite(engine: Engine, copy_path: Path) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--asn", type=int, default=100_000, help="number of ASN (3 accounts each)")
-    parser.add_argument("--agencies", type=int, default=1, help="agencies = parts of the post")
+    parser.add_argument("--agencies", type=int, default=1, help="agencies in the campaign")
     parser.add_argument("--workers", type=int, default=1, help="processes running the parts")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server (default SQLite)")
-    parser.add_argument("--child", nargs=3, metavar=("URL", "POST", "AGENCIES"), help="internal")
+    parser.add_argument("--child", nargs=2, metavar=("URL", "POSTS"), help="internal")
     args = parser.parse_args()
     if args.child:
-        url, post, agencies = args.child
-        ids = [int(a) for a in agencies.split(",")]
-        _dispatch_child(url, int(post), ids, args.workers)
+        url, posts = args.child
+        _dispatch_child(url, [int(p) for p in posts.split(",")], args.workers)
         return
 
     with _database(args.database_url) as (url, scratch):
         engine = make_engine(url)
         upgrade(engine)
         print(f"seeding {args.asn:,} ASN x {len(PLATFORMS)} accounts in {args.agencies} agencies")
-        post_id, agency_ids = _seed_agencies(engine, args.asn, args.agencies)
+        _post_id, post_ids = _seed_agencies(engine, args.asn, args.agencies)
         engine.dispose()  # SQLite: checkpoints the WAL so the copy is the whole database
         sqlite_copy = scratch / "raw.db"
         if engine.dialect.name == "sqlite":
             shutil.copyfile(make_url(url).database or "", sqlite_copy)
 
         child = [sys.executable, __file__, "--workers", str(args.workers)]
-        child += ["--child", url, str(post_id), ",".join(map(str, agency_ids))]
-        print(f"dispatching {args.agencies} parts with {args.workers} worker(s) ...", flush=True)
+        child += ["--child", url, ",".join(map(str, post_ids))]
+        print(f"dispatching {len(post_ids)} posts with {args.workers} worker(s) ...", flush=True)
         output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
         measured = json.loads(output.strip().splitlines()[-1])
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
