@@ -30,7 +30,7 @@ staff_app = typer.Typer(
 )
 
 
-def _run(action: Callable[[], T]) -> T:
+def run_or_exit(action: Callable[[], T]) -> T:
     """Expected failures: a message naming the field and exit status 1, no traceback."""
     try:
         return action()
@@ -59,7 +59,7 @@ def agency_add(
             agency = agencies.create_agency(session, slug, name)
             console.print(f"Created agency [bold]{agency.slug}[/bold] ({agency.name}).")
 
-    _run(body)
+    run_or_exit(body)
 
 
 @staff_app.command("add")
@@ -96,7 +96,7 @@ def staff_add(
             console.print(f"One-time link to choose a password (valid {days} days, shown once):")
             console.print(url, soft_wrap=True, highlight=False)
 
-    _run(body)
+    run_or_exit(body)
 
 
 @staff_app.command("reset-password")
@@ -117,4 +117,4 @@ def staff_reset_password(
         console.print(f"One-time link for {user.email} (valid {hours} hours, shown once):")
         console.print(url, soft_wrap=True, highlight=False)
 
-    _run(body)
+    run_or_exit(body)

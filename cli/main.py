@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from channels.webpush import ensure_vapid_key
 from cli import admin as admin_commands
 from cli import dispatching as dispatch_commands
+from cli import networks as network_commands
 from cli import reach as reach_commands
 from cli import sso as sso_commands
 from cli import tokens as token_commands
@@ -716,6 +717,7 @@ def rotate_key() -> None:
 app.add_typer(sso_commands.app, name="sso")  # gaung sso set | show | remove (cli/sso.py)
 app.add_typer(token_commands.app, name="token")  # gaung token create | revoke (cli/tokens.py)
 app.add_typer(reach_commands.app, name="reach")  # gaung reach check [--fix] (cli/reach.py)
+app.add_typer(network_commands.app, name="network")  # gaung network create | add | remove | list
 app.command("dispatch")(dispatch_commands.dispatch)  # gaung dispatch POST_ID (cli/dispatching.py)
 
 
