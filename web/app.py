@@ -43,9 +43,13 @@ from web import (
     inbox_settings,
     leaderboard,
     messages_console,
+    network_dashboard,
+    networks_console,
     not_acted,
     not_acted_api,
     notify_api,
+    offers_api,
+    offers_console,
     privacy,
     pwa,
     registry,
@@ -325,6 +329,11 @@ def create_app() -> FastAPI:
         app.include_router(admin.router)
     app.include_router(webhooks_console.router)  # /console/webhooks: outbound webhooks
     app.include_router(calendar_console.router)  # /console/calendar, campaigns' repeat rules
+    # Cross-agency campaigns: networks (operator), offers (members), network reach, JSON API.
+    for network in (networks_console, offers_console, network_dashboard, offers_api):
+        app.include_router(network.router)
+    offers_console.install(templates.env)  # the menu's open-offer count
+    network_dashboard.install(templates.env)  # the dashboard's link to the network reach
     app.include_router(metrics_router)  # /metrics (Prometheus)
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)

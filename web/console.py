@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData, UploadFile
 
 from assignments import problems
-from content import recurrence, rendering, variants, workflow
+from content import offers, recurrence, rendering, variants, workflow
 from content.models import Campaign, CampaignKind, CampaignUnit, Post, PostStatus
 from gaung import i18n
 from gaung.db import get_session, utcnow
@@ -341,7 +341,49 @@ def campaign_detail(
     )
     context.update(campaign_delivery(session, campaign))
     context.update(recurrence_facts(session, campaign))
+    context.update(network_facts(session, campaign))
     return page(request, "campaign.html", context)
+
+
+def network_facts(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """A coordinator's campaign: its network and the offers' answers; a member's copy:
+    whose offer it came from (the coordinator's campaign itself stays private)."""
+    facts: dict[str, Any] = {"network": None, "offer_views": [], "offered_by": None}
+    if campaign.source_campaign_id is not None:
+        source = session.get(Campaign, campaign.source_campaign_id)
+        facts["offered_by"] = session.get(Agency, source.agency_id) if source else None
+        return facts
+    network = offers.network_of(session, campaign.agency_id)
+    if network is not None:
+        facts["network"] = network
+        facts["offer_views"] = offers.offers_of(session, campaign.id or 0)
+    return facts
+
+
+@router.post("/campaigns/{campaign_id}/offer")
+async def offer_campaign(
+    request: Request,
+    campaign_id: int,
+    user: User = Depends(approver),
+    session: Session = Depends(get_session),
+    _csrf: None = Depends(verify_csrf),
+) -> Response:
+    """Offer the campaign to every member of the agency's network not offered it yet."""
+    campaign = workflow.get_campaign(session, user, campaign_id)
+    try:
+        made = offers.offer(session, user, campaign)
+    except (NotFoundError, ForbiddenError):
+        raise
+    except GaungError as err:
+        session.rollback()
+        flash(request, err.render(_))
+        return see_other(f"/console/campaigns/{campaign_id}")
+    if made:
+        message = _("Offered to the network: %(count)s agencies got the offer.")
+        flash(request, message % {"count": len(made)})
+    else:
+        flash(request, _("Every agency of the network already has this offer."))
+    return see_other(f"/console/campaigns/{campaign_id}")
 
 
 def recurrence_facts(session: Session, campaign: Campaign) -> dict[str, Any]:
