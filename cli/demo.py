@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from assignments.models import Assignment, Click
 from assignments.reporting import decline, report_repost
 from assignments.tracking import record_click
+from cli.demo_network import DemoTools, seed_network, staff_emails
 from content import recurrence, workflow
 from content.media import save_image
 from content.models import Campaign, CampaignKind, Post
@@ -109,9 +110,8 @@ class DemoLogins:
 # --- people ----------------------------------------------------------------------------------
 
 
-def _staff(session: Session, agency: Agency) -> dict[str, User]:
+def _staff(session: Session, agency: Agency, password_hash: str) -> dict[str, User]:
     assert agency.id is not None
-    password_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash once
     users: dict[str, User] = {}
     for role, local, name in STAFF:
         user = User(
@@ -193,6 +193,12 @@ def _asn(session: Session, agency: Agency, rng: random.Random) -> list[Asn]:
     people = list(session.exec(select(Asn).where(Asn.agency_id == agency.id).order_by(col(Asn.id))))
     people[5].status = AsnStatus.SUSPENDED  # e.g. shared a hoax: suspended by the supervisor
     session.add(people[5])
+    _settle(session, people)
+    return people
+
+
+def _settle(session: Session, people: list[Asn]) -> None:
+    """After an import: accounts checked at enrolment, Telegram chats linked. Commits."""
     # Imported accounts had their ownership checked at enrolment (the form's job, not the CSV's).
     session.execute(
         update(SocialAccount)
@@ -201,7 +207,6 @@ def _asn(session: Session, agency: Agency, rng: random.Random) -> list[Asn]:
     )
     _link_telegram(session, people)
     session.commit()
-    return people
 
 
 def _link_telegram(session: Session, people: list[Asn]) -> None:
@@ -521,8 +526,9 @@ def _enrolments(session: Session, editor: User, people: list[Asn]) -> str:
 def _logins(session: Session, agency: Agency) -> DemoLogins:
     """Staff log-ins and fresh magic links (today's base_url) for the demo agency."""
     logins = DemoLogins(password=DEMO_PASSWORD)
-    staff = session.exec(select(User).where(User.agency_id == agency.id).order_by(col(User.id)))
-    demo_staff = {f"{local}@kominfo.go.id" for _role, local, _name in STAFF}
+    staff = session.exec(select(User).order_by(col(User.id)))
+    # Kominfo's staff, then the network members' (cli.demo_network)
+    demo_staff = {f"{local}@kominfo.go.id" for _role, local, _name in STAFF} | staff_emails()
     logins.staff = [StaffLogin(u.role, u.email, u.name) for u in staff if u.email in demo_staff]
     active = session.exec(
         select(Asn)
@@ -563,10 +569,13 @@ def seed(session: Session) -> DemoLogins:
     agency = Agency(slug=AGENCY_SLUG, name=AGENCY_NAME)
     session.add(agency)
     session.commit()
-    users = _staff(session, agency)
+    password_hash = hash_password(DEMO_PASSWORD)  # argon2 is slow on purpose: hash once
+    users = _staff(session, agency, password_hash)
     people = _asn(session, agency, rng)
     _content(session, agency, users, rng)
     _recognition(session, users, people)
+    tools = DemoTools(password_hash, _person, _roster_csv, _settle, _go_out)
+    seed_network(session, agency, users["approver"], tools, rng)
     enrol_url = _enrolments(session, users["editor"], people)
     found = _logins(session, agency)
     found.enrol_url = enrol_url

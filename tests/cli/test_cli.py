@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
 from assignments.models import AssignmentStatus
 from cli.main import app
-from content.models import Campaign, Post, PostStatus
+from content.models import Campaign, CampaignOffer, Post, PostStatus
 from gaung.settings import get_settings
 from roster.importer import COLUMNS
 from roster.models import Agency, Asn, Role, User
@@ -232,8 +233,16 @@ def test_demo_seeds_staff_asn_and_a_campaign_in_every_state(
     assert statuses == set(PostStatus)
     rejected = session.exec(select(Post).where(Post.status == PostStatus.REJECTED)).one()
     assert rejected.review_note
-    hoax = session.exec(select(Campaign).where(Campaign.kind == "hoax_clarification")).one()
+    hoax = session.exec(
+        select(Campaign).where(
+            Campaign.kind == "hoax_clarification",
+            col(Campaign.source_campaign_id).is_(None),  # Kominfo's, not a member's copy
+        )
+    ).one()
     assert session.exec(select(Post.urgent).where(Post.campaign_id == hoax.id)).one()
+    # The network: one copy went out, one offer declined, one accepted, one still open.
+    offers = Counter(session.exec(select(CampaignOffer.status)).all())
+    assert offers == {"accepted": 2, "declined": 1, "offered": 1}
     roles = set(session.exec(select(User.role)).all())
     assert roles == set(Role)
     assert "gaung-demo-2026" in result.output
@@ -274,4 +283,4 @@ def test_demo_reset_on_sqlite_starts_from_a_fresh_file(
     from gaung.db import get_engine
 
     with Session(get_engine()) as session:
-        assert _count(session, Agency) == 1
+        assert _count(session, Agency) == 3  # Kominfo and its network's two members
