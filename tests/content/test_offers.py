@@ -34,6 +34,7 @@ from kernel.models import WorkItem
 from kernel.outbox import OutboxKind, OutboxMessage
 from roster import networks
 from roster.models import Agency, Role, Unit, User
+from scheduler import dispatch
 from scheduler.dispatch import dispatch_post
 from tests.factories import make_agency, make_asn, make_campaign, make_post, make_unit, make_user
 
@@ -374,3 +375,38 @@ def test_a_copy_does_not_outlive_its_deadline_for_later_posts(
     campaigns = {t.campaign_id for t in offers.copies_of(session, post.id or 0)}
     assert copy.id not in campaigns
     assert len(campaigns) == 2
+
+
+class _StopError(Exception):
+    """Stops a dispatch after its first chunk, as a worker interrupted between chunks."""
+
+
+def _stop(_made: int) -> None:
+    raise _StopError
+
+
+def test_a_copy_whose_dispatch_is_under_way_stops_when_the_coordinator_withdraws(
+    db: Engine, session: Session, net: Network
+) -> None:
+    _accept_all(session, net)
+    post = _submitted(session, net)
+    workflow.approve(session, net.approver, post)
+    member = net.members[1]  # six people on two platforms
+    [twin] = [
+        t
+        for t in offers.copies_of(session, post.id or 0)
+        if session.get_one(Campaign, t.campaign_id).agency_id == member.agency.id
+    ]
+    [part_id] = dispatch.start(db, twin.id or 0)
+    with pytest.raises(_StopError):
+        dispatch.run_part(db, part_id, chunk=1, on_chunk=_stop)
+    assert len(_assignments(session, col(Assignment.post_id) == twin.id)) == 1
+    workflow.withdraw(session, net.approver, session.get_one(Post, post.id))
+    assert dispatch.run_part(db, part_id, chunk=1) == 0  # the part stops
+    assert dispatch.finish(db, twin.id or 0) == 0  # and the copy is never announced
+    made = _assignments(session, col(Assignment.post_id) == twin.id)
+    assert [a.status for a in made] == [AssignmentStatus.WITHDRAWN]
+    messages = session.exec(
+        select(func.count()).where(col(OutboxMessage.campaign_id) == twin.campaign_id)
+    ).one()
+    assert messages == 0
