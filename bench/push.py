@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -192,6 +193,15 @@ def _ceiling(engine: Engine) -> tuple[int, float]:
     return sum(len(devices) for _, devices in work), time.perf_counter() - start
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; 0.0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _deliver_all(engine: Engine, batch: int) -> None:
     while True:
         if deliver_due(engine, "bench", limit=batch):
@@ -250,9 +260,13 @@ def main() -> None:
             ceiling = encrypted / ceiling_seconds if ceiling_seconds else 0.0
             print(f"ceiling: {encrypted:,} encrypted in {ceiling_seconds:.1f} s: {ceiling:.0f}/s")
 
+            service_cpu = _cpu_seconds(service.pid or 0)
+            worker_cpu = time.process_time()
             start = time.perf_counter()
             _deliver_all(engine, args.batch)
             seconds = time.perf_counter() - start
+            worker_cpu = time.process_time() - worker_cpu
+            service_cpu = _cpu_seconds(service.pid or 0) - service_cpu
             counts = _counts(engine)
             set_engine(None)
             engine.dispose()
@@ -276,6 +290,10 @@ def main() -> None:
         "rate_per_s": round(rate, 1),
         "ceiling_per_s": round(ceiling, 1),
         "ratio": round(rate / ceiling, 3) if ceiling else 0.0,
+        # CPU per notification while delivering: this worker process (all its threads) and
+        # the push service. On a shared machine wall time also holds waits for the CPU.
+        "worker_cpu_us": round(worker_cpu / delivered * 1e6) if delivered else 0,
+        "service_cpu_us": round(service_cpu / delivered * 1e6) if delivered else 0,
         "batch": args.batch,
         "concurrency": args.concurrency,
         "http": "1.1" if args.http1 else "2",

@@ -99,14 +99,21 @@ def _people(engine: Engine, asn_ids: set[int]) -> dict[int, Row[Any]]:
     return found
 
 
-def notice_for(row: Row[Any], locale: str | None) -> tuple[webpush.Notice, str]:
+def notice_for(
+    row: Row[Any], locale: str | None, bodies: dict[tuple[str | None, bool], str] | None = None
+) -> tuple[webpush.Notice, str]:
     """What the device shows for an outbox row, and the push Topic (a newer notice about the
-    same assignment replaces one the push service still holds)."""
+    same assignment replaces one the push service still holds). ``bodies``: the translated
+    body per (locale, urgent), kept by a caller building many notices."""
     base = get_settings().base_url.rstrip("/")
     url = f"{base}/inbox/{row.assignment_id}" if row.assignment_id else f"{base}/inbox"
     urgent = row.priority > 0
-    with i18n.use_locale(locale):
-        body = _("Urgent: please act now.") if urgent else _("Tap to open the assignment.")
+    body = bodies.get((locale, urgent)) if bodies is not None else None
+    if body is None:
+        with i18n.use_locale(locale):
+            body = _("Urgent: please act now.") if urgent else _("Tap to open the assignment.")
+        if bodies is not None:
+            bodies[(locale, urgent)] = body
     tag = f"gaung-assignment-{row.assignment_id}" if row.assignment_id else f"gaung-{row.key}"
     topic = f"a{row.assignment_id}" if row.assignment_id else ""
     return webpush.Notice(row.subject, body, url, tag[:100], urgent), topic
@@ -115,26 +122,28 @@ def notice_for(row: Row[Any], locale: str | None) -> tuple[webpush.Notice, str]:
 def deliver_batch(engine: Engine, worker: str, rows: list[Row[Any]]) -> None:
     """Push every claimed row, then record all outcomes at once (see the module doc)."""
     people = _people(engine, {row.asn_id for row in rows})
+    bodies: dict[tuple[str | None, bool], str] = {}
     notices = []
     for row in rows:
         person = people.get(row.asn_id)
-        notice, topic = notice_for(row, person.locale if person else None)
+        notice, topic = notice_for(row, person.locale if person else None, bodies)
         notices.append((row.asn_id, notice, topic))
     try:
-        outcomes = webpush.send_many(engine, notices)
+        outcomes, devices = webpush.push_batch(engine, notices)
     except Exception as exc:
         # Outside the contract (a bug, the database gone mid-batch): some may have gone out.
         log.exception("web push batch of %s failed", len(rows))
         error = f"{type(exc).__name__}: {exc}"
-        _store(engine, worker, [(row, _unknown(row, error)) for row in rows])
+        _store(engine, worker, [(row, _unknown(row, error)) for row in rows], [])
         return
     now = utcnow()
+    sent: list[tuple[Row[Any], str]] = []
     changes = []
     for row, outcome in zip(rows, outcomes, strict=True):
         if outcome.result is not None:
-            values = _values(row, status=OutboxStatus.SENT, provider_id=outcome.result.provider_id)
-            values["b_sent_at"] = now
-        elif outcome.unknown:
+            sent.append((row, outcome.result.provider_id))
+            continue
+        if outcome.unknown:
             values = _unknown(row, f"web push: no answer after sending ({outcome.unknown})")
         elif isinstance(outcome.error, TransientSendError) and not _out_of_attempts(row):
             wait = outcome.error.retry_after
@@ -151,7 +160,7 @@ def deliver_batch(engine: Engine, worker: str, rows: list[Row[Any]]) -> None:
             )
             values = _fallback(row, people.get(row.asn_id), reason, now)
         changes.append((row, values))
-    _store(engine, worker, changes)
+    _store(engine, worker, changes, sent, now, devices)
 
 
 def _out_of_attempts(row: Row[Any]) -> bool:
@@ -199,39 +208,91 @@ def _fallback(row: Row[Any], person: Row[Any] | None, reason: str, now: datetime
     return values
 
 
-def _store(engine: Engine, owner: str, changes: list[tuple[Row[Any], dict[str, Any]]]) -> None:
+def _store(
+    engine: Engine,
+    owner: str,
+    changes: list[tuple[Row[Any], dict[str, Any]]],
+    sent: list[tuple[Row[Any], str]],
+    now: datetime | None = None,
+    devices: webpush.Devices | None = None,
+) -> None:
     """Record every outcome in one transaction, each only if this worker still holds the row
-    (a row marked unknown after our lease ran out still takes it: better knowledge)."""
-    if not changes:
+    (a row marked unknown after our lease ran out still takes it: better knowledge), with
+    what the pushes learned about the devices. ``sent``: (row, provider id) of the sent ones."""
+    if not changes and not sent and devices is None:
         return
-    statement = (
-        update(_table)
-        .where(
-            _table.c.id == bindparam("b_id"),
-            _table.c.worker == owner,
-            _table.c.attempts == bindparam("b_claimed_attempts"),
-            # Not IN (...): an expanding parameter cannot go in an executemany.
-            or_(
-                _table.c.status == OutboxStatus.SENDING,
-                _table.c.status == OutboxStatus.UNKNOWN,
-            ),
-        )
-        .values(
-            status=bindparam("b_status"),
-            messenger=bindparam("b_messenger"),
-            recipient=bindparam("b_recipient"),
-            attempts=bindparam("b_attempts"),
-            run_at=bindparam("b_run_at"),
-            worker=bindparam("b_worker"),
-            provider_id=bindparam("b_provider_id"),
-            sent_at=bindparam("b_sent_at"),
-            last_error=bindparam("b_last_error"),
-            lease_until=None,
-        )
-    )
-    params = [
-        {**values, "b_id": row.id, "b_claimed_attempts": row.attempts} for row, values in changes
-    ]
     with engine.begin() as conn:
-        for start in range(0, len(params), _CHUNK):
-            conn.execute(statement, params[start : start + _CHUNK])
+        if devices is not None:
+            devices.record(conn)
+        if sent:
+            _record_sent(conn, owner, sent, now or utcnow())
+        if changes:
+            params = [
+                {**values, "b_id": row.id, "b_claimed_attempts": row.attempts, "b_owner": owner}
+                for row, values in changes
+            ]
+            for start in range(0, len(params), _CHUNK):
+                conn.execute(_STORE, params[start : start + _CHUNK])
+
+
+_HELD = or_(
+    # Not IN (...): an expanding parameter cannot go in an executemany.
+    _table.c.status == OutboxStatus.SENDING,
+    _table.c.status == OutboxStatus.UNKNOWN,
+)
+_STORE = (
+    update(_table)
+    .where(
+        _table.c.id == bindparam("b_id"),
+        _table.c.worker == bindparam("b_owner"),
+        _table.c.attempts == bindparam("b_claimed_attempts"),
+        _HELD,
+    )
+    .values(
+        status=bindparam("b_status"),
+        messenger=bindparam("b_messenger"),
+        recipient=bindparam("b_recipient"),
+        attempts=bindparam("b_attempts"),
+        run_at=bindparam("b_run_at"),
+        worker=bindparam("b_worker"),
+        provider_id=bindparam("b_provider_id"),
+        sent_at=bindparam("b_sent_at"),
+        last_error=bindparam("b_last_error"),
+        lease_until=None,
+    )
+)
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _record_sent(
+    conn: Connection, owner: str, sent: list[tuple[Row[Any], str]], now: datetime
+) -> None:
+    """The sent rows, the bulk of a batch: one prepared UPDATE run for all of them by the
+    driver (executemany), without SQLAlchemy's per-row parameter processing."""
+    dialect = conn.dialect
+    mark = _MARKS.get(dialect.paramstyle)
+    if mark is None:  # a driver we do not know how to address directly
+        params = [
+            {
+                **_values(row, status=OutboxStatus.SENT, provider_id=provider_id),
+                "b_sent_at": now,
+                "b_id": row.id,
+                "b_claimed_attempts": row.attempts,
+                "b_owner": owner,
+            }
+            for row, provider_id in sent
+        ]
+        conn.execute(_STORE, params)
+        return
+    stamp = _table.c.sent_at.type.dialect_impl(dialect).bind_processor(dialect)
+    sent_at = stamp(now) if stamp is not None else now
+    # Only constants go into the text; every value is a bound parameter.
+    statement = (
+        f"UPDATE {_table.name} SET status = '{OutboxStatus.SENT}', provider_id = {mark},"  # noqa: S608
+        f" sent_at = {mark}, last_error = NULL, lease_until = NULL"
+        f" WHERE id = {mark} AND worker = {mark} AND attempts = {mark}"
+        f" AND status IN ('{OutboxStatus.SENDING}', '{OutboxStatus.UNKNOWN}')"
+    )
+    rows = [(provider_id, sent_at, row.id, owner, row.attempts) for row, provider_id in sent]
+    for start in range(0, len(rows), _CHUNK):
+        conn.exec_driver_sql(statement, rows[start : start + _CHUNK])
