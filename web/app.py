@@ -333,6 +333,7 @@ def create_app() -> FastAPI:
     for network in (networks_console, offers_console, network_dashboard, offers_api):
         app.include_router(network.router)
     offers_console.install(templates.env)  # the menu's open-offer count
+    networks_console.install(templates.env)  # the menu's "Agency networks" for operators
     network_dashboard.install(templates.env)  # the dashboard's link to the network reach
     app.include_router(metrics_router)  # /metrics (Prometheus)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from gaung import i18n
@@ -19,7 +20,7 @@ from gaung.db import get_session
 from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from roster import networks
-from roster.models import Agency, User
+from roster.models import Agency, Role, User
 from roster.operators import is_operator
 from web.deps import current_user, render, verify_csrf
 
@@ -28,6 +29,19 @@ PAGE = "/console/networks"
 # The forms of the page: a new network, and one "add a member" form per network.
 CREATE_FIELDS = frozenset({"name", "coordinator"})
 MEMBER_FIELDS = frozenset({"agency"})
+
+
+def nav_entry(user: User | None) -> bool:
+    """For the menu: whether to show "Agency networks" (admins who run the instance)."""
+    session = object_session(user) if user is not None else None
+    if user is None or user.role != Role.ADMIN or not isinstance(session, Session):
+        return False
+    return is_operator(session, user)
+
+
+def install(env: Any) -> None:
+    """Give the pages' Jinja environment ``runs_instance(user)`` (the menu in base.html)."""
+    env.globals["runs_instance"] = nav_entry
 
 
 def operator(user: User = Depends(current_user), session: Session = Depends(get_session)) -> User:

@@ -129,3 +129,14 @@ def test_an_unknown_network_is_404(client: TestClient, instance: Instance) -> No
     login_staff(client, instance.operator)
     response = _post(client, f"{PAGE}/999999/members", {"agency": instance.kkp.slug})
     assert response.status_code == 404
+
+
+def test_only_the_operator_finds_agency_networks_in_the_menu(
+    client: TestClient, instance: Instance
+) -> None:
+    link = 'href="/console/networks"'
+    login_staff(client, instance.operator)
+    assert link in client.get("/console").text
+    client.cookies.clear()
+    login_staff(client, instance.admin)
+    assert link not in client.get("/console").text
