@@ -51,6 +51,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import hpack
+import hpack.huffman_table
 import hpack.table
 
 BODY_KEEP = 1024  # bytes of an answer's body kept (for the error detail)
@@ -153,12 +154,19 @@ def _string(raw: bytes) -> bytes:
     return _integer(len(raw), 7) + raw
 
 
+_LITERAL_NAMES: dict[bytes, bytes] = {}  # name -> how a literal without indexing begins
+
+
 def literal(name: bytes, value: bytes) -> bytes:
     """A header field that never enters the dynamic table (RFC 7541 §6.2.2)."""
-    index = _STATIC_NAMES.get(name)
-    if index is not None:
-        return _integer(index, 4) + _string(value)
-    return b"\x00" + _string(name) + _string(value)
+    head = _LITERAL_NAMES.get(name)
+    if head is None:
+        index = _STATIC_NAMES.get(name)
+        head = _integer(index, 4) if index is not None else b"\x00" + _string(name)
+        if len(_LITERAL_NAMES) < 64:  # the few names a sender uses
+            _LITERAL_NAMES[name] = head
+    size = len(value)
+    return head + (bytes((size,)) if size < 127 else _integer(size, 7)) + value
 
 
 class Encoder:
@@ -240,6 +248,103 @@ class Encoder:
         return block
 
 
+def _read_integer(data: bytes, pos: int, prefix: int) -> tuple[int, int]:
+    """An HPACK integer at ``pos`` with a ``prefix``-bit prefix: (value, position after)."""
+    mask = (1 << prefix) - 1
+    value = data[pos] & mask
+    pos += 1
+    if value < mask:
+        return value, pos
+    shift = 0
+    while True:
+        if pos >= len(data) or shift > 28:
+            raise hpack.HPACKDecodingError("integer truncated or too large")
+        octet = data[pos]
+        pos += 1
+        value += (octet & 0x7F) << shift
+        shift += 7
+        if not octet & 0x80:
+            return value, pos
+
+
+def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
+    huffman = data[pos] & 0x80
+    size, pos = _read_integer(data, pos, 7)
+    end = pos + size
+    if end > len(data):
+        raise hpack.HPACKDecodingError("string truncated")
+    raw = data[pos:end]
+    return (hpack.huffman_table.decode_huffman(raw) if huffman else raw), end
+
+
+class Decoder:
+    """HPACK for answers (RFC 7541 §3, §6): every representation, Huffman strings and the
+    dynamic table. ``hpack.Decoder`` does the same at about 8 us a block (logging every
+    field); an answer's block is a few fields, so this one is written for them."""
+
+    def __init__(self, limit: int = TABLE_SIZE, max_list: int = 64 * 1024) -> None:
+        self.limit = limit  # our SETTINGS_HEADER_TABLE_SIZE: updates may not exceed it
+        self.max_size = limit  # the size the push service's encoder set
+        self.size = 0
+        self.entries: deque[Field] = deque()  # newest first
+        self.max_list = max_list
+
+    def _field(self, index: int) -> Field:
+        if 0 < index <= len(_STATIC):
+            return _STATIC[index - 1]
+        dynamic = index - len(_STATIC) - 1
+        if 0 <= dynamic < len(self.entries):
+            return self.entries[dynamic]
+        raise hpack.HPACKDecodingError(f"no header field at index {index}")
+
+    def _add(self, field: Field) -> None:
+        size = len(field[0]) + len(field[1]) + 32
+        self.entries.appendleft(field)
+        self.size += size
+        self._evict()
+
+    def _evict(self) -> None:
+        while self.size > self.max_size and self.entries:
+            name, value = self.entries.pop()
+            self.size -= len(name) + len(value) + 32
+
+    def decode(self, block: bytes) -> list[Field]:
+        """The fields of one header block, raw; HPACKDecodingError when it is malformed."""
+        fields: list[Field] = []
+        pos, end, total = 0, len(block), 0
+        try:
+            while pos < end:
+                first = block[pos]
+                if first & 0x80:  # indexed field
+                    index, pos = _read_integer(block, pos, 7)
+                    field = self._field(index)
+                elif first & 0x20 and not first & 0x40:  # dynamic table size update
+                    size, pos = _read_integer(block, pos, 5)
+                    if size > self.limit:
+                        raise hpack.HPACKDecodingError(f"table size {size} above our limit")
+                    self.max_size = size
+                    self._evict()
+                    continue
+                else:  # a literal: with incremental indexing (01), without (0000), never (0001)
+                    indexing = bool(first & 0x40)
+                    index, pos = _read_integer(block, pos, 6 if indexing else 4)
+                    if index:
+                        name = self._field(index)[0]
+                    else:
+                        name, pos = _read_string(block, pos)
+                    value, pos = _read_string(block, pos)
+                    field = (name, value)
+                    if indexing:
+                        self._add(field)
+                total += len(field[0]) + len(field[1]) + 32
+                if total > self.max_list:
+                    raise hpack.HPACKDecodingError("header list too large")
+                fields.append(field)
+        except IndexError:
+            raise hpack.HPACKDecodingError("header block truncated") from None
+        return fields
+
+
 class _Stream:
     __slots__ = ("body", "deadline", "done", "headers", "pending", "status", "unacked", "window")
 
@@ -270,7 +375,7 @@ class Connection(asyncio.Protocol):
         self.window = DEFAULT_WINDOW  # what we may still send on the connection
         self.next_id = 1
         self.encoder = Encoder()
-        self.decoder = hpack.Decoder(max_header_list_size=64 * 1024)
+        self.decoder = Decoder()
         self.pseudo = ((b":method", b"POST"), (b":scheme", scheme), (b":authority", authority))
         self.blocked: deque[int] = deque()  # streams whose body waits for a window
         self.unacked = 0  # connection-level DATA octets not yet given back
@@ -364,7 +469,7 @@ class Connection(asyncio.Protocol):
 
     def _headers(self, stream_id: int, block: bytes, ended: bool) -> None:
         try:
-            fields = self.decoder.decode(block, raw=True)
+            fields = self.decoder.decode(block)
         except hpack.HPACKError as exc:
             raise _ProtocolError(COMPRESSION_ERROR, f"header block: {exc}") from None
         stream = self.streams.get(stream_id)
@@ -545,16 +650,16 @@ class Connection(asyncio.Protocol):
             raise NotProcessedError("the connection takes no more streams")
         self.next_id += 2
         encoder = self.encoder
-        block = b"".join(
-            (
-                encoder.start(),
-                encoder.indexed(self.pseudo),
-                literal(b":path", path),
-                encoder.indexed(indexed),
-                *(literal(name, value) for name, value in literals),
-                literal(b"content-length", str(len(body)).encode()),
-            )
-        )
+        parts = [
+            encoder.start(),
+            encoder.indexed(self.pseudo),
+            literal(b":path", path),
+            encoder.indexed(indexed),
+        ]
+        for name, value in literals:
+            parts.append(literal(name, value))
+        parts.append(literal(b"content-length", str(len(body)).encode()))
+        block = b"".join(parts)
         stream = _Stream(done, self.loop.time() + self.timeout, self.initial_window)
         self.streams[stream_id] = stream
         out = self.out

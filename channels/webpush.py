@@ -987,8 +987,7 @@ def load_targets(engine: Engine, asn_ids: set[int]) -> dict[int, list[Target]]:
         type_coerce(_subscriptions.c.auth, String),
     )
     ids = sorted(asn_ids)
-    # The keys once per batch: crypto.decrypt reads them for every value (~0.1 ms each).
-    box = crypto.fernet()
+    box = crypto.fernet()  # the keys looked up once per batch
     with engine.connect() as conn:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]

@@ -32,16 +32,28 @@ def _keys_file() -> Path:
     return get_settings().secret_key_file.with_name("encryption_keys")
 
 
+# The key file's text by path, with its mtime and size: read again only when they change
+# (decrypting a stored value looks the keys up every time).
+_key_files: dict[Path, tuple[int, int, str]] = {}
+
+
+def _key_file_text(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode() + "\n")
+        path.chmod(0o600)
+    info = path.stat()
+    found = _key_files.get(path)
+    if found is not None and found[:2] == (info.st_mtime_ns, info.st_size):
+        return found[2]
+    text = path.read_text()
+    _key_files[path] = (info.st_mtime_ns, info.st_size, text)
+    return text
+
+
 def configured_keys() -> list[str]:
     """The keys, newest first: from the environment, else from the key file."""
-    raw = os.environ.get(KEYS_ENV, "")
-    if not raw:
-        path = _keys_file()
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(Fernet.generate_key().decode() + "\n")
-            path.chmod(0o600)
-        raw = path.read_text()
+    raw = os.environ.get(KEYS_ENV, "") or _key_file_text(_keys_file())
     keys = [k.strip() for k in raw.replace("\n", ",").split(",") if k.strip()]
     if not keys:
         raise RuntimeError(f"{KEYS_ENV} is set but holds no key")

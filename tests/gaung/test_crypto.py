@@ -52,6 +52,31 @@ def test_a_key_file_is_made_once_with_owner_only_access(
     assert len(first) == 1
 
 
+def test_the_key_file_is_read_again_only_after_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(crypto.KEYS_ENV, raising=False)
+    monkeypatch.setattr(get_settings(), "secret_key_file", tmp_path / "secret_key")
+    path = tmp_path / "encryption_keys"
+    path.write_text(KEY_A + "\n")
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counting(self: Path, *args: object, **kwargs: object) -> str:
+        reads.append(self)
+        return read_text(self)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    token = crypto.encrypt("token")
+    for _ in range(5):
+        assert crypto.decrypt(token) == "token"
+    assert reads == [path]
+    # Rotation puts a new key first: the next look-up sees it.
+    path.write_text(f"{KEY_B}\n{KEY_A}\n")
+    assert crypto.configured_keys() == [KEY_B, KEY_A]
+    assert len(reads) == 2
+
+
 def test_an_empty_key_list_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(crypto.KEYS_ENV, " , ")
     with pytest.raises(RuntimeError, match=crypto.KEYS_ENV):
