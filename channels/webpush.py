@@ -1021,6 +1021,9 @@ class Outcome:
 
 
 def _combine(answers: list[Answer]) -> Outcome:
+    if len(answers) == 1 and answers[0].accepted:  # the usual case: one device, it took it
+        found = answers[0].location.rsplit("/", 1)[-1]
+        return Outcome(SendResult(f"webpush:1:{found}"[:200]), None)
     accepted = [a for a in answers if a.accepted]
     if accepted:
         ids = ",".join(a.location.rsplit("/", 1)[-1] for a in accepted if a.location)

@@ -13,8 +13,12 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.settings
+import hpack
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from channels import h2push, webpush
 from channels.sandbox import push_h2
@@ -109,6 +113,24 @@ def test_gone_throttled_and_failing_answers_keep_their_meaning() -> None:
         assert second.status == 429
         assert "held, not sent" in second.detail
         assert state.stats()["received"] == 0
+        await sender.aclose()
+
+    _run_sandbox(test)
+
+
+def test_a_429_in_a_batch_holds_the_rest_of_it_and_the_ones_in_flight_still_count() -> None:
+    async def test(state: PushState, url: str) -> None:
+        sender = _sender(concurrency=8)
+        targets = [_target(n, state.subscribe(url)) for n in range(20)]
+        state.throttle, state.retry_after = 1, 30
+        answers = await sender.push_all([(t, NOTICE.payload(), False, "") for t in targets])
+        # The first push is throttled; the seven sent beside it are taken; the other twelve
+        # wait for a slot, find the push service held, and are not sent.
+        assert answers[0].status == 429
+        assert answers[0].retry_after == 30
+        assert [a.status for a in answers[1:8]] == [201] * 7
+        assert all(a.status == 429 and "held, not sent" in a.detail for a in answers[8:])
+        assert (state.stats()["received"], state.stats()["duplicates"]) == (7, 0)
         await sender.aclose()
 
     _run_sandbox(test)
@@ -229,3 +251,127 @@ def test_the_client_refuses_to_send_over_a_closed_connection() -> None:
         await client.aclose()
 
     _run_sandbox(test)
+
+
+_PSEUDO = ((b":method", b"POST"), (b":scheme", b"https"), (b":authority", b"push.example"))
+_VAPID = (b"authorization", b"vapid t=" + b"x" * 300 + b", k=BPublic")
+
+
+def test_request_blocks_decode_as_hpack_does_and_repeat_in_a_few_bytes() -> None:
+    encoder, decoder = h2push.Encoder(), hpack.Decoder()
+    constant = ((b"ttl", b"86400"), (b"urgency", b"high"), _VAPID)
+    sizes = []
+    for n in range(3):
+        path = f"/push/send/{n}".encode()
+        block = (
+            encoder.start()
+            + encoder.indexed(_PSEUDO)
+            + h2push.literal(b":path", path)
+            + encoder.indexed(constant)
+            + h2push.literal(b"topic", b"a7")
+        )
+        assert decoder.decode(block, raw=True) == [
+            *_PSEUDO, (b":path", path), *constant, (b"topic", b"a7")
+        ]  # fmt: skip
+        sizes.append(len(block))
+    assert sizes[0] > 300  # the VAPID header once ...
+    assert sizes[1] == sizes[2] < 40  # ... then an index
+    # The push service shrinks its table below the VAPID header: announced, then literal.
+    encoder.resize(200)
+    block = encoder.start() + encoder.indexed(_PSEUDO) + encoder.indexed(constant)
+    assert decoder.decode(block, raw=True) == [*_PSEUDO, *constant]
+    assert decoder.header_table_size == 200
+
+
+_names = st.sampled_from([b"location", b"retry-after", b"x-id", b":status", b"content-length"])
+_values = st.binary(min_size=0, max_size=40)
+
+
+@given(
+    blocks=st.lists(st.lists(st.tuples(_names, _values), max_size=6), min_size=1, max_size=6),
+    huffman=st.booleans(),
+    table=st.sampled_from([4096, 256, 0]),
+)
+def test_answers_decode_as_hpack_decodes_them(
+    blocks: list[list[tuple[bytes, bytes]]], huffman: bool, table: int
+) -> None:
+    """Whatever a push service's encoder does (Huffman, indexing, a smaller table)."""
+    encoder, reference, ours = hpack.Encoder(), hpack.Decoder(), h2push.Decoder()
+    encoder.header_table_size = table
+    for fields in blocks:
+        block = encoder.encode(fields, huffman=huffman)
+        assert ours.decode(block) == [tuple(f) for f in reference.decode(block, raw=True)]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [b"\x80", b"\xff\xff\xff\xff\xff\xff\x7f", b"\x40\x05ab", b"\x00\x01a\x05", b"\x3f\xe2\x1f"],
+    ids=["index 0", "integer too large", "name cut short", "value cut short", "table too big"],
+)
+def test_a_malformed_answer_block_is_refused(block: bytes) -> None:
+    with pytest.raises(hpack.HPACKDecodingError):
+        h2push.Decoder().decode(block)
+
+
+class _Strict(asyncio.Protocol):
+    """An h2 server with a 1,000-octet window per stream that pings the client and answers
+    each request with an interim 103, a header block too large for one frame, and a padded
+    body."""
+
+    def __init__(self, seen: dict[str, Any]) -> None:
+        self.seen = seen
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        self.transport: Any = None
+        self.bodies: dict[int, bytearray] = {}
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.h2.initiate_connection()
+        self.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000})
+        self.h2.ping(b"gaung-h2")
+        transport.write(self.h2.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        for event in self.h2.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                self.seen["headers"] = dict(event.headers or [])
+                self.bodies[event.stream_id] = bytearray()
+            elif isinstance(event, h2.events.DataReceived):
+                self.bodies[event.stream_id] += event.data
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.PingAckReceived):
+                self.seen["ping"] = event.ping_data
+            elif isinstance(event, h2.events.StreamEnded):
+                self.seen["body"] = bytes(self.bodies.pop(event.stream_id))
+                self.h2.send_headers(event.stream_id, [(":status", "103")])
+                answer = [(":status", "201"), ("location", "/m/1"), ("x-big", "y" * 20_000)]
+                self.h2.send_headers(event.stream_id, answer)
+                self.h2.send_data(event.stream_id, b"ok", end_stream=True, pad_length=10)
+        self.transport.write(self.h2.data_to_send())
+
+
+def test_windows_continuation_interim_answers_padding_and_pings() -> None:
+    seen: dict[str, Any] = {}
+
+    async def test() -> None:
+        sock, url = _listener()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Strict(seen), sock=sock)
+        client = h2push.Client(timeout=5.0)
+        body = bytes(range(256)) * 20  # 5,120 octets through a 1,000-octet window
+        headers = [(b"ttl", b"60"), (b"x-big", b"z" * 20_000)]  # beyond one frame
+        answer = await client.post(
+            f"{url}/push/send/1", headers, body, literals=[(b"topic", b"a1")]
+        )
+        assert (answer.status, answer.body) == (201, b"ok")
+        assert answer.headers["location"] == "/m/1"
+        assert len(answer.headers["x-big"]) == 20_000
+        assert seen["body"] == body
+        assert seen["headers"][b"x-big"] == b"z" * 20_000
+        assert seen["headers"][b"topic"] == b"a1"
+        assert seen["headers"][b"content-length"] == b"5120"
+        assert seen["ping"] == b"gaung-h2"
+        await client.aclose()
+        server.close()
+
+    asyncio.run(test())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from cryptography.fernet import Fernet
@@ -92,6 +93,27 @@ def test_a_vapid_token_verifies_for_its_audience_only_and_not_after_expiry() -> 
         webpush.verify_vapid(f"vapid t={token}, k={other}", "https://push.example")
     with pytest.raises(ValueError, match="scheme"):
         webpush.verify_vapid(f"WebPush {token}", "https://push.example")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://fcm.googleapis.com/fcm/send/dGhpcyBpcyBhIHRva2Vu:APA91b",
+        "https://Updates.Push.Services.Mozilla.com/wpush/v2/gAAAAA",
+        "https://web.push.apple.com:443/QGuQyavXutnMHPrTyQrZ?x=1",
+        "https://push.example?only=query",
+        "https://push.example",
+        "https://push.example/path#fragment",
+        "http://127.0.0.1:8000/push/send/abc",
+        "https://[2001:db8::1]:8443/push/send/abc",
+    ],
+)
+def test_an_endpoint_splits_into_origin_and_request_target_as_urlsplit_says(
+    endpoint: str,
+) -> None:
+    parts = urlsplit(endpoint)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    assert webpush._split(endpoint) == (webpush._origin(endpoint), target.encode())
 
 
 def test_the_vapid_key_pair_is_made_once_and_its_private_half_stored_encrypted(db: Engine) -> None:

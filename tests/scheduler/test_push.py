@@ -133,6 +133,7 @@ def test_an_asn_with_a_device_is_notified_by_push_and_others_by_their_messenger(
     assert by_asn[_id(pushed)].messenger == "webpush"
     assert by_asn[_id(other)].messenger == "telegram"
 
+    before = utcnow()
     _drain(db)
 
     message = by_asn[_id(pushed)]
@@ -140,6 +141,21 @@ def test_an_asn_with_a_device_is_notified_by_push_and_others_by_their_messenger(
     assert message.status == OutboxStatus.SENT
     assert message.provider_id is not None
     assert message.provider_id.startswith("webpush:2:")
+    # Recorded by the driver directly: stored as SQLAlchemy stores a time, so it reads back
+    # and compares in SQL like any other.
+    assert message.sent_at is not None
+    assert before <= message.sent_at <= utcnow()
+    assert (message.lease_until, message.last_error, message.worker) == (None, None, "w1")
+    with db.connect() as conn:
+        stamped = conn.scalars(
+            select(_table.c.id).where(
+                _table.c.messenger == "webpush",
+                _table.c.sent_at >= before,
+                _table.c.sent_at <= utcnow(),
+            )
+        ).all()
+    assert stamped == [message.id]
+    assert all(d.last_success_at is not None for d in webpush.devices(session, _id(pushed)))
     for data in subs[_id(pushed)]:
         (notice,) = service.messages(data)
         assert (
