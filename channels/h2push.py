@@ -118,7 +118,7 @@ class _ProtocolError(Exception):
         self.code = code
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     status: int
     headers: dict[str, str]
