@@ -42,6 +42,7 @@ Failures are told apart the way the sender needs them:
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import struct
 from collections import deque
@@ -389,6 +390,10 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Small frames go out at once (asyncio sets it only for IPPROTO_TCP sockets).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         settings = struct.pack("!HLHL", ENABLE_PUSH, 0, INITIAL_WINDOW_SIZE, RECEIVE_WINDOW)
         self.out += [
             PREFACE,

@@ -16,6 +16,7 @@ go to the ASGI app on its own port.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import hpack
@@ -83,6 +84,12 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        # asyncio sets TCP_NODELAY only on sockets made with IPPROTO_TCP, and a listener
+        # made with socket.socket() passes proto 0 to its connections: without it Nagle
+        # held the last answers of a burst until the client's delayed ACK (40 ms).
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         settings = (3).to_bytes(2, "big") + MAX_STREAMS.to_bytes(4, "big")
         settings += (4).to_bytes(2, "big") + WINDOW.to_bytes(4, "big")
         self.out.append(_frame(SETTINGS, 0, 0, settings))
