@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 import stat
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -75,6 +78,60 @@ def test_the_key_file_is_read_again_only_after_it_changed(
     path.write_text(f"{KEY_B}\n{KEY_A}\n")
     assert crypto.configured_keys() == [KEY_B, KEY_A]
     assert len(reads) == 2
+
+
+@given(st.lists(st.tuples(st.text(max_size=120), st.booleans()), max_size=20))
+def test_many_values_decrypt_at_once_as_one_by_one(values: list[tuple[str, bool]]) -> None:
+    """Values from the older key and the newer one, of every length, in one call."""
+    boxes = {True: Fernet(KEY_B.encode()), False: Fernet(KEY_A.encode())}
+    tokens = [boxes[newer].encrypt(plain.encode()).decode() for plain, newer in values]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(crypto.KEYS_ENV, f"{KEY_B},{KEY_A}")
+        assert crypto.decrypt_many(tokens) == [plain for plain, _ in values]
+        assert crypto.decrypt_many(tokens) == [crypto.decrypt(t) for t in tokens]
+
+
+def _signed(key: str, padded: bytes) -> str:
+    """A Fernet token for ``padded`` as given (no padding added), with a valid MAC."""
+    raw = base64.urlsafe_b64decode(key)
+    iv = bytes(16)
+    encryptor = Cipher(algorithms.AES(raw[16:]), modes.CBC(iv)).encryptor()
+    body = b"\x80" + bytes(8) + iv + encryptor.update(padded) + encryptor.finalize()
+    mac = hmac.digest(raw[:16], body, "sha256")
+    return base64.urlsafe_b64encode(body + mac).decode()
+
+
+def test_a_value_no_key_vouches_for_is_none_and_the_others_still_decrypt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(crypto.KEYS_ENV, KEY_A)
+    good = crypto.encrypt("https://push.example/send/1")
+    raw = bytearray(base64.urlsafe_b64decode(good))
+
+    def altered(at: int) -> str:
+        copy = bytearray(raw)
+        copy[at] ^= 1
+        return base64.urlsafe_b64encode(bytes(copy)).decode()
+
+    other = Fernet(Fernet.generate_key()).encrypt(b"x").decode()
+    bad = [
+        _signed(KEY_A, b"sixteen octets!!"),  # MAC right, padding wrong
+        _signed(KEY_A, b"\xff\xfe" + bytes([14]) * 14),  # padding right, not UTF-8
+        altered(5),  # timestamp
+        altered(12),  # IV
+        altered(30),  # ciphertext
+        altered(len(raw) - 1),  # MAC
+        good[:-8],  # cut short
+        other,  # another key's
+        "not base64 at all!",
+        "",
+    ]
+    assert crypto.decrypt_many([good, *bad, good]) == [
+        "https://push.example/send/1", *[None] * len(bad), "https://push.example/send/1"
+    ]  # fmt: skip
+    for token in bad:
+        with pytest.raises(crypto.DecryptionError):
+            crypto.decrypt(token)
 
 
 def test_an_empty_key_list_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
