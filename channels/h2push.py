@@ -80,7 +80,7 @@ RECEIVE_WINDOW = 1 << 20  # our windows, per stream and for the connection
 STREAMS_BEFORE_SETTINGS = 100  # RFC 9113 recommends a limit of at least 100
 # Requests written at once: a caller sending many in a row (each encrypted first, ~0.1 ms)
 # would otherwise hold them all until it yields, and the push service would idle meanwhile.
-WRITE_EVERY = 8
+WRITE_EVERY = 16
 _HEAD = struct.Struct("!HBBBL")  # a frame header: length (24 bits), type, flags, stream id
 _STATIC = hpack.table.HeaderTable.STATIC_TABLE
 _STATIC_FIELDS = {field: n for n, field in reversed(list(enumerate(_STATIC, 1)))}
