@@ -31,8 +31,12 @@ def h2_service() -> Iterator[tuple[PushState, str]]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     yield state, url
-    loop.call_soon_threadsafe(task.cancel)
-    loop.call_soon_threadsafe(loop.stop)
+
+    def stop() -> None:  # the loop stops once the server has finished cancelling
+        task.add_done_callback(lambda _: loop.stop())
+        task.cancel()
+
+    loop.call_soon_threadsafe(stop)
     thread.join(timeout=10)
 
 
