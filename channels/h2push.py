@@ -16,8 +16,8 @@ status, a few answer headers and the start of the answer's body.
   that never enter it. No Huffman coding (allowed, and cheaper than the bytes it saves).
   Nothing an attacker chooses shares the connection's compression context, so indexing
   the VAPID token is safe.
-- Answers: frames parsed from the read buffer, header blocks decoded with ``hpack`` (every
-  block, also of streams given up on, so the decoder's table stays in step).
+- Answers: frames parsed from the read buffer, header blocks decoded with ``hpack``'s
+  decoder (every block, also of streams given up on, so its table stays in step).
 - Flow control: bodies wait for the push service's windows; ours are opened wide and
   refilled as answers' bodies arrive. One timer per connection enforces the timeout of
   its oldest stream (all share one timeout, so the oldest is always the first due).
@@ -52,7 +52,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import hpack
-import hpack.huffman_table
 import hpack.table
 
 BODY_KEEP = 1024  # bytes of an answer's body kept (for the error detail)
@@ -76,6 +75,7 @@ MAX_WINDOW = 2**31 - 1
 MAX_STREAM_ID = 2**31 - 1
 FRAME_SIZE = 16_384  # the largest frame we take (we never raise SETTINGS_MAX_FRAME_SIZE)
 TABLE_SIZE = 4096  # HPACK dynamic table, both ways
+MAX_HEADER_LIST = 64 * 1024  # the largest answer header list taken
 RECEIVE_WINDOW = 1 << 20  # our windows, per stream and for the connection
 STREAMS_BEFORE_SETTINGS = 100  # RFC 9113 recommends a limit of at least 100
 # Requests written at once: a caller sending many in a row (each encrypted first, ~0.1 ms)
@@ -249,103 +249,6 @@ class Encoder:
         return block
 
 
-def _read_integer(data: bytes, pos: int, prefix: int) -> tuple[int, int]:
-    """An HPACK integer at ``pos`` with a ``prefix``-bit prefix: (value, position after)."""
-    mask = (1 << prefix) - 1
-    value = data[pos] & mask
-    pos += 1
-    if value < mask:
-        return value, pos
-    shift = 0
-    while True:
-        if pos >= len(data) or shift > 28:
-            raise hpack.HPACKDecodingError("integer truncated or too large")
-        octet = data[pos]
-        pos += 1
-        value += (octet & 0x7F) << shift
-        shift += 7
-        if not octet & 0x80:
-            return value, pos
-
-
-def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
-    huffman = data[pos] & 0x80
-    size, pos = _read_integer(data, pos, 7)
-    end = pos + size
-    if end > len(data):
-        raise hpack.HPACKDecodingError("string truncated")
-    raw = data[pos:end]
-    return (hpack.huffman_table.decode_huffman(raw) if huffman else raw), end
-
-
-class Decoder:
-    """HPACK for answers (RFC 7541 §3, §6): every representation, Huffman strings and the
-    dynamic table. ``hpack.Decoder`` does the same at about 8 us a block (logging every
-    field); an answer's block is a few fields, so this one is written for them."""
-
-    def __init__(self, limit: int = TABLE_SIZE, max_list: int = 64 * 1024) -> None:
-        self.limit = limit  # our SETTINGS_HEADER_TABLE_SIZE: updates may not exceed it
-        self.max_size = limit  # the size the push service's encoder set
-        self.size = 0
-        self.entries: deque[Field] = deque()  # newest first
-        self.max_list = max_list
-
-    def _field(self, index: int) -> Field:
-        if 0 < index <= len(_STATIC):
-            return _STATIC[index - 1]
-        dynamic = index - len(_STATIC) - 1
-        if 0 <= dynamic < len(self.entries):
-            return self.entries[dynamic]
-        raise hpack.HPACKDecodingError(f"no header field at index {index}")
-
-    def _add(self, field: Field) -> None:
-        size = len(field[0]) + len(field[1]) + 32
-        self.entries.appendleft(field)
-        self.size += size
-        self._evict()
-
-    def _evict(self) -> None:
-        while self.size > self.max_size and self.entries:
-            name, value = self.entries.pop()
-            self.size -= len(name) + len(value) + 32
-
-    def decode(self, block: bytes) -> list[Field]:
-        """The fields of one header block, raw; HPACKDecodingError when it is malformed."""
-        fields: list[Field] = []
-        pos, end, total = 0, len(block), 0
-        try:
-            while pos < end:
-                first = block[pos]
-                if first & 0x80:  # indexed field
-                    index, pos = _read_integer(block, pos, 7)
-                    field = self._field(index)
-                elif first & 0x20 and not first & 0x40:  # dynamic table size update
-                    size, pos = _read_integer(block, pos, 5)
-                    if size > self.limit:
-                        raise hpack.HPACKDecodingError(f"table size {size} above our limit")
-                    self.max_size = size
-                    self._evict()
-                    continue
-                else:  # a literal: with incremental indexing (01), without (0000), never (0001)
-                    indexing = bool(first & 0x40)
-                    index, pos = _read_integer(block, pos, 6 if indexing else 4)
-                    if index:
-                        name = self._field(index)[0]
-                    else:
-                        name, pos = _read_string(block, pos)
-                    value, pos = _read_string(block, pos)
-                    field = (name, value)
-                    if indexing:
-                        self._add(field)
-                total += len(field[0]) + len(field[1]) + 32
-                if total > self.max_list:
-                    raise hpack.HPACKDecodingError("header list too large")
-                fields.append(field)
-        except IndexError:
-            raise hpack.HPACKDecodingError("header block truncated") from None
-        return fields
-
-
 class _Stream:
     __slots__ = ("body", "deadline", "done", "headers", "pending", "status", "unacked", "window")
 
@@ -376,7 +279,9 @@ class Connection(asyncio.Protocol):
         self.window = DEFAULT_WINDOW  # what we may still send on the connection
         self.next_id = 1
         self.encoder = Encoder()
-        self.decoder = Decoder()
+        # hpack's decoder: Huffman strings, the dynamic table, size updates, list limits.
+        self.decoder = hpack.Decoder(max_header_list_size=MAX_HEADER_LIST)
+        self.decoder.max_allowed_table_size = TABLE_SIZE  # our SETTINGS_HEADER_TABLE_SIZE
         self.pseudo = ((b":method", b"POST"), (b":scheme", scheme), (b":authority", authority))
         self.blocked: deque[int] = deque()  # streams whose body waits for a window
         self.unacked = 0  # connection-level DATA octets not yet given back
@@ -474,7 +379,7 @@ class Connection(asyncio.Protocol):
 
     def _headers(self, stream_id: int, block: bytes, ended: bool) -> None:
         try:
-            fields = self.decoder.decode(block)
+            fields = self.decoder.decode(block, raw=True)
         except hpack.HPACKError as exc:
             raise _ProtocolError(COMPRESSION_ERROR, f"header block: {exc}") from None
         stream = self.streams.get(stream_id)

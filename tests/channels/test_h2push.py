@@ -17,8 +17,6 @@ import h2.settings
 import hpack
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import given
-from hypothesis import strategies as st
 
 from channels import h2push, webpush
 from channels.sandbox import push_h2
@@ -281,36 +279,6 @@ def test_request_blocks_decode_as_hpack_does_and_repeat_in_a_few_bytes() -> None
     block = encoder.start() + encoder.indexed(_PSEUDO) + encoder.indexed(constant)
     assert decoder.decode(block, raw=True) == [*_PSEUDO, *constant]
     assert decoder.header_table_size == 200
-
-
-_names = st.sampled_from([b"location", b"retry-after", b"x-id", b":status", b"content-length"])
-_values = st.binary(min_size=0, max_size=40)
-
-
-@given(
-    blocks=st.lists(st.lists(st.tuples(_names, _values), max_size=6), min_size=1, max_size=6),
-    huffman=st.booleans(),
-    table=st.sampled_from([4096, 256, 0]),
-)
-def test_answers_decode_as_hpack_decodes_them(
-    blocks: list[list[tuple[bytes, bytes]]], huffman: bool, table: int
-) -> None:
-    """Whatever a push service's encoder does (Huffman, indexing, a smaller table)."""
-    encoder, reference, ours = hpack.Encoder(), hpack.Decoder(), h2push.Decoder()
-    encoder.header_table_size = table
-    for fields in blocks:
-        block = encoder.encode(fields, huffman=huffman)
-        assert ours.decode(block) == [tuple(f) for f in reference.decode(block, raw=True)]
-
-
-@pytest.mark.parametrize(
-    "block",
-    [b"\x80", b"\xff\xff\xff\xff\xff\xff\x7f", b"\x40\x05ab", b"\x00\x01a\x05", b"\x3f\xe2\x1f"],
-    ids=["index 0", "integer too large", "name cut short", "value cut short", "table too big"],
-)
-def test_a_malformed_answer_block_is_refused(block: bytes) -> None:
-    with pytest.raises(hpack.HPACKDecodingError):
-        h2push.Decoder().decode(block)
 
 
 class _Strict(asyncio.Protocol):
