@@ -23,7 +23,6 @@ is one JSON object. Targets: ratio >= 0.5, delivered = notifications, duplicates
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import multiprocessing
 import os
@@ -46,6 +45,7 @@ from gaung.migrate import upgrade
 from gaung.settings import get_settings
 from kernel.outbox import OutboxMessage, OutboxStatus
 from roster.models import Asn, AsnStatus, SocialAccount
+from scheduler.clock import DELIVER_BATCH, settle_heap
 from scheduler.deliver import deliver_due
 from scheduler.dispatch import dispatch_post
 from scheduler.push import notice_for
@@ -203,9 +203,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _deliver_all(engine: Engine, batch: int) -> None:
+def _deliver_all(engine: Engine) -> None:
     while True:
-        if deliver_due(engine, "bench", limit=batch):
+        if deliver_due(engine, "bench", limit=DELIVER_BATCH):  # as the worker's clock calls it
             continue
         counts = _counts(engine)
         if not counts.get(OutboxStatus.QUEUED) and not counts.get(OutboxStatus.SENDING):
@@ -216,7 +216,12 @@ def _deliver_all(engine: Engine, batch: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=1000, help="notices claimed at once")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=get_settings().scheduler.batch_claim,
+        help="notices claimed at once (scheduler.batch_claim)",
+    )
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -240,6 +245,7 @@ def main() -> None:
     settings = get_settings()
     settings.sandbox.enabled = True
     settings.webpush.concurrency = args.concurrency
+    settings.scheduler.batch_claim = args.batch
     settings.webpush.cleartext_http2 = not args.http1
     try:
         with tempfile.TemporaryDirectory(prefix="gaung-bench-") as tmp:
@@ -257,7 +263,7 @@ def main() -> None:
             # The browsers' side is the push service's: a worker holds none of it, and the
             # 100,000 objects would only lengthen every full garbage collection measured below.
             del subscriptions
-            gc.collect()
+            settle_heap()  # what a worker does once started (scheduler.clock.run_worker)
             webpush.ensure_vapid_key(engine)
             print(f"outbox: {_counts(engine)}", flush=True)
 
@@ -268,7 +274,7 @@ def main() -> None:
             service_cpu = _cpu_seconds(service.pid or 0)
             worker_cpu = time.process_time()
             start = time.perf_counter()
-            _deliver_all(engine, args.batch)
+            _deliver_all(engine)
             seconds = time.perf_counter() - start
             worker_cpu = time.process_time() - worker_cpu
             service_cpu = _cpu_seconds(service.pid or 0) - service_cpu

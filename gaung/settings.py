@@ -44,6 +44,9 @@ class SchedulerSettings(BaseModel):
     concurrency: dict[str, int] = Field(
         default_factory=lambda: {"verify_post": 1, "verify_link": 2, "measure": 1}
     )
+    # Messages a worker claims at once for a messenger that sends whole batches (Web Push,
+    # not bound by a shared rate window): one claim, one push round, one write of outcomes.
+    batch_claim: int = Field(default=1000, ge=1, le=10_000)
 
 
 class AuthSettings(BaseModel):

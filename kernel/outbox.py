@@ -48,11 +48,14 @@ class OutboxKind(StrEnum):
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (
-        Index("ix_outbox_message_due", "status", "run_at"),
-        # Urgent messages only (scheduler.deliver claims them first without a sort).
+        # Which messengers have due messages, and each one's claim, oldest first, without a
+        # sort and without reading other messengers' backlog (scheduler.deliver).
+        Index("ix_outbox_message_due_messenger", "status", "messenger", "run_at"),
+        # Urgent messages only (scheduler.deliver claims them first).
         Index(
             "ix_outbox_message_urgent",
             "status",
+            "messenger",
             "run_at",
             sqlite_where=sql_text("priority > 0"),
             postgresql_where=sql_text("priority > 0"),

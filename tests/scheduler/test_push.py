@@ -345,10 +345,17 @@ def test_without_an_address_a_failed_push_says_so_instead_of_vanishing(
     assert message.last_error.endswith(f"telegram: {NO_ADDRESS}")
 
 
-def test_push_and_other_messengers_share_one_claims_limit_and_go_out_together(
-    db: Engine, session: Session, service: RunningPushService, telegram: respx.MockRouter
+def test_a_push_batch_goes_out_beside_the_rate_limited_messengers_own_limit(
+    db: Engine,
+    session: Session,
+    service: RunningPushService,
+    telegram: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _, _, agency = _people(session, service, 1)
+    """Pushes are claimed by the batch (scheduler.batch_claim), the messengers bound by a
+    shared rate window by ``limit``; both in the same call."""
+    monkeypatch.setattr(get_settings().scheduler, "batch_claim", 2)
+    _, _, agency = _people(session, service, 3)
     for n in range(2):
         other = make_asn(session, make_unit(session, agency), platforms=["x"])
         other.messenger, other.telegram_chat_id = "telegram", f"77{n}"
@@ -356,8 +363,8 @@ def test_push_and_other_messengers_share_one_claims_limit_and_go_out_together(
         session.commit()
     _dispatch(session, db, agency)
 
-    assert deliver_due(db, "w1", limit=2) == 2
-    assert deliver_due(db, "w1", limit=2) == 1
+    assert deliver_due(db, "w1", limit=1) == 2 + 1  # a batch of pushes and one other
+    assert deliver_due(db, "w1", limit=1) == 1 + 1  # the last push and the last other
 
     assert {m.status for m in _messages(session)} == {OutboxStatus.SENT}
-    assert service.state.stats()["received"] == 1
+    assert service.state.stats()["received"] == 3
