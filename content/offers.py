@@ -44,6 +44,7 @@ from content.models import (
     PostStatus,
     PostVariant,
 )
+from content.rendering import RenditionError
 from content.schedule import dispatch_key, schedule_dispatch
 from gaung.db import utcnow
 from gaung.errors import N_, GaungError, NotFoundError
@@ -235,7 +236,24 @@ def copy_approved(session: Session, post: Post, actor: User) -> list[Post]:
     query = select(Campaign).where(
         col(Campaign.id).in_(copy_ids(session, post.campaign_id)), Campaign.deadline > utcnow()
     )
-    return [_copy_post(session, post, copy, actor) for copy in session.exec(query).all()]
+    made = []
+    for copy in session.exec(query).all():
+        try:
+            with session.begin_nested():  # one member's copy failing leaves the others
+                made.append(_copy_post(session, post, copy, actor))
+        except RenditionError as exc:
+            # The member's own disclosure tag makes a text too long: the coordinator's
+            # approval stands; the member learns why in its audit log.
+            audit.record(
+                session,
+                actor=actor,
+                action="offer.post_not_copied",
+                entity="campaign",
+                entity_id=copy.id,
+                agency_id=copy.agency_id,
+                detail=f"post {post.id}: {exc.render(lambda m: m)}",
+            )
+    return made
 
 
 def copies_of(session: Session, post_id: int, statuses: Iterable[str] = COPIED) -> list[Post]:

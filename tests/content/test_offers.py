@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from assignments.models import Assignment, AssignmentStatus
 from assignments.network_reach import network_reach
-from content import offers, workflow
+from content import checks, offers, workflow
 from content.models import (
     Campaign,
     CampaignOffer,
@@ -30,6 +30,7 @@ from content.schedule import dispatch_key
 from gaung.db import utcnow
 from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.settings import get_settings
+from kernel.audit import AuditLog
 from kernel.models import WorkItem
 from kernel.outbox import OutboxKind, OutboxMessage
 from roster import networks
@@ -410,3 +411,37 @@ def test_a_copy_whose_dispatch_is_under_way_stops_when_the_coordinator_withdraws
         select(func.count()).where(col(OutboxMessage.campaign_id) == twin.campaign_id)
     ).one()
     assert messages == 0
+
+
+def test_a_copy_too_long_for_a_members_own_tag_is_skipped_and_told_to_that_member(
+    session: Session, net: Network
+) -> None:
+    _accept_all(session, net)
+    wordy = net.members[0].agency
+    wordy.disclosure_tag = "#" + "InformasiResmiAparaturSipilNegaraRepublikIndonesia"[:59]
+    session.add(wordy)
+    session.commit()
+    post = _submitted(session, net)
+    post.platforms, post.link, post.hashtags = "x", None, ""
+    # The longest text that still fits X with the coordinator's own (default) tag.
+    for size in range(280, 0, -1):
+        post.master_text = "a" * size
+        try:
+            checks.validate_for_platforms(session, post, net.campaign)
+        except GaungError:
+            continue
+        break
+    session.add(post)
+    session.commit()
+    workflow.approve(session, net.approver, post)  # the coordinator's approval stands
+    copied = {
+        session.get_one(Campaign, t.campaign_id).agency_id
+        for t in offers.copies_of(session, post.id or 0)
+    }
+    assert copied == {m.agency.id for m in net.members[1:]}
+    told = session.exec(
+        select(AuditLog).where(
+            AuditLog.action == "offer.post_not_copied", AuditLog.agency_id == wordy.id
+        )
+    ).one()
+    assert "X" in told.detail
