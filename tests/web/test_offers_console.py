@@ -130,8 +130,8 @@ def test_a_member_reads_its_offers_in_its_zone_and_the_menu_counts_them(
     assert "Kementerian Kominfo" in text
     assert net.campaign.title in text
     assert '<a href="/console/offers">Tawaran kampanye <span class="badge warn">1</span>' in text
-    # The deadline as the member reads it: in WITA, its agency's zone.
-    with i18n.use_zone("Asia/Makassar"):
+    # The deadline as the member reads it: in Indonesian, in WITA, its agency's zone.
+    with i18n.use_locale("id"), i18n.use_zone("Asia/Makassar"):
         assert i18n.format_datetime(net.campaign.deadline) in text
     offer = net.offer_to(net.member)
     detail = client.get(f"/console/offers/{offer.id}").text
