@@ -133,7 +133,8 @@ class Response:
 Done = Callable[[Response | PushHTTPError], None]
 
 
-def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    """One HTTP/2 frame (RFC 9113 §4.1)."""
     size = len(payload)
     return _HEAD.pack(size >> 8, size & 0xFF, kind, flags, stream_id) + payload
 
@@ -302,8 +303,8 @@ class Connection(asyncio.Protocol):
         settings = struct.pack("!HLHL", ENABLE_PUSH, 0, INITIAL_WINDOW_SIZE, RECEIVE_WINDOW)
         self.out += [
             PREFACE,
-            _frame(SETTINGS, 0, 0, settings),
-            _frame(WINDOW_UPDATE, 0, 0, struct.pack("!L", RECEIVE_WINDOW - DEFAULT_WINDOW)),
+            frame(SETTINGS, 0, 0, settings),
+            frame(WINDOW_UPDATE, 0, 0, struct.pack("!L", RECEIVE_WINDOW - DEFAULT_WINDOW)),
         ]
         self.flush()
 
@@ -320,7 +321,7 @@ class Connection(asyncio.Protocol):
                     break
                 payload = buffer[pos + 9 : pos + 9 + size]
                 pos += 9 + size
-                self._frame(kind, flags, stream_id & MAX_STREAM_ID, payload)
+                self.frame(kind, flags, stream_id & MAX_STREAM_ID, payload)
                 if self.transport is None:
                     return
         except _ProtocolError as exc:
@@ -333,7 +334,7 @@ class Connection(asyncio.Protocol):
         self._fail(NoAnswerError(f"connection lost: {exc or 'closed by the push service'}"))
 
     # -- frames received
-    def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+    def frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
         if self.block is not None and kind != CONTINUATION:
             raise _ProtocolError(PROTOCOL_ERROR, "a header block was interrupted")
         if kind == HEADERS:
@@ -364,7 +365,7 @@ class Connection(asyncio.Protocol):
             self._reset(stream_id, payload)
         elif kind == PING:
             if not flags & ACK:
-                self._send(_frame(PING, ACK, 0, payload))
+                self._send(frame(PING, ACK, 0, payload))
         elif kind == GOAWAY:
             self._goaway(payload)
         elif kind == PUSH_PROMISE:
@@ -402,7 +403,7 @@ class Connection(asyncio.Protocol):
         size = len(payload)
         self.unacked += size
         if self.unacked >= RECEIVE_WINDOW // 2:
-            self._send(_frame(WINDOW_UPDATE, 0, 0, struct.pack("!L", self.unacked)))
+            self._send(frame(WINDOW_UPDATE, 0, 0, struct.pack("!L", self.unacked)))
             self.unacked = 0
         stream = self.streams.get(stream_id)
         if stream is None:
@@ -416,7 +417,7 @@ class Connection(asyncio.Protocol):
             return
         stream.unacked += size
         if stream.unacked >= RECEIVE_WINDOW // 2:
-            self._send(_frame(WINDOW_UPDATE, 0, stream_id, struct.pack("!L", stream.unacked)))
+            self._send(frame(WINDOW_UPDATE, 0, stream_id, struct.pack("!L", stream.unacked)))
             stream.unacked = 0
 
     def _complete(self, stream_id: int) -> None:
@@ -425,7 +426,7 @@ class Connection(asyncio.Protocol):
             return
         if stream.pending is not None:  # answered before its body went out: stop sending it
             stream.pending = None
-            self._send(_frame(RST_STREAM, 0, stream_id, struct.pack("!L", CANCEL)))
+            self._send(frame(RST_STREAM, 0, stream_id, struct.pack("!L", CANCEL)))
         if stream.status:
             stream.done(Response(stream.status, stream.headers, stream.body))
         else:
@@ -457,7 +458,7 @@ class Connection(asyncio.Protocol):
         elif not self.settled:
             self.max_streams = MAX_STREAM_ID  # none said: no limit (RFC 9113 §6.5.2)
         self.settled = True
-        self._send(_frame(SETTINGS, ACK, 0))
+        self._send(frame(SETTINGS, ACK, 0))
         self._unblock()
 
     def _window_update(self, stream_id: int, payload: bytes) -> None:
@@ -504,7 +505,7 @@ class Connection(asyncio.Protocol):
 
     def _abort(self, code: int, why: str) -> None:
         """A protocol error: say so (GOAWAY), fail every stream, close."""
-        self._send(_frame(GOAWAY, 0, 0, struct.pack("!LL", 0, code)))
+        self._send(frame(GOAWAY, 0, 0, struct.pack("!LL", 0, code)))
         self.flush()
         self._fail(NoAnswerError(f"HTTP/2 protocol error: {why}"))
         if self.transport is not None:
@@ -579,12 +580,12 @@ class Connection(asyncio.Protocol):
             out.append(_HEAD.pack(size >> 8, size & 0xFF, HEADERS, flags, stream_id) + block)
         else:
             out.append(
-                _frame(HEADERS, 0 if body else END_STREAM, stream_id, block[: self.max_frame])
+                frame(HEADERS, 0 if body else END_STREAM, stream_id, block[: self.max_frame])
             )
             rest = block[self.max_frame :]
             while rest:
                 chunk, rest = rest[: self.max_frame], rest[self.max_frame :]
-                out.append(_frame(CONTINUATION, 0 if rest else END_HEADERS, stream_id, chunk))
+                out.append(frame(CONTINUATION, 0 if rest else END_HEADERS, stream_id, chunk))
         size = len(body)
         if size and size <= self.window and size <= stream.window and size <= self.max_frame:
             self.window -= size
@@ -616,7 +617,7 @@ class Connection(asyncio.Protocol):
                 chunk, pending = pending[:size], pending[size:]
                 self.window -= size
                 stream.window -= size
-                self._send(_frame(DATA, 0 if pending else END_STREAM, stream_id, bytes(chunk)))
+                self._send(frame(DATA, 0 if pending else END_STREAM, stream_id, bytes(chunk)))
             stream.pending = pending if pending else None
             if pending:
                 waiting.append(stream_id)
@@ -639,7 +640,7 @@ class Connection(asyncio.Protocol):
             else:
                 error = TimedOutError(f"no answer within {self.timeout:g} s")
             if not self.closed:
-                self._send(_frame(RST_STREAM, 0, stream_id, struct.pack("!L", CANCEL)))
+                self._send(frame(RST_STREAM, 0, stream_id, struct.pack("!L", CANCEL)))
             stream.done(error)
         if self.streams and not self.closed:
             first = next(iter(self.streams.values()))
@@ -648,7 +649,7 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.closed:
             self.closed = True
-            self._send(_frame(GOAWAY, 0, 0, struct.pack("!LL", 0, 0)))
+            self._send(frame(GOAWAY, 0, 0, struct.pack("!LL", 0, 0)))
             self.flush()
             self.transport.close()
 

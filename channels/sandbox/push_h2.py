@@ -21,6 +21,7 @@ from typing import Any
 
 import hpack
 
+from channels.h2push import frame, literal
 from channels.sandbox.push import PushState
 
 PREFIX = "/push/send/"
@@ -31,42 +32,11 @@ DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION =
 END_STREAM, ACK, END_HEADERS, PADDED, PRIORITY = 0x1, 0x1, 0x4, 0x8, 0x20
 MAX_STREAMS = 100
 WINDOW = 2**31 - 1  # the client may send as much as it likes: the window is refilled
-# Header names in HPACK's static table (RFC 7541 Appendix A) an answer uses.
-_STATIC = {":status": 8, "content-length": 28, "location": 46, "retry-after": 53}
-
-
-def _integer(value: int, prefix: int, first: int = 0) -> bytes:
-    limit = (1 << prefix) - 1
-    if value < limit:
-        return bytes([first | value])
-    out, value = bytearray([first | limit]), value - limit
-    while value >= 128:
-        out.append(value % 128 | 128)
-        value //= 128
-    out.append(value)
-    return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    raw = text.encode("latin-1")
-    return _integer(len(raw), 7) + raw
 
 
 def _field(name: str, value: str) -> bytes:
     """A literal header field without indexing: the compression table never changes."""
-    index = _STATIC.get(name)
-    if index is not None:
-        return _integer(index, 4) + _string(value)
-    return b"\x00" + _string(name) + _string(value)
-
-
-def _frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
-    return (
-        len(payload).to_bytes(3, "big")
-        + bytes([kind, flags])
-        + stream_id.to_bytes(4, "big")
-        + payload
-    )
+    return literal(name.encode("latin-1"), value.encode("latin-1"))
 
 
 class _Connection(asyncio.Protocol):
@@ -92,8 +62,8 @@ class _Connection(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         settings = (3).to_bytes(2, "big") + MAX_STREAMS.to_bytes(4, "big")
         settings += (4).to_bytes(2, "big") + WINDOW.to_bytes(4, "big")
-        self.out.append(_frame(SETTINGS, 0, 0, settings))
-        self.out.append(_frame(WINDOW_UPDATE, 0, 0, (WINDOW - 65535).to_bytes(4, "big")))
+        self.out.append(frame(SETTINGS, 0, 0, settings))
+        self.out.append(frame(WINDOW_UPDATE, 0, 0, (WINDOW - 65535).to_bytes(4, "big")))
         self._send()
 
     def _send(self) -> None:
@@ -126,17 +96,17 @@ class _Connection(asyncio.Protocol):
             payload = bytes(buffer[9 : 9 + length])
             del buffer[: 9 + length]
             try:
-                self._frame(kind, flags, stream_id, payload)
+                self.frame(kind, flags, stream_id, payload)
             except (hpack.HPACKError, ValueError, IndexError):
-                self.out.append(_frame(GOAWAY, 0, 0, bytes(4) + (1).to_bytes(4, "big")))
+                self.out.append(frame(GOAWAY, 0, 0, bytes(4) + (1).to_bytes(4, "big")))
                 self._close()
                 return
         if self.unacknowledged > WINDOW // 2:
-            self.out.append(_frame(WINDOW_UPDATE, 0, 0, self.unacknowledged.to_bytes(4, "big")))
+            self.out.append(frame(WINDOW_UPDATE, 0, 0, self.unacknowledged.to_bytes(4, "big")))
             self.unacknowledged = 0
         self._send()  # every answer this read brought, in one write
 
-    def _frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
+    def frame(self, kind: int, flags: int, stream_id: int, payload: bytes) -> None:
         if kind == DATA:
             self.unacknowledged += len(payload)
             if flags & PADDED:
@@ -159,9 +129,9 @@ class _Connection(asyncio.Protocol):
             if flags & END_HEADERS:
                 self._headers()
         elif kind == SETTINGS and not flags & ACK:
-            self.out.append(_frame(SETTINGS, ACK, 0))
+            self.out.append(frame(SETTINGS, ACK, 0))
         elif kind == PING and not flags & ACK:
-            self.out.append(_frame(PING, ACK, 0, payload))
+            self.out.append(frame(PING, ACK, 0, payload))
         elif kind == RST_STREAM:
             self.requests.pop(stream_id, None)
         elif kind == GOAWAY:
@@ -201,7 +171,7 @@ class _Connection(asyncio.Protocol):
     def _respond(self, stream_id: int, status: int, extra: dict[str, str]) -> None:
         block = _field(":status", str(status)) + _field("content-length", "0")
         block += b"".join(_field(k.lower(), v) for k, v in extra.items())
-        self.out.append(_frame(HEADERS, END_STREAM | END_HEADERS, stream_id, block))
+        self.out.append(frame(HEADERS, END_STREAM | END_HEADERS, stream_id, block))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
