@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from content import variants as post_variants
 from content.checks import (
@@ -51,7 +51,7 @@ from gaung.errors import N_, GaungError, NotFoundError
 from kernel import audit
 from kernel.models import WorkItem
 from roster import networks
-from roster.models import Agency, AgencyNetwork, Role, Unit, User
+from roster.models import Agency, Role, Unit, User
 
 REVIEWERS = frozenset({Role.APPROVER, Role.ADMIN})
 NOTE_MAX = 2000
@@ -143,10 +143,15 @@ def incoming(session: Session, user: User) -> list[OfferView]:
 
 
 def open_count(session: Session, agency_id: int) -> int:
-    query = select(col(CampaignOffer.id)).where(
+    query = select(func.count()).where(
         CampaignOffer.agency_id == agency_id, CampaignOffer.status == OfferStatus.OFFERED
     )
-    return len(session.exec(query).all())
+    return int(session.exec(query).one())
+
+
+def incoming_view(session: Session, user: User, offer_id: int) -> OfferView:
+    """One offer made to the user's agency, as the console shows it (404 for any other)."""
+    return _views(session, [get_incoming(session, user, offer_id)])[0]
 
 
 def get_incoming(session: Session, user: User, offer_id: int) -> CampaignOffer:
@@ -192,7 +197,8 @@ def accept(
         .order_by(col(Post.id))
     ).all()
     for post in posts:
-        _copy_post(session, post, copy, actor)
+        texts = post_variants.load(session, post.id)
+        _copy_post(session, post, copy, actor, texts, _run_at(session, post))
     item.status, item.copy_id = OfferStatus.ACCEPTED, copy.id
     item.decided_by, item.decided_at = actor.id, utcnow()
     session.add(item)
@@ -237,10 +243,11 @@ def copy_approved(session: Session, post: Post, actor: User) -> list[Post]:
         col(Campaign.id).in_(copy_ids(session, post.campaign_id)), Campaign.deadline > utcnow()
     )
     made = []
+    texts, run_at = post_variants.load(session, post.id), _run_at(session, post)
     for copy in session.exec(query).all():
         try:
             with session.begin_nested():  # one member's copy failing leaves the others
-                made.append(_copy_post(session, post, copy, actor))
+                made.append(_copy_post(session, post, copy, actor, texts, run_at))
         except RenditionError as exc:
             # The member's own disclosure tag makes a text too long: the coordinator's
             # approval stands; the member learns why in its audit log.
@@ -286,8 +293,16 @@ def _deadline(source: Campaign, deadline: datetime | None) -> datetime:
     return deadline
 
 
-def _copy_post(session: Session, post: Post, copy: Campaign, approver: User) -> Post:
-    """The member's copy of an approved post, approved and queued to go out with it."""
+def _copy_post(
+    session: Session,
+    post: Post,
+    copy: Campaign,
+    approver: User,
+    texts: dict[str, dict[int, str]],
+    run_at: datetime,
+) -> Post:
+    """The member's copy of an approved post (with the post's own ``texts``), approved and
+    queued for ``run_at``, when the coordinator's goes out."""
     now = utcnow()
     twin = Post(
         campaign_id=copy.id or 0,
@@ -311,13 +326,13 @@ def _copy_post(session: Session, post: Post, copy: Campaign, approver: User) -> 
     session.flush()
     session.add_all(
         PostVariant(post_id=twin.id or 0, platform=platform, position=position, text=body)
-        for platform, texts in post_variants.load(session, post.id).items()
-        for position, body in texts.items()
+        for platform, own in texts.items()
+        for position, body in own.items()
     )
     session.flush()
     # The member's disclosure tag may be longer: a text that no longer fits stops here.
     validate_for_platforms(session, twin, copy)
-    schedule_dispatch(session, twin, _run_at(session, post))
+    schedule_dispatch(session, twin, run_at)
     audit.record(
         session,
         actor=approver,
@@ -341,40 +356,44 @@ def _run_at(session: Session, post: Post) -> datetime:
 
 
 def _views(session: Session, items: list[CampaignOffer]) -> list[OfferView]:
+    """The offers with what the console shows of them: a few queries for all of them, not
+    a few per offer (a coordinator's campaign is offered to dozens of agencies)."""
     agencies = {a.id: a for a in session.exec(select(Agency)).all()}
-    views: list[OfferView] = []
-    for item in items:
-        campaign = session.get_one(Campaign, item.campaign_id)
-        copy = session.get(Campaign, item.copy_id) if item.copy_id else None
-        views.append(
-            OfferView(
-                offer=item,
-                campaign=campaign,
-                coordinator=agencies[campaign.agency_id],
-                agency=agencies[item.agency_id],
-                copy=copy,
-                copy_units=_unit_names(session, copy.id) if copy else [],
-                posts=len(
-                    session.exec(
-                        select(col(Post.id)).where(
-                            Post.campaign_id == campaign.id, col(Post.status).in_(COPIED)
-                        )
-                    ).all()
-                ),
-            )
+    campaign_ids = {item.campaign_id for item in items}
+    copies = {item.copy_id for item in items if item.copy_id}
+    campaigns = {
+        c.id: c
+        for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids | copies)))
+    }
+    posts = dict(
+        session.exec(
+            select(col(Post.campaign_id), func.count())
+            .where(col(Post.campaign_id).in_(campaign_ids), col(Post.status).in_(COPIED))
+            .group_by(col(Post.campaign_id))
+        ).all()
+    )
+    units: dict[int, list[str]] = {}
+    for campaign_id, name in session.exec(
+        select(col(CampaignUnit.campaign_id), col(Unit.name))
+        .join(Unit, col(CampaignUnit.unit_id) == col(Unit.id))
+        .where(col(CampaignUnit.campaign_id).in_(copies))
+        .order_by(col(Unit.name))
+    ):
+        units.setdefault(campaign_id, []).append(name)
+    views = [
+        OfferView(
+            offer=item,
+            campaign=campaigns[item.campaign_id],
+            coordinator=agencies[campaigns[item.campaign_id].agency_id],
+            agency=agencies[item.agency_id],
+            copy=campaigns.get(item.copy_id) if item.copy_id else None,
+            copy_units=units.get(item.copy_id or 0, []),
+            posts=int(posts.get(item.campaign_id, 0)),
         )
+        for item in items
+    ]
     views.sort(key=lambda v: v.agency.name)
     return views
-
-
-def _unit_names(session: Session, campaign_id: int | None) -> list[str]:
-    query = (
-        select(col(Unit.name))
-        .join(CampaignUnit, col(CampaignUnit.unit_id) == col(Unit.id))
-        .where(CampaignUnit.campaign_id == campaign_id)
-        .order_by(col(Unit.name))
-    )
-    return list(session.exec(query).all())
 
 
 def _audit(
@@ -394,8 +413,3 @@ def _audit(
         agency_id=agency_id,
         detail=detail or f"campaign {item.campaign_id} to agency {item.agency_id}",
     )
-
-
-def network_of(session: Session, agency_id: int) -> AgencyNetwork | None:
-    """The network the agency coordinates (the console shows its offer card only then)."""
-    return networks.of_coordinator(session, agency_id)

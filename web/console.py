@@ -26,7 +26,7 @@ from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from gaung.settings import PLATFORM_NAMES, PLATFORMS, get_settings
 from kernel.audit import AuditLog
-from roster import agencies
+from roster import agencies, networks
 from roster.models import Agency, Role, Unit, User
 from scheduler import dispatch
 from web import notify_view
@@ -353,7 +353,7 @@ def network_facts(session: Session, campaign: Campaign) -> dict[str, Any]:
         source = session.get(Campaign, campaign.source_campaign_id)
         facts["offered_by"] = session.get(Agency, source.agency_id) if source else None
         return facts
-    network = offers.network_of(session, campaign.agency_id)
+    network = networks.of_coordinator(session, campaign.agency_id)
     if network is not None:
         facts["network"] = network
         facts["offer_views"] = offers.offers_of(session, campaign.id or 0)

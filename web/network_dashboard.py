@@ -17,11 +17,12 @@ from sqlmodel import Session, col, select
 
 from assignments.network_reach import NetworkReach, network_reach
 from assignments.reach import headline
-from content import offers, workflow
+from content import workflow
 from content.models import Campaign, CampaignOffer
 from gaung.db import get_session
 from gaung.errors import N_, NotFoundError
 from gaung.i18n import gettext as _
+from roster import networks
 from roster.models import User
 from web.dashboard import reader
 from web.deps import render
@@ -48,7 +49,7 @@ def coordinated_reach(session: Session, user: User, campaign_id: int) -> Network
     member's copy and for a campaign of an agency that coordinates nothing and offered nothing."""
     campaign = workflow.get_campaign(session, user, campaign_id)
     if campaign.source_campaign_id is not None or (
-        offers.network_of(session, campaign.agency_id) is None and not has_offers(campaign)
+        networks.of_coordinator(session, campaign.agency_id) is None and not has_offers(campaign)
     ):
         raise NotFoundError(N_("Campaign not found."))
     return network_reach(session, campaign)
@@ -73,7 +74,7 @@ def network_page(
     reach = coordinated_reach(session, user, campaign_id)
     context = {
         "campaign": workflow.get_campaign(session, user, campaign_id),
-        "network": offers.network_of(session, user.agency_id),
+        "network": networks.of_coordinator(session, user.agency_id),
         "reach": reach,
         "headline": headline(reach.national).items(),
         "statuses": status_labels(),

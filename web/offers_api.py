@@ -37,7 +37,6 @@ from web.api import (
 )
 from web.api_auth import api_role
 from web.network_dashboard import coordinated_reach
-from web.offers_console import incoming_view
 
 router = APIRouter(prefix="/api", tags=["api"], route_class=ServiceErrors)
 staff = api_role(Role.EDITOR, Role.APPROVER, Role.SUPERVISOR)
@@ -202,7 +201,7 @@ def accept_offer(
 
     def produce() -> OfferOut:
         offers.accept(session, user, offer_id, unit_ids=body.unit_ids, deadline=body.deadline)
-        return offer_out(incoming_view(session, user, offer_id))
+        return offer_out(offers.incoming_view(session, user, offer_id))
 
     return idempotent(request, session, user, key, body.model_dump(mode="json"), produce)
 
@@ -220,6 +219,6 @@ def decline_offer(
 
     def produce() -> OfferOut:
         offers.decline(session, user, offer_id, body.note)
-        return offer_out(incoming_view(session, user, offer_id))
+        return offer_out(offers.incoming_view(session, user, offer_id))
 
     return idempotent(request, session, user, key, body.model_dump(mode="json"), produce)

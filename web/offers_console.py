@@ -22,7 +22,7 @@ from content.models import CampaignOffer, Post
 from content.offers import OfferView
 from gaung import i18n
 from gaung.db import get_session
-from gaung.errors import N_, ForbiddenError, GaungError, NotFoundError
+from gaung.errors import ForbiddenError, GaungError, NotFoundError
 from gaung.i18n import gettext as _
 from roster.models import Agency, Role, User
 from web.console import (
@@ -71,15 +71,6 @@ def install(env: Any) -> None:
     env.globals["open_offers"] = nav_count
 
 
-def incoming_view(session: Session, user: User, offer_id: int) -> OfferView:
-    """The offer made to the user's agency (404 for any other)."""
-    offers.get_incoming(session, user, offer_id)
-    for view in offers.incoming(session, user):
-        if view.offer.id == offer_id:
-            return view
-    raise NotFoundError(N_("Offer not found."))
-
-
 def _posts(session: Session, view: OfferView, agency: Agency) -> list[dict[str, Any]]:
     """The coordinator's posts that go out with the offer, rendered per platform as the
     reader's agency would send them (its disclosure tag)."""
@@ -119,7 +110,7 @@ def _detail(
     form: str = "",
     values: dict[str, Any] | None = None,
 ) -> Response:
-    view = incoming_view(session, user, offer_id)
+    view = offers.incoming_view(session, user, offer_id)
     agency = session.get_one(Agency, user.agency_id)
     fields = ACCEPT_FIELDS if form == "accept" else DECLINE_FIELDS
     context = {
